@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! iommufd: the `/dev/iommu` user API, in Rust.
+//!
+//! A process opens `/dev/iommu` and builds, through ioctls, the objects that connect its
+//! devices' DMA to its memory. The code is split along the three layers of the original
+//! iommufd proposal:
+//!
+//! 1. the device layer (`device/`, with the in-kernel API): device objects and the DMA
+//!    requests (RID, PASID) they issue;
+//! 2. the system layer (`system/`): how those requests are matched to IO page tables (groups,
+//!    reserved regions, MSI). It has no objects of its own; it is data kept on the other two;
+//! 3. the IO page table layer ([`pagetable`]): IO address spaces (IOAS) and hardware page
+//!    tables, mapping IOVA to pinned pages.
+//!
+//! The first two arrive with device binding; today the module has the third layer's IOAS.
+//!
+//! Around them: [`ctx`] is what one open file holds, [`object`] its table of objects by id,
+//! [`ucmd`] the ioctl entry points and their size-prefixed argument structs, [`uapi`] the
+//! user ABI (`include/uapi/linux/iommu.h`), checked against the kernel's own at compile time.
+//!
+//! # Lock order
+//!
+//! From outer to inner; a lock may be taken while holding only locks above it:
+//!
+//! 1. `IoPageTable::state` (a mutex, one per IOAS);
+//! 2. the object table's xarray spinlock (never held across anything that sleeps).
+
+use kernel::{
+    miscdevice::{MiscDeviceNode, MiscDeviceOptions, MiscDeviceRegistration},
+    prelude::*,
+};
+
+mod ctx;
+mod object;
+mod option;
+mod pagetable;
+mod uapi;
+mod ucmd;
+
+module! {
+    type: IommufdModule,
+    name: "iommufd",
+    authors: ["The iommufd-rs authors"],
+    description: "IOMMU Userspace API (/dev/iommu), in Rust",
+    license: "GPL",
+}
+
+/// The loaded module: the `/dev/iommu` misc device.
+#[pin_data]
+struct IommufdModule {
+    #[pin]
+    misc: MiscDeviceRegistration<ctx::IommufdCtx>,
+}
+
+impl kernel::InPlaceModule for IommufdModule {
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        pr_info!("Rust iommufd: /dev/iommu\n");
+        try_pin_init!(Self {
+            misc <- MiscDeviceRegistration::register_node(
+                MiscDeviceOptions { name: c"iommu" },
+                MiscDeviceNode {
+                    nodename: Some(c"iommu"),
+                    mode: 0o660,
+                    owner: module,
+                },
+            ),
+        })
+    }
+}

@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! iova_bitmap: the user dirty bitmap that IOMMU drivers fill while reading their dirty bits.
+//!
+//! Built into the kernel when an IOMMU driver with dirty tracking is (CONFIG_IOMMUFD_DRIVER);
+//! `iova_bitmap_exports.c` exports the functions with the C signatures of
+//! `include/linux/iova_bitmap.h`.
+//!
+//! The bitmap lives in user memory: an array of `u64` words, one bit per `page_size` of IOVA,
+//! bit 0 of word 0 for `iova`. Drivers record dirty ranges with `iova_bitmap_set()`, which
+//! must write those bits from kernel context, so the user pages are pinned and written
+//! through a temporary kernel mapping. At most one page of page pointers (512 pages of bitmap,
+//! 2^24 bits on x86_64 and arm64 with 4 KiB pages) is pinned at a time: the *window*. A set
+//! outside the window moves it.
+//!
+//! # Invariants
+//!
+//! - `pages[..npages]` are pinned pages (`pin_user_pages_fast`) holding the bitmap words from
+//!   `window_word`; they are unpinned when the window moves and when the bitmap is freed.
+//! - `pages` has room for [`MAX_PAGES`] entries and is never reallocated.
+
+#![allow(clippy::missing_safety_doc)]
+
+use kernel::{bindings, ffi, page::PAGE_SIZE, prelude::*};
+
+/// The most bitmap pages pinned at once: one page of `struct page *`, as in C.
+const MAX_PAGES: usize = PAGE_SIZE / core::mem::size_of::<*mut bindings::page>();
+/// Bits in one page of bitmap.
+const BITS_PER_PAGE: usize = PAGE_SIZE * 8;
+/// Bits in one bitmap word.
+const BITS_PER_WORD: usize = 64;
+
+/// A dirty bitmap of `length` bytes of IOVA from `iova`, in user memory at `user`.
+pub struct IovaBitmap {
+    /// User address of word 0.
+    user: usize,
+    /// First IOVA, represented by bit 0 of word 0.
+    iova: usize,
+    /// Bytes of IOVA the bitmap covers.
+    length: usize,
+    /// log2 of the IOVA bytes one bit stands for.
+    pgshift: u32,
+    /// Number of words of the whole bitmap.
+    total_words: usize,
+    /// The first word of the window.
+    window_word: usize,
+    /// The first IOVA of the window (bit 0 of `window_word`).
+    window_iova: usize,
+    /// Bytes of IOVA the window covers; 0 when nothing is pinned.
+    window_length: usize,
+    /// Offset of `window_word` in the first pinned page.
+    pgoff: usize,
+    /// Pinned pages of the window.
+    npages: usize,
+    /// The pinned pages; room for `MAX_PAGES`.
+    pages: KVec<*mut bindings::page>,
+}
+
+impl IovaBitmap {
+    /// Word index of the bit for byte `offset` of IOVA (from `self.iova`).
+    fn word_of(&self, offset: usize) -> usize {
+        (offset >> self.pgshift) / BITS_PER_WORD
+    }
+
+    /// Bytes of IOVA that `words` words stand for.
+    fn iova_of_words(&self, words: usize) -> usize {
+        (words * BITS_PER_WORD) << self.pgshift
+    }
+
+    /// Unpins the window.
+    fn unpin(&mut self) {
+        if self.npages != 0 {
+            // SAFETY: By the type invariants, `pages[..npages]` were pinned with
+            // `pin_user_pages_fast` and are unpinned exactly once, here.
+            unsafe { bindings::unpin_user_pages(self.pages.as_mut_ptr(), self.npages as _) };
+            self.npages = 0;
+            self.window_length = 0;
+        }
+    }
+
+    /// Moves the window to start at the word holding the bit of `iova`, and pins it.
+    fn move_window(&mut self, iova: usize) -> Result {
+        let word = self.word_of(iova.wrapping_sub(self.iova));
+        if iova < self.iova || word >= self.total_words {
+            return Err(EINVAL);
+        }
+        self.unpin();
+        let addr = self.user + word * 8;
+        let pgoff = addr % PAGE_SIZE;
+        let bytes = (self.total_words - word) * 8;
+        let npages = (pgoff + bytes).div_ceil(PAGE_SIZE).min(MAX_PAGES);
+        // SAFETY: `pages` has room for `MAX_PAGES >= npages` pointers; the function only
+        // touches user memory through the user address, which it validates.
+        let ret = unsafe {
+            bindings::pin_user_pages_fast(
+                addr,
+                npages as ffi::c_int,
+                bindings::FOLL_WRITE,
+                self.pages.as_mut_ptr(),
+            )
+        };
+        if ret <= 0 {
+            return Err(EFAULT);
+        }
+        // INVARIANT: `ret` pages were pinned into `pages[..ret]`.
+        self.npages = ret as usize;
+        self.window_word = word;
+        self.window_iova = self.iova + self.iova_of_words(word);
+        self.pgoff = pgoff;
+        let words = (self.total_words - word).min((self.npages * PAGE_SIZE - pgoff).div_ceil(8));
+        let end = self.iova + (self.length - 1);
+        let last = (self.window_iova + (self.iova_of_words(words) - 1)).min(end);
+        self.window_length = last - self.window_iova + 1;
+        Ok(())
+    }
+
+    /// Whether `[iova, last]` lies in the window.
+    fn in_window(&self, iova: usize, last: usize) -> bool {
+        self.npages != 0 && iova >= self.window_iova && last - self.window_iova < self.window_length
+    }
+
+    /// Sets the bits of `[iova, iova + length)`.
+    fn set(&mut self, mut iova: usize, mut length: usize) {
+        while length != 0 {
+            let last = iova + (length - 1);
+            if !self.in_window(iova, last) && self.move_window(iova).is_err() {
+                return;
+            }
+            let base_bit = self.pgoff * 8;
+            let mut bit = ((iova - self.window_iova) >> self.pgshift) + base_bit;
+            let last_bit = ((last - self.window_iova) >> self.pgshift) + base_bit;
+            loop {
+                let page = bit / BITS_PER_PAGE;
+                if page >= self.npages {
+                    // The rest lies past the pinned pages: move the window there.
+                    let done = (bit - base_bit) << self.pgshift;
+                    let new_iova = self.window_iova + done;
+                    length -= new_iova - iova;
+                    iova = new_iova;
+                    break;
+                }
+                let offset = bit % BITS_PER_PAGE;
+                let nbits = (BITS_PER_PAGE - offset).min(last_bit - bit + 1);
+                // SAFETY: `pages[page]` is pinned (`page < npages`), so it may be mapped.
+                let kaddr = unsafe { bindings::kmap_local_page(self.pages[page]) };
+                // SAFETY: `kaddr` maps one page, of `BITS_PER_PAGE` bits, and
+                // `offset + nbits <= BITS_PER_PAGE`. The page is aligned for `c_ulong`.
+                unsafe { bindings::__bitmap_set(kaddr.cast(), offset as _, nbits as _) };
+                // SAFETY: `kaddr` was mapped just above, on this thread.
+                unsafe { bindings::kunmap_local(kaddr) };
+                bit += nbits;
+                if bit > last_bit {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for IovaBitmap {
+    fn drop(&mut self) {
+        self.unpin();
+    }
+}
+
+/// Allocates a bitmap for `length` bytes of IOVA from `iova`, one bit per `page_size`.
+///
+/// # Safety
+///
+/// Called from C per `include/linux/iova_bitmap.h`: `page_size` is a power of two and
+/// `length` is not zero. `data` is a user pointer (checked when used).
+#[no_mangle]
+pub unsafe extern "C" fn iova_bitmap_alloc(
+    iova: ffi::c_ulong,
+    length: usize,
+    page_size: ffi::c_ulong,
+    data: *mut u64,
+) -> *mut IovaBitmap {
+    if length == 0 || page_size == 0 {
+        // SAFETY: `ERR_PTR` only encodes the errno.
+        return unsafe { bindings::ERR_PTR(EINVAL.to_errno() as _) }.cast();
+    }
+    let pgshift = page_size.trailing_zeros();
+    let total_words = ((length - 1) >> pgshift) / BITS_PER_WORD + 1;
+    let alloc = || -> Result<KBox<IovaBitmap>> {
+        let pages = KVec::with_capacity(MAX_PAGES, GFP_KERNEL)?;
+        Ok(KBox::new(
+            IovaBitmap {
+                user: data as usize,
+                iova: iova as usize,
+                length,
+                pgshift,
+                total_words,
+                window_word: 0,
+                window_iova: iova as usize,
+                window_length: 0,
+                pgoff: 0,
+                npages: 0,
+                pages,
+            },
+            GFP_KERNEL,
+        )?)
+    };
+    match alloc() {
+        Ok(bitmap) => KBox::into_raw(bitmap),
+        // SAFETY: `ERR_PTR` only encodes the errno.
+        Err(e) => unsafe { bindings::ERR_PTR(e.to_errno() as _) }.cast(),
+    }
+}
+
+/// Frees a bitmap from [`iova_bitmap_alloc`], unpinning what it pinned.
+///
+/// # Safety
+///
+/// `bitmap` came from [`iova_bitmap_alloc`] and is not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn iova_bitmap_free(bitmap: *mut IovaBitmap) {
+    // SAFETY: By the function's contract, `bitmap` came from `KBox::into_raw` and is given
+    // back once.
+    drop(unsafe { KBox::from_raw(bitmap) });
+}
+
+/// The C callback type `iova_bitmap_fn_t`.
+pub type IovaBitmapFn = unsafe extern "C" fn(
+    bitmap: *mut IovaBitmap,
+    iova: ffi::c_ulong,
+    length: usize,
+    opaque: *mut ffi::c_void,
+) -> ffi::c_int;
+
+/// Calls `f` over the bitmap's whole range; `f` records dirty ranges with `iova_bitmap_set`.
+///
+/// # Safety
+///
+/// `bitmap` came from [`iova_bitmap_alloc`]; `f` and `opaque` are a valid callback and its
+/// argument.
+#[no_mangle]
+pub unsafe extern "C" fn iova_bitmap_for_each(
+    bitmap: *mut IovaBitmap,
+    opaque: *mut ffi::c_void,
+    f: IovaBitmapFn,
+) -> ffi::c_int {
+    // SAFETY: By the contract, `bitmap` is valid; the fields are read before `f` runs.
+    let (iova, length) = unsafe { ((*bitmap).iova, (*bitmap).length) };
+    // SAFETY: By the contract, `f` may be called with these arguments.
+    unsafe { f(bitmap, iova as _, length, opaque) }
+}
+
+/// Records `[iova, iova + length)` as dirty.
+///
+/// # Safety
+///
+/// `bitmap` came from [`iova_bitmap_alloc`] and no other thread uses it meanwhile.
+#[no_mangle]
+pub unsafe extern "C" fn iova_bitmap_set(bitmap: *mut IovaBitmap, iova: ffi::c_ulong, length: usize) {
+    // SAFETY: By the contract, `bitmap` is valid and used by this thread only.
+    let bitmap = unsafe { &mut *bitmap };
+    bitmap.set(iova as usize, length);
+}

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The object table of one open `/dev/iommu`.
+//!
+//! Every object the user creates (an IOAS today; devices, HWPTs and the rest later) gets an id
+//! in a per-file table. Ids are allocated as the C iommufd allocates them: 31 bit, the lowest
+//! free one, starting at 1.
+//!
+//! # Lifetime of an object
+//!
+//! 1. An ioctl *reserves* an id ([`ObjectTable::reserve`]). The id is taken, but a lookup does
+//!    not find it: a half-built object is never visible.
+//! 2. The ioctl builds the object and does everything that may fail: it allocates the table
+//!    entry ([`Reservation::prepare`]) and writes the id back to the user. On failure,
+//!    dropping the [`Reservation`] (or the [`Prepared`]) frees the id again.
+//! 3. [`Prepared::publish`], which cannot fail, publishes the object. From then on only
+//!    `IOMMU_DESTROY` or closing the file removes it.
+//!
+//! Each object has a `users` count ([`ObjectHeader`]): 1 for the table, plus 1 for every
+//! holder of an [`ObjRef`] (an ioctl working on it; later, other objects that depend on it).
+//! Destroying an object succeeds only when the table is its sole user; otherwise it fails with
+//! `EBUSY`, as in C. The memory itself is reference counted with [`Arc`], so a late holder can
+//! never see freed memory whatever the counts say.
+//!
+//! # Locking
+//!
+//! The table's xarray spinlock protects the ids and the `users` transitions to and from
+//! "only the table": a lookup increments `users` and destroy tests it under that lock, so
+//! the two never race. Objects are dropped after the lock is released, since tearing one
+//! down may sleep.
+
+use core::ops::Deref;
+use kernel::{
+    alloc::flags::GFP_KERNEL_ACCOUNT,
+    prelude::*,
+    sync::{atomic::Relaxed, Arc, Refcount},
+    xarray::{AllocKind, XArray},
+};
+
+use crate::pagetable::Ioas;
+
+/// The largest id (`xa_limit_31b`).
+const ID_MAX: u32 = i32::MAX as u32;
+
+/// What every object has: its `users` count.
+pub(crate) struct ObjectHeader {
+    users: Refcount,
+}
+
+impl ObjectHeader {
+    /// A header for a new object, whose only user will be the table.
+    pub(crate) fn new() -> Self {
+        Self {
+            users: Refcount::new(1),
+        }
+    }
+
+    /// Drops the table's user if it is the only one left; returns whether it did.
+    fn take_last_user(&self) -> bool {
+        self.users.as_atomic().cmpxchg(1, 0, Relaxed).is_ok()
+    }
+}
+
+/// An object of one concrete type.
+pub(crate) trait ObjectType: Send + Sync + Sized {
+    /// The object's header.
+    fn header(&self) -> &ObjectHeader;
+    /// The object, if `kind` is one of this type.
+    fn from_kind(kind: &ObjectKind) -> Option<&Arc<Self>>;
+    /// Wraps the object for the table.
+    fn into_kind(this: Arc<Self>) -> ObjectKind;
+}
+
+/// The objects a table can hold.
+pub(crate) enum ObjectKind {
+    /// An IO address space.
+    Ioas(Arc<Ioas>),
+}
+
+impl ObjectKind {
+    fn header(&self) -> &ObjectHeader {
+        match self {
+            ObjectKind::Ioas(ioas) => ioas.header(),
+        }
+    }
+}
+
+/// The table of objects of one open file.
+#[pin_data]
+pub(crate) struct ObjectTable {
+    #[pin]
+    xa: XArray<KBox<ObjectKind>>,
+}
+
+/// An id reserved for an object under construction.
+///
+/// Dropping it frees the id.
+pub(crate) struct Reservation<'a> {
+    table: &'a ObjectTable,
+    id: u32,
+}
+
+impl<'a> Reservation<'a> {
+    /// The reserved id.
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Allocates the table entry for `obj`, so that publishing it cannot fail.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`; the id stays reserved until the reservation is dropped.
+    pub(crate) fn prepare<T: ObjectType>(self, obj: Arc<T>) -> Result<Prepared<'a>> {
+        let entry = KBox::new(T::into_kind(obj), GFP_KERNEL_ACCOUNT)?;
+        Ok(Prepared {
+            reservation: self,
+            entry,
+        })
+    }
+}
+
+/// A reserved id with its object ready to be published.
+///
+/// Dropping it frees the id and drops the object.
+pub(crate) struct Prepared<'a> {
+    reservation: Reservation<'a>,
+    entry: KBox<ObjectKind>,
+}
+
+impl Prepared<'_> {
+    /// Publishes the object: from now on lookups find it.
+    pub(crate) fn publish(self) {
+        let Prepared { reservation, entry } = self;
+        let id = reservation.id as usize;
+        let mut xa = reservation.table.xa.lock();
+        // The index is reserved, so the store replaces the reserved entry in place and
+        // allocates nothing: it cannot fail.
+        match xa.store(id, entry, GFP_KERNEL_ACCOUNT) {
+            Ok(_) => {
+                drop(xa);
+                core::mem::forget(reservation);
+            }
+            Err(e) => {
+                drop(xa);
+                kernel::warn_on!(true);
+                drop(e.value);
+                // `reservation` is dropped here and frees the id.
+            }
+        }
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        // A reserved index reads as empty, so this returns nothing to drop.
+        let old = self.table.xa.lock().remove(self.id as usize);
+        debug_assert!(old.is_none());
+    }
+}
+
+/// A counted reference to an object, from a lookup by id.
+///
+/// While it lives, the object cannot be destroyed by `IOMMU_DESTROY` (which fails with
+/// `EBUSY`).
+pub(crate) struct ObjRef<T: ObjectType> {
+    obj: Arc<T>,
+}
+
+impl<T: ObjectType> Deref for ObjRef<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.obj
+    }
+}
+
+impl<T: ObjectType> Drop for ObjRef<T> {
+    fn drop(&mut self) {
+        self.obj.header().users.dec();
+    }
+}
+
+impl ObjectTable {
+    /// An empty table.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            xa <- XArray::new(AllocKind::Alloc1),
+        })
+    }
+
+    /// Reserves the lowest free id.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM` when memory runs out, `EBUSY` when all 2^31 - 1 ids are taken.
+    pub(crate) fn reserve(&self) -> Result<Reservation<'_>> {
+        let id = self.xa.lock().reserve_index(1, ID_MAX, GFP_KERNEL_ACCOUNT)?;
+        Ok(Reservation { table: self, id })
+    }
+
+    /// Looks up the object `id`, which must be of type `T`.
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` if there is no such finished object of that type.
+    pub(crate) fn get<T: ObjectType>(&self, id: u32) -> Result<ObjRef<T>> {
+        let xa = self.xa.lock();
+        let kind = xa.get(id as usize).ok_or(ENOENT)?;
+        let obj = T::from_kind(kind).ok_or(ENOENT)?;
+        // The table's user keeps `users` above zero while the object is in the table.
+        obj.header().users.inc();
+        Ok(ObjRef { obj: obj.clone() })
+    }
+
+    /// Destroys the object `id` (`IOMMU_DESTROY`).
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` if there is no such finished object, `EBUSY` if something else uses it.
+    pub(crate) fn destroy(&self, id: u32) -> Result {
+        let mut xa = self.xa.lock();
+        let kind = xa.get(id as usize).ok_or(ENOENT)?;
+        if !kind.header().take_last_user() {
+            return Err(EBUSY);
+        }
+        let obj = xa.remove(id as usize);
+        drop(xa);
+        // Tear the object down outside the spinlock.
+        drop(obj);
+        Ok(())
+    }
+
+    /// Runs `f` under the table lock, telling it whether the table holds no object and no
+    /// reserved id.
+    pub(crate) fn with_emptiness<R>(&self, f: impl FnOnce(bool) -> R) -> R {
+        let xa = self.xa.lock();
+        f(xa.is_empty())
+    }
+
+    /// Destroys every object, users before what they use (when the file is closed).
+    ///
+    /// Objects only the table uses go first; that lowers the counts of what they used, and
+    /// the next pass takes those. A pass that frees nothing while objects remain means a
+    /// count is wrong: that is reported, and the rest are dropped anyway (their memory is
+    /// reference counted, so this leaks nothing and frees nothing in use).
+    pub(crate) fn destroy_all(&self) {
+        loop {
+            let mut index = 0;
+            let mut destroyed = 0usize;
+            let mut remaining = 0usize;
+            loop {
+                let mut xa = self.xa.lock();
+                let Some((found, kind)) = xa.find(index) else {
+                    break;
+                };
+                index = found + 1;
+                if !kind.header().take_last_user() {
+                    remaining += 1;
+                    continue;
+                }
+                let obj = xa.remove(found);
+                drop(xa);
+                drop(obj);
+                destroyed += 1;
+            }
+            if remaining == 0 {
+                return;
+            }
+            if destroyed == 0 {
+                pr_err!("{} objects still in use at close\n", remaining);
+                kernel::warn_on!(true);
+                self.remove_all();
+                return;
+            }
+        }
+    }
+
+    /// Removes every entry whatever its count.
+    fn remove_all(&self) {
+        loop {
+            let mut xa = self.xa.lock();
+            let Some((found, _)) = xa.find(0) else {
+                return;
+            };
+            let obj = xa.remove(found);
+            drop(xa);
+            drop(obj);
+        }
+    }
+}

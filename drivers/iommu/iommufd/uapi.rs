@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The user ABI: the structs of `include/uapi/linux/iommu.h` as Rust types.
+//!
+//! [`kernel::uapi`] holds the bindings generated from the project's header; [`abi_check`]
+//! proves at compile time that they match the kernel tree's `iommufd.h` (which
+//! [`kernel::bindings`] holds) field for field.
+//!
+//! Each ioctl struct gets a `#[repr(transparent)]` wrapper that may be read from and written
+//! to user memory ([`FromBytes`], [`AsBytes`]) and that knows the smallest size a caller may
+//! pass ([`IoctlStruct::MIN_SIZE`]: up to and including its last field of the first version).
+
+use core::ops::{Deref, DerefMut};
+use kernel::{
+    transmute::{AsBytes, FromBytes},
+    uapi,
+};
+
+mod abi_check;
+
+/// A size-prefixed ioctl argument struct.
+///
+/// # Safety
+///
+/// Implementors must be `#[repr(transparent)]` over a `#[repr(C)]` uAPI struct without
+/// padding, whose first field is the `__u32 size`, so that any bytes are a valid value and the
+/// value has no uninitialised bytes.
+pub(crate) unsafe trait IoctlStruct: FromBytes + AsBytes + Sized {
+    /// Bytes up to and including the last field of the first version of the struct.
+    const MIN_SIZE: usize;
+
+    /// The all-zero value.
+    fn zeroed() -> Self {
+        // SAFETY: By the trait's safety requirement every bit pattern, zero included, is a
+        // valid value.
+        unsafe { core::mem::zeroed() }
+    }
+}
+
+/// Size in bytes of the field that `_f` projects to.
+pub(crate) const fn field_size<T, F>(_f: fn(&T) -> &F) -> usize {
+    core::mem::size_of::<F>()
+}
+
+/// Declares the wrapper of one ioctl struct: `Name = uapi_struct, last_field`.
+macro_rules! ioctl_struct {
+    ($($(#[$meta:meta])* $name:ident = $raw:ident, $last:ident;)*) => {$(
+        $(#[$meta])*
+        #[repr(transparent)]
+        #[derive(Clone, Copy)]
+        pub(crate) struct $name(pub(crate) uapi::$raw);
+
+        // SAFETY: `uapi::$raw` is a `#[repr(C)]` struct of integers without padding (its size
+        // is the sum of its fields': `abi_check` compares it with the C layout), so any bytes
+        // are a valid value.
+        unsafe impl FromBytes for $name {}
+        // SAFETY: As above, the struct has no padding, so every byte is initialised.
+        unsafe impl AsBytes for $name {}
+
+        // SAFETY: `#[repr(transparent)]` over a padding-free uAPI struct whose first field is
+        // its size.
+        unsafe impl IoctlStruct for $name {
+            const MIN_SIZE: usize = core::mem::offset_of!(uapi::$raw, $last)
+                + field_size(|s: &uapi::$raw| &s.$last);
+        }
+
+        impl Deref for $name {
+            type Target = uapi::$raw;
+            fn deref(&self) -> &Self::Target {
+                &self.0
+            }
+        }
+
+        impl DerefMut for $name {
+            fn deref_mut(&mut self) -> &mut Self::Target {
+                &mut self.0
+            }
+        }
+    )*};
+}
+
+ioctl_struct! {
+    /// `IOMMU_DESTROY`.
+    Destroy = iommu_destroy, id;
+    /// `IOMMU_IOAS_ALLOC`.
+    IoasAlloc = iommu_ioas_alloc, out_ioas_id;
+    /// `IOMMU_IOAS_IOVA_RANGES`.
+    IoasIovaRanges = iommu_ioas_iova_ranges, out_iova_alignment;
+    /// `IOMMU_OPTION`.
+    IommuOption = iommu_option, val64;
+}
+
+/// One entry of the array `IOMMU_IOAS_IOVA_RANGES` and `IOMMU_IOAS_ALLOW_IOVAS` take.
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+pub(crate) struct IovaRange(pub(crate) uapi::iommu_iova_range);
+
+// SAFETY: Two `__aligned_u64`, no padding: any bytes are a valid value.
+unsafe impl FromBytes for IovaRange {}
+// SAFETY: Two `__aligned_u64`, no padding: every byte is initialised.
+unsafe impl AsBytes for IovaRange {}
+
+/// The type of every iommufd ioctl number (`_IOC_TYPE`).
+pub(crate) const IOMMUFD_TYPE: u32 = b';' as u32;
+
+/// The ioctl number of command `nr` (`_IO(IOMMUFD_TYPE, nr)`).
+pub(crate) const fn iommufd_ioctl(nr: u32) -> u32 {
+    kernel::ioctl::_IO(IOMMUFD_TYPE, nr)
+}
+
+/// `IOMMUFD_CMD_*` numbers, as `u32`.
+pub(crate) mod cmd {
+    use kernel::uapi;
+
+    /// The first command number.
+    pub(crate) const BASE: u32 = uapi::IOMMUFD_CMD_BASE as u32;
+    /// `IOMMU_DESTROY`.
+    pub(crate) const DESTROY: u32 = uapi::IOMMUFD_CMD_DESTROY as u32;
+    /// `IOMMU_IOAS_ALLOC`.
+    pub(crate) const IOAS_ALLOC: u32 = uapi::IOMMUFD_CMD_IOAS_ALLOC as u32;
+    /// `IOMMU_IOAS_IOVA_RANGES`.
+    pub(crate) const IOAS_IOVA_RANGES: u32 = uapi::IOMMUFD_CMD_IOAS_IOVA_RANGES as u32;
+    /// `IOMMU_OPTION`.
+    pub(crate) const OPTION: u32 = uapi::IOMMUFD_CMD_OPTION as u32;
+    /// The last command number.
+    pub(crate) const LAST: u32 = uapi::IOMMUFD_CMD_HW_QUEUE_ALLOC as u32;
+}
+
+/// `enum iommufd_option` and `enum iommufd_option_ops`.
+pub(crate) mod option {
+    use kernel::uapi;
+
+    /// `IOMMU_OPTION_RLIMIT_MODE`.
+    pub(crate) const RLIMIT_MODE: u32 = uapi::iommufd_option_IOMMU_OPTION_RLIMIT_MODE as u32;
+    /// `IOMMU_OPTION_HUGE_PAGES`.
+    pub(crate) const HUGE_PAGES: u32 = uapi::iommufd_option_IOMMU_OPTION_HUGE_PAGES as u32;
+    /// `IOMMU_OPTION_OP_SET`.
+    pub(crate) const OP_SET: u16 = uapi::iommufd_option_ops_IOMMU_OPTION_OP_SET as u16;
+    /// `IOMMU_OPTION_OP_GET`.
+    pub(crate) const OP_GET: u16 = uapi::iommufd_option_ops_IOMMU_OPTION_OP_GET as u16;
+}

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The ioctl entry point: from `(cmd, arg)` to a handler with its argument struct.
+//!
+//! Every iommufd ioctl passes a pointer to a struct whose first `u32` is the struct's size as
+//! the caller knows it. [`UCmd::read`] copies it the way `copy_struct_from_user()` does, so
+//! that old binaries run on new kernels and new binaries fail cleanly on old ones:
+//!
+//! - a size below the command's first version ([`IoctlStruct::MIN_SIZE`]): `EINVAL`;
+//! - bytes the kernel does not know (beyond its struct) must be zero, else `E2BIG`;
+//! - bytes the caller did not pass read as zero.
+//!
+//! Unknown ioctl numbers give `ENOTTY`. A fault on the user memory gives `EFAULT`.
+
+use kernel::{
+    prelude::*,
+    uaccess::{UserPtr, UserSlice},
+};
+
+use crate::{
+    ctx::IommufdCtx,
+    option,
+    pagetable::ioas,
+    uapi::{self, cmd, IoctlStruct},
+};
+
+/// One ioctl call: the context and the user's argument buffer.
+pub(crate) struct UCmd<'a> {
+    /// The file's context.
+    pub(crate) ctx: &'a IommufdCtx,
+    /// The user's struct.
+    ubuf: UserPtr,
+    /// Its size, as the user gave it in its first field.
+    user_size: usize,
+}
+
+impl UCmd<'_> {
+    /// The user pointer `offset` bytes into the argument struct.
+    pub(crate) fn ubuf_at(&self, offset: usize) -> UserPtr {
+        self.ubuf.wrapping_byte_add(offset)
+    }
+
+    /// Reads the argument struct like `copy_struct_from_user()`.
+    ///
+    /// # Errors
+    ///
+    /// `E2BIG` if bytes beyond the kernel's struct are not zero, `EFAULT` on a fault.
+    pub(crate) fn read<T: IoctlStruct>(&self) -> Result<T> {
+        let ksize = core::mem::size_of::<T>();
+        let mut reader = UserSlice::new(self.ubuf, self.user_size).reader();
+        let mut cmd = T::zeroed();
+        let known = self.user_size.min(ksize);
+        reader.read_slice(&mut cmd.as_bytes_mut()[..known])?;
+        // The tail the kernel does not know must be zero; read it in chunks.
+        let mut chunk = [0u8; 64];
+        while !reader.is_empty() {
+            let n = reader.len().min(chunk.len());
+            reader.read_slice(&mut chunk[..n])?;
+            if chunk[..n].iter().any(|&b| b != 0) {
+                return Err(E2BIG);
+            }
+        }
+        Ok(cmd)
+    }
+
+    /// Writes `cmd` back to the user, as much of it as the user's struct holds.
+    ///
+    /// # Errors
+    ///
+    /// `EFAULT` on a fault.
+    pub(crate) fn respond<T: IoctlStruct>(&self, cmd: &T) -> Result {
+        let n = self.user_size.min(core::mem::size_of::<T>());
+        UserSlice::new(self.ubuf, n)
+            .writer()
+            .write_slice(&cmd.as_bytes()[..n])
+    }
+}
+
+/// One entry of the ioctl table.
+struct Op {
+    /// The full ioctl number the entry answers to.
+    ioctl: u32,
+    /// The smallest size the caller may pass.
+    min_size: usize,
+    /// Reads the argument and runs the command.
+    exec: fn(&UCmd<'_>) -> Result,
+}
+
+/// Declares an [`Op`] for command `$nr` taking `$ty`, handled by `$handler(&UCmd, &mut $ty)`.
+macro_rules! op {
+    ($nr:expr, $ty:ty, $handler:path) => {
+        Op {
+            ioctl: uapi::iommufd_ioctl($nr),
+            min_size: <$ty as IoctlStruct>::MIN_SIZE,
+            exec: |ucmd| {
+                let mut arg: $ty = ucmd.read()?;
+                $handler(ucmd, &mut arg)
+            },
+        }
+    };
+}
+
+/// The commands, by number.
+const OPS: &[Op] = &[
+    op!(cmd::DESTROY, uapi::Destroy, destroy),
+    op!(cmd::IOAS_ALLOC, uapi::IoasAlloc, ioas::alloc),
+    op!(cmd::IOAS_IOVA_RANGES, uapi::IoasIovaRanges, ioas::iova_ranges),
+    op!(cmd::OPTION, uapi::IommuOption, option::option),
+];
+
+/// Finds the table entry of command `nr`.
+fn find_op(nr: u32) -> Option<&'static Op> {
+    OPS.iter()
+        .find(|op| kernel::ioctl::_IOC_NR(op.ioctl) == nr)
+}
+
+/// Handles one ioctl on `ctx`.
+///
+/// # Errors
+///
+/// `ENOTTY` for an ioctl that is not iommufd's, `EFAULT` if the size cannot be read, `EINVAL`
+/// if the size is too small, and whatever the command returns.
+pub(crate) fn dispatch(ctx: &IommufdCtx, cmd: u32, arg: usize) -> Result {
+    let nr = kernel::ioctl::_IOC_NR(cmd);
+    if !(cmd::BASE..=cmd::LAST).contains(&nr) {
+        return Err(ENOTTY);
+    }
+    let ubuf = UserPtr::from_addr(arg);
+    let user_size: u32 = UserSlice::new(ubuf, 4).reader().read()?;
+    let op = find_op(nr).ok_or(ENOTTY)?;
+    if op.ioctl != cmd {
+        return Err(ENOTTY);
+    }
+    let user_size = user_size as usize;
+    if user_size < op.min_size {
+        return Err(EINVAL);
+    }
+    (op.exec)(&UCmd {
+        ctx,
+        ubuf,
+        user_size,
+    })
+}
+
+/// `IOMMU_DESTROY`: destroys any object by id.
+fn destroy(ucmd: &UCmd<'_>, cmd: &mut uapi::Destroy) -> Result {
+    ucmd.ctx.objects.destroy(cmd.id)
+}

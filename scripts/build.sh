@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# build.sh: prepare the kernel tree, overlay the project, configure and build.
+#
+# Environment (all optional, the top-level Makefile passes them):
+#   ARCH        x86_64 (default) or arm64
+#   FLAVOUR     debug (default): the kernel `make check` and `make vm` run
+#   CACHE       build cache, default ~/.cache/iommufd-rs; survives fresh clones
+#   KERNEL_SRC  a Linux 7.2 tree of your own; default: Debian's linux-source-7.2
+#   JOBS        parallel jobs, default nproc + 1
+#   MODULE_ONLY 1: rebuild only drivers/iommu/iommufd (the Makefile decides)
+#
+# Prints the build folder (O=) on its last line.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+ARCH=${ARCH:-x86_64}
+FLAVOUR=${FLAVOUR:-debug}
+CACHE=${CACHE:-$HOME/.cache/iommufd-rs}
+JOBS=${JOBS:-$(($(nproc) + 1))}
+log() { printf '[build] %s\n' "$*" >&2; }
+
+export PATH="$HOME/.cargo/bin:$PATH"
+mkdir -p "$CACHE"
+
+# 1. The pristine tree: the user's, or Debian's package, fetched once.
+if [ -n "${KERNEL_SRC:-}" ]; then
+	pristine=$(cd "$KERNEL_SRC" && pwd)
+	[ -f "$pristine/Makefile" ] || { log "KERNEL_SRC=$KERNEL_SRC is not a kernel tree"; exit 1; }
+	tag=user-$(printf '%s' "$pristine" | md5sum | cut -c1-8)
+else
+	pristine=$CACHE/linux-7.2
+	"$here/fetch-kernel.sh" "$pristine"
+	tag=debian
+fi
+version=$(make -s -C "$pristine" kernelversion 2>/dev/null)
+case "$version" in
+7.2|7.2.*) ;;
+*) log "warning: $pristine is Linux $version, the project targets 7.2.x" ;;
+esac
+
+# 2. The working tree: a copy of the pristine tree with the project overlaid.
+# It is refreshed from the pristine tree when that changes.
+src=$CACHE/src-$tag
+stamp="$pristine:$version:$(stat -c %Y "$pristine/Makefile")"
+if [ ! -f "$src/.iommufd-rs-base" ] || [ "$(cat "$src/.iommufd-rs-base")" != "$stamp" ]; then
+	log "copying $pristine ($version) to $src"
+	mkdir -p "$src"
+	rsync -a --delete --exclude=/.iommufd-rs-base "$pristine/" "$src/"
+	printf '%s\n' "$stamp" >"$src/.iommufd-rs-base"
+fi
+"$here/overlay.sh" "$repo" "$src"
+
+# 3. Configuration: tinyconfig + our fragments, redone when a fragment changes.
+out=$CACHE/build-$tag-$ARCH-$FLAVOUR
+mkdir -p "$out"
+frags=("$repo/configs/common.config" "$repo/configs/$ARCH.config" "$repo/configs/$FLAVOUR.config")
+for f in "${frags[@]}"; do [ -f "$f" ] || { log "missing $f"; exit 1; }; done
+cfgsum=$(cat "${frags[@]}" | md5sum | cut -d' ' -f1)
+MAKE=(make -C "$src" O="$out" ARCH="$ARCH" LLVM=-19 -j"$JOBS")
+if [ ! -f "$out/.config" ] || [ "$(cat "$out/.iommufd-rs-config" 2>/dev/null)" != "$cfgsum" ]; then
+	log "configuring $out"
+	"${MAKE[@]}" -s tinyconfig >/dev/null
+	KCONFIG_CONFIG="$out/.config" "$src/scripts/kconfig/merge_config.sh" -m -O "$out" \
+		"$out/.config" "${frags[@]}" >/dev/null
+	"${MAKE[@]}" -s olddefconfig >/dev/null
+	# Every line of the fragments must have survived Kconfig's resolution.
+	bad=0
+	while IFS= read -r line; do
+		case "$line" in CONFIG_*=*) ;; *) continue ;; esac
+		sym=${line%%=*}; want=${line#*=}
+		if [ "$want" = n ]; then
+			grep -qx "$sym=[ym]" "$out/.config" && { log "$sym is set, the fragment wants n"; bad=1; }
+		else
+			grep -qx "$line" "$out/.config" || { log "$line did not take: $(grep -E "^(# )?$sym[= ]" "$out/.config" || echo unset)"; bad=1; }
+		fi
+	done < <(cat "${frags[@]}")
+	if [ $bad -ne 0 ]; then
+		log "configuration incomplete (is Rust available? try: make -C $src O=$out LLVM=-19 rustavailable)"
+		exit 1
+	fi
+	printf '%s\n' "$cfgsum" >"$out/.iommufd-rs-config"
+fi
+
+# 4. Build. A change confined to the module rebuilds only the module.
+case "$ARCH" in
+x86_64) image=arch/x86/boot/bzImage; target=bzImage ;;
+arm64) image=arch/arm64/boot/Image; target=Image ;;
+*) log "unsupported ARCH=$ARCH"; exit 1 ;;
+esac
+if [ "${MODULE_ONLY:-0}" = 1 ] && [ -f "$out/$image" ]; then
+	log "building drivers/iommu/iommufd only"
+	"${MAKE[@]}" drivers/iommu/iommufd/iommufd.ko >&2
+else
+	log "building $target and modules in $out (LLVM=-19, -j$JOBS)"
+	"${MAKE[@]}" "$target" modules >&2
+fi
+echo "$out"

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# overlay.sh REPO TREE: put the project's files into a Linux 7.2 tree.
+#
+# drivers/iommu/iommufd/ is replaced whole (the C iommufd is never built);
+# rust/ and include/ files are added or replace their namesakes; a few one-line
+# hooks are added to kernel files that list their parts. Files whose content did
+# not change keep their timestamps, so an incremental build stays incremental.
+set -euo pipefail
+repo=$1
+tree=$2
+
+# Files of the kernel crate that the project changes (rather than adds) replace
+# the tree's; each must still be the version the change was made on.
+pristine_base="$tree/.iommufd-rs-upstream"
+mkdir -p "$pristine_base"
+while read -r sum path; do
+	[ -n "$sum" ] || continue
+	# Keep the tree's original once, to check it and to restore it.
+	[ -f "$pristine_base/$path" ] || { mkdir -p "$(dirname "$pristine_base/$path")"; cp "$tree/$path" "$pristine_base/$path"; }
+	have=$(sha256sum "$pristine_base/$path" | cut -d' ' -f1)
+	if [ "$have" != "$sum" ]; then
+		echo "overlay: $path in this tree differs from the 7.2 version the project changes;" >&2
+		echo "overlay: port rust/${path#rust/} to it (see Documentation/iommufd-rs/build.rst)" >&2
+		exit 1
+	fi
+done <"$repo/rust/upstream.sha256"
+
+rsync -rc --delete "$repo/drivers/iommu/iommufd/" "$tree/drivers/iommu/iommufd/"
+rsync -rc "$repo/include/" "$tree/include/"
+rsync -rc --exclude='*.md' --exclude=upstream.sha256 "$repo/rust/" "$tree/rust/"
+
+# add_line FILE LINE: append LINE to FILE once.
+add_line() {
+	grep -qxF "$2" "$tree/$1" || printf '%s\n' "$2" >>"$tree/$1"
+}
+# The project's uAPI header, for Rust: kernel::uapi holds it, while
+# kernel::bindings holds the tree's own iommufd.h; the module's ABI check
+# compares the two at compile time.
+add_line rust/uapi/uapi_helper.h '#include <uapi/linux/iommu.h>'
+# New kernel crate modules.
+add_after() { # FILE ANCHOR LINE: insert LINE after ANCHOR, once.
+	grep -qxF "$3" "$tree/$1" || sed -i "s|^$2\$|&\n$3|" "$tree/$1"
+	grep -qxF "$3" "$tree/$1" || { echo "overlay: cannot hook $1" >&2; exit 1; }
+}
+add_after rust/kernel/lib.rs 'pub mod build_assert;' 'pub mod capability;'
+# An errno the kernel crate lacks: EOPNOTSUPP, which the uAPI returns for unknown flags.
+add_after rust/kernel/error.rs '    declare_err!(ENOTSUPP, "Operation is not supported.");' \
+	'    declare_err!(EOPNOTSUPP, "Operation not supported.");'
