@@ -97,4 +97,5 @@ else
 	log "building $target and modules in $out (LLVM=-19, -j$JOBS)"
 	"${MAKE[@]}" "$target" modules >&2
 fi
+printf '%s\n' "$src" >"$out/.iommufd-rs-src"
 echo "$out"

@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# iommufd-rs: the Linux 7.2 iommufd (/dev/iommu) in Rust, as an overlay on a kernel tree.
+#
+#   make run     build, boot QEMU and show the module at work, ioctl by ioctl
+#   make check   debug kernel (KASAN, lockdep, kmemleak...), every test suite, TAP;
+#                the last line is "N passed, N failed"
+#   make vm VM_CMD='...' [VM_FILES='...'] [VM_IOMMU=intel|amd]
+#                run any command in the guest, with iommufd.ko loaded
+#
+# Variables: ARCH (x86_64), KERNEL_SRC (a Linux 7.2 tree of your own; default:
+# Debian's linux-source-7.2), CACHE (build cache, default ~/.cache/iommufd-rs), JOBS.
+# When the project is used as a kernel overlay, the kernel's own build reads Kbuild,
+# not this file.
+
+ARCH ?= x86_64
+CACHE ?= $(HOME)/.cache/iommufd-rs
+export ARCH CACHE KERNEL_SRC JOBS
+
+S := scripts
+
+.PHONY: all help setup build run check vm clean
+
+all: help
+
+help:
+	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
+
+setup:
+	@bash $(S)/host-setup.sh
+
+build: setup
+	@FLAVOUR=debug bash $(S)/build.sh >/dev/null
+
+run: setup
+	@bash $(S)/run.sh
+
+check: setup
+	@bash $(S)/check.sh
+
+vm: setup
+	@out=$$(FLAVOUR=debug bash $(S)/build.sh | tail -n1) && bash $(S)/vm.sh "$$out"
+
+clean:
+	rm -rf $(CACHE)/build-*

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# check.sh: build the debug kernel, boot it, run every suite, judge the kernel log.
+#
+# Suites (each printed as TAP):
+#   host       checks run on the build machine (uAPI coverage, the log scanner itself)
+#   selftests  tools/testing/selftests/iommu of this project, in the guest
+#   kunit      the module's KUnit suites, run when it loads
+#   kernel-log the guest finished, and its kernel log holds no BUG, WARNING, KASAN,
+#              lockdep, kmemleak, oops or hang report
+# The last line is "N passed, N failed[, N skipped]"; the exit status is 1 if any failed.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+export ARCH=${ARCH:-x86_64}
+export FLAVOUR=debug
+
+out=$("$here/build.sh" | tail -n1) || { echo "check: the build failed"; echo "0 passed, 1 failed"; exit 1; }
+[ -d "$out" ] || { echo "check: the build failed"; echo "0 passed, 1 failed"; exit 1; }
+src=$(cat "$out/.iommufd-rs-src" 2>/dev/null || true)
+
+results=$(mktemp -d "${TMPDIR:-/tmp}/iommufd-check.XXXXXX")
+trap 'rm -rf "$results"' EXIT
+
+# --- Build the selftests against the kernel's installed uAPI headers.
+bin=$out/selftests
+"$here/build-selftests.sh" "$out" "$bin" >&2 || { echo "check: selftests did not build"; echo "0 passed, 1 failed"; exit 1; }
+
+# --- host suite.
+host=$results/host.tap
+{
+	n=0
+	t() { # NAME COMMAND...: one TAP line
+		n=$((n + 1))
+		if "${@:2}" >"$results/host-$n.log" 2>&1; then
+			echo "ok $n $1"
+		else
+			echo "not ok $n $1"
+			sed 's/^/# /' "$results/host-$n.log"
+		fi
+	}
+	t uapi-coverage python3 "$here/uapi_coverage.py" "$src/include/uapi/linux/iommufd.h" \
+		"$repo/drivers/iommu/iommufd/uapi/abi_check.rs"
+	t logscan-flags-splats "$here/logscan_selftest.sh" flags
+	t logscan-passes-clean-log "$here/logscan_selftest.sh" clean
+	echo "1..$n"
+} >"$host"
+
+# --- guest suites: selftests, then the KUnit results.
+tests=$(cd "$bin" && ls)
+cmd='for t in '"$(echo $tests)"'; do echo "@@SUITE selftests/$t"; ./$t; done
+echo "@@SUITE kunit"
+for d in /sys/kernel/debug/kunit/*/; do [ -f "$d/results" ] && cat "$d/results"; done
+echo "@@SUITE end"'
+guest=$results/guest.out
+vmlog=$out/check-console.log
+(cd "$bin" && VM_FILES="$tests" VM_CMD="$cmd" VM_KMEMLEAK=1 VM_LOG="$vmlog" \
+	VM_TIMEOUT=${CHECK_TIMEOUT:-1200} "$here/vm.sh" "$out") >"$guest"
+vmrc=$?
+
+# --- kernel-log suite.
+klog=$results/kernel-log.tap
+{
+	if [ $vmrc -eq 124 ] || [ $vmrc -eq 125 ]; then
+		echo "not ok 1 guest-finished # vm.sh exit $vmrc (hang or boot failure)"
+	elif grep -q 'iommufd-vm: kmemleak scan done' "$vmlog"; then
+		echo "ok 1 guest-finished"
+	else
+		echo "not ok 1 guest-finished # no kmemleak scan in the log"
+	fi
+	if "$here/logscan.sh" "$vmlog" >"$results/splats"; then
+		echo "ok 2 no-kernel-splat"
+	else
+		echo "not ok 2 no-kernel-splat"
+		head -n 40 "$results/splats" | sed 's/^/# /'
+	fi
+	echo "1..2"
+} >"$klog"
+
+# --- Print and count.
+pass=0 fail=0 skip=0
+count() { # FILE: count TAP results (KUnit: the indented test cases)
+	local p f s
+	p=$(grep -cE '^\s*ok [0-9]+' "$1" | head -n1)
+	s=$(grep -cE '^\s*ok [0-9]+ .*# ?SKIP' "$1" | head -n1)
+	f=$(grep -cE '^\s*not ok [0-9]+' "$1" | head -n1)
+	pass=$((pass + p - s)) fail=$((fail + f)) skip=$((skip + s))
+}
+suite() { # NAME FILE
+	echo "# Suite: $1"
+	cat "$2"
+	count "$2"
+}
+suite host "$host"
+awk -v dir="$results" '
+	/^@@SUITE / { name = $2; gsub("/", "_", name); next }
+	name != "" { print > (dir "/suite-" name ".tap") }' "$guest"
+for t in $tests; do
+	f=$results/suite-selftests_$t.tap
+	if [ -s "$f" ]; then
+		suite "selftests/$t" "$f"
+	else
+		echo "# Suite: selftests/$t"; echo "not ok 1 $t # did not run"; fail=$((fail + 1))
+	fi
+done
+f=$results/suite-kunit.tap
+# KUnit: only the test cases (indented) count; a suite line repeats its cases' verdict.
+if grep -qE '^\s+(not )?ok [0-9]+' "$f" 2>/dev/null; then
+	echo "# Suite: kunit"
+	cat "$f"
+	grep -E '^\s+(not )?ok [0-9]+' "$f" >"$results/kunit-cases"
+	count "$results/kunit-cases"
+else
+	echo "# Suite: kunit"; echo "not ok 1 kunit # no results"; fail=$((fail + 1))
+fi
+suite kernel-log "$klog"
+echo "# kernel log: $vmlog"
+echo "$pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ]

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vm.sh OUT: boot the kernel built in OUT under QEMU (TCG) and run a command in it.
+#
+# Environment:
+#   VM_CMD       shell command run with /bin/sh in the guest's working directory
+#   VM_FILES     host files copied into that directory
+#   VM_IOMMU     intel (default: q35 + VT-d) or amd (q35 + AMD-Vi, see the README)
+#   VM_TIMEOUT   seconds before the guest is declared hung (default 600)
+#   VM_LOG       where to keep the guest's kernel log (default OUT/vm-console.log)
+#   VM_KMEMLEAK  1: after the command, scan for leaks and print the report to the log
+#   ARCH         x86_64 (default)
+#
+# The guest mounts proc, sys, devtmpfs and debugfs, reserves 64 huge pages and loads
+# iommufd.ko before the command. The command's output is printed; the kernel log goes to
+# VM_LOG. Exit status: the command's; 124 if the guest hung; 125 if it never ran the command.
+set -euo pipefail
+
+out=${1:?usage: vm.sh BUILD_DIR}
+ARCH=${ARCH:-x86_64}
+VM_IOMMU=${VM_IOMMU:-intel}
+VM_TIMEOUT=${VM_TIMEOUT:-600}
+VM_LOG=${VM_LOG:-$out/vm-console.log}
+VM_CMD=${VM_CMD:-true}
+log() { printf '[vm] %s\n' "$*" >&2; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/iommufd-vm.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+root=$work/root
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,work,lib/modules,mnt/huge}
+
+# Userspace: a static busybox.
+bb=$(command -v busybox || echo /bin/busybox)
+file -L "$bb" 2>/dev/null | grep -q 'statically linked' || bb=/bin/busybox
+cp "$bb" "$root/bin/busybox"
+
+# Modules the guest loads, in order (later issues add VFIO's here).
+modules=(drivers/iommu/iommufd/iommufd.ko)
+for m in "${modules[@]}"; do
+	[ -f "$out/$m" ] || { log "missing $out/$m (build first)"; exit 125; }
+	cp "$out/$m" "$root/lib/modules/"
+done
+printf '%s\n' "${modules[@]##*/}" >"$root/lib/modules/order"
+
+# The files to run.
+for f in ${VM_FILES:-}; do
+	[ -e "$f" ] || { log "VM_FILES: no such file: $f"; exit 125; }
+	cp -r "$f" "$root/work/"
+done
+printf '%s\n' "$VM_CMD" >"$root/work/.vm_cmd"
+echo "${VM_KMEMLEAK:-0}" >"$root/work/.vm_kmemleak"
+
+cat >"$root/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tmpfs tmp /tmp
+mkdir -p /dev/hugepages && mount -t hugetlbfs none /dev/hugepages
+echo 64 >/proc/sys/vm/nr_hugepages
+# The command's output goes to the second serial port; the kernel's to the first.
+exec </dev/null >/dev/ttyS1 2>&1
+for m in $(cat /lib/modules/order); do
+	insmod /lib/modules/$m || echo "insmod $m failed"
+done
+cd /work
+echo "@@VM-START@@"
+/bin/sh -c "$(cat /work/.vm_cmd)"
+rc=$?
+echo "@@VM-EXIT $rc@@"
+if [ "$(cat /work/.vm_kmemleak)" = 1 ] && [ -w /sys/kernel/debug/kmemleak ]; then
+	# Objects younger than 5 s are never reported: let them age, then scan twice.
+	sleep 6
+	echo scan >/sys/kernel/debug/kmemleak
+	echo scan >/sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak >/dev/kmsg
+	echo "iommufd-vm: kmemleak scan done" >/dev/kmsg
+fi
+echo "iommufd-vm: done" >/dev/kmsg
+sync
+poweroff -f
+INIT
+chmod +x "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz"
+
+case "$ARCH" in
+x86_64)
+	kernel=$out/arch/x86/boot/bzImage
+	qemu=(qemu-system-x86_64 -cpu max)
+	append="console=ttyS0 panic=-1 oops=panic"
+	case "$VM_IOMMU" in
+	intel)
+		qemu+=(-machine q35,kernel-irqchip=split
+			-device intel-iommu,intremap=on,caching-mode=on)
+		append+=" intel_iommu=on"
+		;;
+	amd)
+		qemu+=(-machine q35 -device amd-iommu,intremap=off)
+		append+=" amd_iommu=on noapic"
+		;;
+	*) log "VM_IOMMU must be intel or amd"; exit 125 ;;
+	esac
+	;;
+*) log "unsupported ARCH=$ARCH"; exit 125 ;;
+esac
+
+output=$work/output.log
+: >"$output"
+rc=0
+timeout --foreground -k 5 "$VM_TIMEOUT" "${qemu[@]}" -accel tcg -smp 2 -m 2G \
+	-nographic -no-reboot -monitor none \
+	-kernel "$kernel" -initrd "$work/initrd.gz" -append "$append" \
+	-device edu \
+	-serial "file:$VM_LOG" -serial "file:$output" </dev/null >"$work/qemu.log" 2>&1 || rc=$?
+
+# Print what the command printed (between the markers).
+tr -d '\r' <"$output" >"$output.txt" && mv "$output.txt" "$output"
+sed -n '/@@VM-START@@/,/@@VM-EXIT/p' "$output" | sed '1d;/@@VM-EXIT/d'
+grep -v '@@VM-' "$output" | sed -n '1,/^$/p' | grep -q 'insmod .* failed' && log "a module failed to load"
+if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+	log "guest hung: no exit within ${VM_TIMEOUT}s (kernel log: $VM_LOG)"
+	exit 124
+fi
+status=$(sed -n 's/.*@@VM-EXIT \([0-9]*\)@@.*/\1/p' "$output" | tail -n1)
+if [ -z "$status" ]; then
+	log "the guest did not run the command (qemu exit $rc); kernel log: $VM_LOG"
+	cat "$work/qemu.log" >&2
+	tail -n 30 "$VM_LOG" >&2
+	exit 125
+fi
+exit "$status"
