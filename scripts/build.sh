@@ -59,7 +59,8 @@ mkdir -p "$out"
 frags=("$repo/configs/common.config" "$repo/configs/$ARCH.config" "$repo/configs/$FLAVOUR.config")
 for f in "${frags[@]}"; do [ -f "$f" ] || { log "missing $f"; exit 1; }; done
 cfgsum=$(cat "${frags[@]}" | md5sum | cut -d' ' -f1)
-MAKE=(make -C "$src" O="$out" ARCH="$ARCH" LLVM=-19 -j"$JOBS")
+# CLIPPY=1: every Rust object is also linted (scripts/lint.sh reports the warnings).
+MAKE=(make -C "$src" O="$out" ARCH="$ARCH" LLVM=-19 CLIPPY=1 -j"$JOBS")
 if [ ! -f "$out/.config" ] || [ "$(cat "$out/.iommufd-rs-config" 2>/dev/null)" != "$cfgsum" ]; then
 	log "configuring $out"
 	"${MAKE[@]}" -s tinyconfig >/dev/null

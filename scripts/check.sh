@@ -4,7 +4,8 @@
 # check.sh: build the debug kernel, boot it, run every suite, judge the kernel log.
 #
 # Suites (each printed as TAP):
-#   host       checks run on the build machine (uAPI coverage, the log scanner itself)
+#   host       checks run on the build machine (uAPI coverage, clippy and rustfmt, the
+#              log scanner itself)
 #   selftests  tools/testing/selftests/iommu of this project, in the guest
 #   kunit      the module's KUnit suites, run when it loads
 #   kernel-log the guest finished, and its kernel log holds no BUG, WARNING, KASAN,
@@ -43,6 +44,8 @@ host=$results/host.tap
 	}
 	t uapi-coverage python3 "$here/uapi_coverage.py" "$src/include/uapi/linux/iommufd.h" \
 		"$repo/drivers/iommu/iommufd/uapi/abi_check.rs"
+	t rust-clippy-clean "$here/lint.sh" "$out" clippy
+	t rust-rustfmt-clean "$here/lint.sh" "$out" rustfmt
 	t logscan-flags-splats "$here/logscan_selftest.sh" flags
 	t logscan-passes-clean-log "$here/logscan_selftest.sh" clean
 	echo "1..$n"

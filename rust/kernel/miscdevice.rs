@@ -121,7 +121,10 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
     ///
     /// Unlike [`MiscDeviceRegistration::register`], every open file of the device holds a
     /// reference on `node.owner` until it is released.
-    pub fn register_node(opts: MiscDeviceOptions, node: MiscDeviceNode) -> impl PinInit<Self, Error> {
+    pub fn register_node(
+        opts: MiscDeviceOptions,
+        node: MiscDeviceNode,
+    ) -> impl PinInit<Self, Error> {
         let mut fops = MiscdeviceVTable::<T>::VTABLE;
         fops.owner = node.owner.as_ptr();
         let mut raw = opts.into_raw::<T>();

@@ -299,7 +299,13 @@ impl<'a, T: ForeignOwnable> Guard<'a, T> {
         // - A NULL entry makes `__xa_alloc` store a reserved entry, which is not a pointer from
         //   `T::into_foreign`, and which `load` and `__xa_erase` report as NULL.
         let ret = unsafe {
-            bindings::__xa_alloc(self.xa.xa.get(), &mut id, core::ptr::null_mut(), limit, gfp.as_raw())
+            bindings::__xa_alloc(
+                self.xa.xa.get(),
+                &mut id,
+                core::ptr::null_mut(),
+                limit,
+                gfp.as_raw(),
+            )
         };
         crate::error::to_result(ret)?;
         Ok(id)
@@ -313,7 +319,12 @@ impl<'a, T: ForeignOwnable> Guard<'a, T> {
         // SAFETY: `self.xa.xa` is always valid by the type invariant; `xa_find` may be called
         // with the lock held. `XA_PRESENT` excludes reserved entries.
         let ptr = unsafe {
-            bindings::xa_find(self.xa.xa.get(), &mut index, usize::MAX, bindings::XA_PRESENT)
+            bindings::xa_find(
+                self.xa.xa.get(),
+                &mut index,
+                usize::MAX,
+                bindings::XA_PRESENT,
+            )
         };
         let ptr = NonNull::new(ptr.cast::<c_void>())?;
         // SAFETY: `ptr` is a present entry, so it came from `T::into_foreign`.

@@ -72,7 +72,7 @@ impl IovaBitmap {
         if self.npages != 0 {
             // SAFETY: By the type invariants, `pages[..npages]` were pinned with
             // `pin_user_pages_fast` and are unpinned exactly once, here.
-            unsafe { bindings::unpin_user_pages(self.pages.as_mut_ptr(), self.npages as _) };
+            unsafe { bindings::unpin_user_pages(self.pages.as_mut_ptr(), self.npages) };
             self.npages = 0;
             self.window_length = 0;
         }
@@ -145,7 +145,7 @@ impl IovaBitmap {
                 let kaddr = unsafe { bindings::kmap_local_page(self.pages[page]) };
                 // SAFETY: `kaddr` maps one page, of `BITS_PER_PAGE` bits, and
                 // `offset + nbits <= BITS_PER_PAGE`. The page is aligned for `c_ulong`.
-                unsafe { bindings::__bitmap_set(kaddr.cast(), offset as _, nbits as _) };
+                unsafe { bindings::__bitmap_set(kaddr.cast(), offset as u32, nbits as i32) };
                 // SAFETY: `kaddr` was mapped just above, on this thread.
                 unsafe { bindings::kunmap_local(kaddr) };
                 bit += nbits;
@@ -178,7 +178,7 @@ pub unsafe extern "C" fn iova_bitmap_alloc(
 ) -> *mut IovaBitmap {
     if length == 0 || page_size == 0 {
         // SAFETY: `ERR_PTR` only encodes the errno.
-        return unsafe { bindings::ERR_PTR(EINVAL.to_errno() as _) }.cast();
+        return unsafe { bindings::ERR_PTR(EINVAL.to_errno() as isize) }.cast();
     }
     let pgshift = page_size.trailing_zeros();
     let total_words = ((length - 1) >> pgshift) / BITS_PER_WORD + 1;
@@ -187,12 +187,12 @@ pub unsafe extern "C" fn iova_bitmap_alloc(
         Ok(KBox::new(
             IovaBitmap {
                 user: data as usize,
-                iova: iova as usize,
+                iova,
                 length,
                 pgshift,
                 total_words,
                 window_word: 0,
-                window_iova: iova as usize,
+                window_iova: iova,
                 window_length: 0,
                 pgoff: 0,
                 npages: 0,
@@ -204,7 +204,7 @@ pub unsafe extern "C" fn iova_bitmap_alloc(
     match alloc() {
         Ok(bitmap) => KBox::into_raw(bitmap),
         // SAFETY: `ERR_PTR` only encodes the errno.
-        Err(e) => unsafe { bindings::ERR_PTR(e.to_errno() as _) }.cast(),
+        Err(e) => unsafe { bindings::ERR_PTR(e.to_errno() as isize) }.cast(),
     }
 }
 
@@ -243,7 +243,7 @@ pub unsafe extern "C" fn iova_bitmap_for_each(
     // SAFETY: By the contract, `bitmap` is valid; the fields are read before `f` runs.
     let (iova, length) = unsafe { ((*bitmap).iova, (*bitmap).length) };
     // SAFETY: By the contract, `f` may be called with these arguments.
-    unsafe { f(bitmap, iova as _, length, opaque) }
+    unsafe { f(bitmap, iova, length, opaque) }
 }
 
 /// Records `[iova, iova + length)` as dirty.
@@ -252,8 +252,12 @@ pub unsafe extern "C" fn iova_bitmap_for_each(
 ///
 /// `bitmap` came from [`iova_bitmap_alloc`] and no other thread uses it meanwhile.
 #[no_mangle]
-pub unsafe extern "C" fn iova_bitmap_set(bitmap: *mut IovaBitmap, iova: ffi::c_ulong, length: usize) {
+pub unsafe extern "C" fn iova_bitmap_set(
+    bitmap: *mut IovaBitmap,
+    iova: ffi::c_ulong,
+    length: usize,
+) {
     // SAFETY: By the contract, `bitmap` is valid and used by this thread only.
     let bitmap = unsafe { &mut *bitmap };
-    bitmap.set(iova as usize, length);
+    bitmap.set(iova, length);
 }

@@ -194,7 +194,10 @@ impl ObjectTable {
     ///
     /// `ENOMEM` when memory runs out, `EBUSY` when all 2^31 - 1 ids are taken.
     pub(crate) fn reserve(&self) -> Result<Reservation<'_>> {
-        let id = self.xa.lock().reserve_index(1, ID_MAX, GFP_KERNEL_ACCOUNT)?;
+        let id = self
+            .xa
+            .lock()
+            .reserve_index(1, ID_MAX, GFP_KERNEL_ACCOUNT)?;
         Ok(Reservation { table: self, id })
     }
 
@@ -286,5 +289,77 @@ impl ObjectTable {
             drop(xa);
             drop(obj);
         }
+    }
+}
+
+#[kunit_tests(iommufd_object_table)]
+mod tests {
+    use super::*;
+
+    fn table() -> Result<Pin<KBox<ObjectTable>>> {
+        KBox::pin_init(ObjectTable::new(), GFP_KERNEL)
+    }
+
+    fn add(t: &ObjectTable) -> Result<u32> {
+        let r = t.reserve()?;
+        let id = r.id();
+        r.prepare(Ioas::new()?)?.publish();
+        Ok(id)
+    }
+
+    #[test]
+    fn ids_start_at_one_and_reuse_the_lowest() -> Result {
+        let t = table()?;
+        assert_eq!(add(&t)?, 1);
+        assert_eq!(add(&t)?, 2);
+        assert_eq!(add(&t)?, 3);
+        t.destroy(2)?;
+        assert_eq!(add(&t)?, 2);
+        Ok(())
+    }
+
+    #[test]
+    fn reserved_ids_are_invisible_and_freed_on_drop() -> Result {
+        let t = table()?;
+        let r = t.reserve()?;
+        assert_eq!(r.id(), 1);
+        assert!(t.get::<Ioas>(1).is_err());
+        assert_eq!(t.destroy(1), Err(ENOENT));
+        t.with_emptiness(|empty| assert!(!empty));
+        drop(r);
+        t.with_emptiness(|empty| assert!(empty));
+        assert_eq!(t.reserve()?.id(), 1);
+        // An object prepared but never published frees its id too.
+        let p = t.reserve()?.prepare(Ioas::new()?)?;
+        drop(p);
+        assert_eq!(add(&t)?, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn destroy_refuses_while_referenced() -> Result {
+        let t = table()?;
+        let id = add(&t)?;
+        let r1 = t.get::<Ioas>(id)?;
+        let r2 = t.get::<Ioas>(id)?;
+        assert_eq!(t.destroy(id), Err(EBUSY));
+        drop(r1);
+        assert_eq!(t.destroy(id), Err(EBUSY));
+        drop(r2);
+        assert_eq!(t.destroy(id), Ok(()));
+        assert_eq!(t.destroy(id), Err(ENOENT));
+        Ok(())
+    }
+
+    #[test]
+    fn destroy_all_empties_the_table() -> Result {
+        let t = table()?;
+        for _ in 0..100 {
+            add(&t)?;
+        }
+        t.destroy_all();
+        t.with_emptiness(|empty| assert!(empty));
+        assert_eq!(add(&t)?, 1);
+        Ok(())
     }
 }

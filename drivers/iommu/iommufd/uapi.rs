@@ -113,17 +113,17 @@ pub(crate) mod cmd {
     use kernel::uapi;
 
     /// The first command number.
-    pub(crate) const BASE: u32 = uapi::IOMMUFD_CMD_BASE as u32;
+    pub(crate) const BASE: u32 = uapi::IOMMUFD_CMD_BASE;
     /// `IOMMU_DESTROY`.
-    pub(crate) const DESTROY: u32 = uapi::IOMMUFD_CMD_DESTROY as u32;
+    pub(crate) const DESTROY: u32 = uapi::IOMMUFD_CMD_DESTROY;
     /// `IOMMU_IOAS_ALLOC`.
-    pub(crate) const IOAS_ALLOC: u32 = uapi::IOMMUFD_CMD_IOAS_ALLOC as u32;
+    pub(crate) const IOAS_ALLOC: u32 = uapi::IOMMUFD_CMD_IOAS_ALLOC;
     /// `IOMMU_IOAS_IOVA_RANGES`.
-    pub(crate) const IOAS_IOVA_RANGES: u32 = uapi::IOMMUFD_CMD_IOAS_IOVA_RANGES as u32;
+    pub(crate) const IOAS_IOVA_RANGES: u32 = uapi::IOMMUFD_CMD_IOAS_IOVA_RANGES;
     /// `IOMMU_OPTION`.
-    pub(crate) const OPTION: u32 = uapi::IOMMUFD_CMD_OPTION as u32;
+    pub(crate) const OPTION: u32 = uapi::IOMMUFD_CMD_OPTION;
     /// The last command number.
-    pub(crate) const LAST: u32 = uapi::IOMMUFD_CMD_HW_QUEUE_ALLOC as u32;
+    pub(crate) const LAST: u32 = uapi::IOMMUFD_CMD_HW_QUEUE_ALLOC;
 }
 
 /// `enum iommufd_option` and `enum iommufd_option_ops`.
@@ -131,9 +131,9 @@ pub(crate) mod option {
     use kernel::uapi;
 
     /// `IOMMU_OPTION_RLIMIT_MODE`.
-    pub(crate) const RLIMIT_MODE: u32 = uapi::iommufd_option_IOMMU_OPTION_RLIMIT_MODE as u32;
+    pub(crate) const RLIMIT_MODE: u32 = uapi::iommufd_option_IOMMU_OPTION_RLIMIT_MODE;
     /// `IOMMU_OPTION_HUGE_PAGES`.
-    pub(crate) const HUGE_PAGES: u32 = uapi::iommufd_option_IOMMU_OPTION_HUGE_PAGES as u32;
+    pub(crate) const HUGE_PAGES: u32 = uapi::iommufd_option_IOMMU_OPTION_HUGE_PAGES;
     /// `IOMMU_OPTION_OP_SET`.
     pub(crate) const OP_SET: u16 = uapi::iommufd_option_ops_IOMMU_OPTION_OP_SET as u16;
     /// `IOMMU_OPTION_OP_GET`.

@@ -104,14 +104,17 @@ macro_rules! op {
 const OPS: &[Op] = &[
     op!(cmd::DESTROY, uapi::Destroy, destroy),
     op!(cmd::IOAS_ALLOC, uapi::IoasAlloc, ioas::alloc),
-    op!(cmd::IOAS_IOVA_RANGES, uapi::IoasIovaRanges, ioas::iova_ranges),
+    op!(
+        cmd::IOAS_IOVA_RANGES,
+        uapi::IoasIovaRanges,
+        ioas::iova_ranges
+    ),
     op!(cmd::OPTION, uapi::IommuOption, option::option),
 ];
 
 /// Finds the table entry of command `nr`.
 fn find_op(nr: u32) -> Option<&'static Op> {
-    OPS.iter()
-        .find(|op| kernel::ioctl::_IOC_NR(op.ioctl) == nr)
+    OPS.iter().find(|op| kernel::ioctl::_IOC_NR(op.ioctl) == nr)
 }
 
 /// Handles one ioctl on `ctx`.

@@ -47,7 +47,7 @@ impl ObjectType for Ioas {
 
 impl Ioas {
     /// A new, empty IOAS.
-    fn new() -> Result<Arc<Self>> {
+    pub(crate) fn new() -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
                 header: ObjectHeader::new(),

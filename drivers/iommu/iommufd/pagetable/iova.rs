@@ -33,7 +33,9 @@ pub(crate) struct IovaSet {
 impl IovaSet {
     /// The empty set.
     pub(crate) const fn new() -> Self {
-        Self { ranges: KVec::new() }
+        Self {
+            ranges: KVec::new(),
+        }
     }
 
     /// Whether the set holds no IOVA.
@@ -115,7 +117,10 @@ impl Iterator for Holes<'_> {
             }
             let Some(r) = self.ranges.get(self.idx) else {
                 self.next = None;
-                return Some(IovaRange { start: cur, last: self.last });
+                return Some(IovaRange {
+                    start: cur,
+                    last: self.last,
+                });
             };
             self.idx += 1;
             if r.last < cur {

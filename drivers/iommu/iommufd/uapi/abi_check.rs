@@ -42,42 +42,223 @@ const _: () = assert!(ours::IOMMUFD_TYPE as u64 == c::IOMMUFD_TYPE as u64);
 const _: () = assert!(super::IOMMUFD_TYPE as u64 == c::IOMMUFD_TYPE as u64);
 
 same_layout!(iommu_destroy { size, id });
-same_layout!(iommu_ioas_alloc { size, flags, out_ioas_id });
+same_layout!(iommu_ioas_alloc {
+    size,
+    flags,
+    out_ioas_id
+});
 same_layout!(iommu_iova_range { start, last });
-same_layout!(iommu_ioas_iova_ranges { size, ioas_id, num_iovas, __reserved, allowed_iovas, out_iova_alignment });
-same_layout!(iommu_ioas_allow_iovas { size, ioas_id, num_iovas, __reserved, allowed_iovas });
-same_layout!(iommu_ioas_map { size, flags, ioas_id, __reserved, user_va, length, iova });
-same_layout!(iommu_ioas_map_file { size, flags, ioas_id, fd, start, length, iova });
-same_layout!(iommu_ioas_copy { size, flags, dst_ioas_id, src_ioas_id, length, dst_iova, src_iova });
-same_layout!(iommu_ioas_unmap { size, ioas_id, iova, length });
-same_layout!(iommu_option { size, option_id, op, __reserved, object_id, val64 });
-same_layout!(iommu_vfio_ioas { size, ioas_id, op, __reserved });
-same_layout!(iommu_hwpt_vtd_s1 { flags, pgtbl_addr, addr_width, __reserved });
+same_layout!(iommu_ioas_iova_ranges {
+    size,
+    ioas_id,
+    num_iovas,
+    __reserved,
+    allowed_iovas,
+    out_iova_alignment
+});
+same_layout!(iommu_ioas_allow_iovas {
+    size,
+    ioas_id,
+    num_iovas,
+    __reserved,
+    allowed_iovas
+});
+same_layout!(iommu_ioas_map {
+    size,
+    flags,
+    ioas_id,
+    __reserved,
+    user_va,
+    length,
+    iova
+});
+same_layout!(iommu_ioas_map_file {
+    size,
+    flags,
+    ioas_id,
+    fd,
+    start,
+    length,
+    iova
+});
+same_layout!(iommu_ioas_copy {
+    size,
+    flags,
+    dst_ioas_id,
+    src_ioas_id,
+    length,
+    dst_iova,
+    src_iova
+});
+same_layout!(iommu_ioas_unmap {
+    size,
+    ioas_id,
+    iova,
+    length
+});
+same_layout!(iommu_option {
+    size,
+    option_id,
+    op,
+    __reserved,
+    object_id,
+    val64
+});
+same_layout!(iommu_vfio_ioas {
+    size,
+    ioas_id,
+    op,
+    __reserved
+});
+same_layout!(iommu_hwpt_vtd_s1 {
+    flags,
+    pgtbl_addr,
+    addr_width,
+    __reserved
+});
 same_layout!(iommu_hwpt_arm_smmuv3 { ste });
 same_layout!(iommu_hwpt_amd_guest { dte });
-same_layout!(iommu_hwpt_alloc { size, flags, dev_id, pt_id, out_hwpt_id, __reserved, data_type, data_len, data_uptr, fault_id, __reserved2 });
-same_layout!(iommu_hw_info_vtd { flags, __reserved, cap_reg, ecap_reg });
-same_layout!(iommu_hw_info_arm_smmuv3 { flags, __reserved, idr, iidr, aidr });
-same_layout!(iommu_hw_info_tegra241_cmdqv { flags, version, log2vcmdqs, log2vsids, __reserved });
+same_layout!(iommu_hwpt_alloc {
+    size,
+    flags,
+    dev_id,
+    pt_id,
+    out_hwpt_id,
+    __reserved,
+    data_type,
+    data_len,
+    data_uptr,
+    fault_id,
+    __reserved2
+});
+same_layout!(iommu_hw_info_vtd {
+    flags,
+    __reserved,
+    cap_reg,
+    ecap_reg
+});
+same_layout!(iommu_hw_info_arm_smmuv3 {
+    flags,
+    __reserved,
+    idr,
+    iidr,
+    aidr
+});
+same_layout!(iommu_hw_info_tegra241_cmdqv {
+    flags,
+    version,
+    log2vcmdqs,
+    log2vsids,
+    __reserved
+});
 same_layout!(iommu_hw_info_amd { efr, efr2 });
-same_layout!(iommu_hw_info { size, flags, dev_id, data_len, data_uptr, __bindgen_anon_1, out_max_pasid_log2, __reserved, out_capabilities });
-same_layout!(iommu_hwpt_set_dirty_tracking { size, flags, hwpt_id, __reserved });
-same_layout!(iommu_hwpt_get_dirty_bitmap { size, hwpt_id, flags, __reserved, iova, length, page_size, data });
-same_layout!(iommu_hwpt_vtd_s1_invalidate { addr, npages, flags, __reserved });
+same_layout!(iommu_hw_info {
+    size,
+    flags,
+    dev_id,
+    data_len,
+    data_uptr,
+    __bindgen_anon_1,
+    out_max_pasid_log2,
+    __reserved,
+    out_capabilities
+});
+same_layout!(iommu_hwpt_set_dirty_tracking {
+    size,
+    flags,
+    hwpt_id,
+    __reserved
+});
+same_layout!(iommu_hwpt_get_dirty_bitmap {
+    size,
+    hwpt_id,
+    flags,
+    __reserved,
+    iova,
+    length,
+    page_size,
+    data
+});
+same_layout!(iommu_hwpt_vtd_s1_invalidate {
+    addr,
+    npages,
+    flags,
+    __reserved
+});
 same_layout!(iommu_viommu_arm_smmuv3_invalidate { cmd });
-same_layout!(iommu_hwpt_invalidate { size, hwpt_id, data_uptr, data_type, entry_len, entry_num, __reserved });
-same_layout!(iommu_hwpt_pgfault { flags, dev_id, pasid, grpid, perm, __reserved, addr, length, cookie });
+same_layout!(iommu_hwpt_invalidate {
+    size,
+    hwpt_id,
+    data_uptr,
+    data_type,
+    entry_len,
+    entry_num,
+    __reserved
+});
+same_layout!(iommu_hwpt_pgfault {
+    flags,
+    dev_id,
+    pasid,
+    grpid,
+    perm,
+    __reserved,
+    addr,
+    length,
+    cookie
+});
 same_layout!(iommu_hwpt_page_response { cookie, code });
-same_layout!(iommu_fault_alloc { size, flags, out_fault_id, out_fault_fd });
-same_layout!(iommu_viommu_tegra241_cmdqv { out_vintf_mmap_offset, out_vintf_mmap_length });
-same_layout!(iommu_viommu_alloc { size, flags, type_, dev_id, hwpt_id, out_viommu_id, data_len, __reserved, data_uptr });
-same_layout!(iommu_vdevice_alloc { size, viommu_id, dev_id, out_vdevice_id, virt_id });
+same_layout!(iommu_fault_alloc {
+    size,
+    flags,
+    out_fault_id,
+    out_fault_fd
+});
+same_layout!(iommu_viommu_tegra241_cmdqv {
+    out_vintf_mmap_offset,
+    out_vintf_mmap_length
+});
+same_layout!(iommu_viommu_alloc {
+    size,
+    flags,
+    type_,
+    dev_id,
+    hwpt_id,
+    out_viommu_id,
+    data_len,
+    __reserved,
+    data_uptr
+});
+same_layout!(iommu_vdevice_alloc {
+    size,
+    viommu_id,
+    dev_id,
+    out_vdevice_id,
+    virt_id
+});
 same_layout!(iommu_ioas_change_process { size, __reserved });
 same_layout!(iommufd_vevent_header { flags, sequence });
 same_layout!(iommu_vevent_arm_smmuv3 { evt });
 same_layout!(iommu_vevent_tegra241_cmdqv { lvcmdq_err_map });
-same_layout!(iommu_veventq_alloc { size, flags, viommu_id, type_, veventq_depth, out_veventq_id, out_veventq_fd, __reserved });
-same_layout!(iommu_hw_queue_alloc { size, flags, viommu_id, type_, index, out_hw_queue_id, nesting_parent_iova, length });
+same_layout!(iommu_veventq_alloc {
+    size,
+    flags,
+    viommu_id,
+    type_,
+    veventq_depth,
+    out_veventq_id,
+    out_veventq_fd,
+    __reserved
+});
+same_layout!(iommu_hw_queue_alloc {
+    size,
+    flags,
+    viommu_id,
+    type_,
+    index,
+    out_hw_queue_id,
+    nesting_parent_iova,
+    length
+});
 
 same_value!(
     IOMMUFD_CMD_BASE,
