@@ -100,7 +100,7 @@ x86_64)
 		;;
 	amd)
 		qemu+=(-machine q35 -device amd-iommu,intremap=off)
-		append+=" amd_iommu=on noapic"
+		append+=" noapic"
 		;;
 	*) log "VM_IOMMU must be intel or amd"; exit 125 ;;
 	esac
