@@ -30,9 +30,9 @@ trap 'rm -rf "$work"' EXIT
 root=$work/root
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,work,lib/modules,mnt/huge}
 
-# Userspace: a static busybox.
-bb=$(command -v busybox || echo /bin/busybox)
-file -L "$bb" 2>/dev/null | grep -q 'statically linked' || bb=/bin/busybox
+# Userspace: the static busybox of Debian's busybox-static.
+bb=/bin/busybox
+[ -x "$bb" ] || { log "no $bb: install busybox-static (make setup)"; exit 125; }
 cp "$bb" "$root/bin/busybox"
 
 # Modules the guest loads, in order (later issues add VFIO's here).
