@@ -45,6 +45,9 @@ add_after() { # FILE ANCHOR LINE: insert LINE after ANCHOR, once.
 	grep -qxF "$3" "$tree/$1" || { echo "overlay: cannot hook $1" >&2; exit 1; }
 }
 add_after rust/kernel/lib.rs 'pub mod build_assert;' 'pub mod capability;'
-# An errno the kernel crate lacks: EOPNOTSUPP, which the uAPI returns for unknown flags.
+# Errnos the kernel crate lacks and the uAPI returns: EOPNOTSUPP (unknown flags) and
+# EADDRINUSE (IOVA both allowed and reserved).
 add_after rust/kernel/error.rs '    declare_err!(ENOTSUPP, "Operation is not supported.");' \
 	'    declare_err!(EOPNOTSUPP, "Operation not supported.");'
+add_after rust/kernel/error.rs '    declare_err!(EOPNOTSUPP, "Operation not supported.");' \
+	'    declare_err!(EADDRINUSE, "Address already in use.");'

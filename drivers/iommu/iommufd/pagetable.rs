@@ -3,13 +3,17 @@
 //! The IO page table layer: IO address spaces and the IOVA space they manage.
 //!
 //! - [`ioas`]: the IOAS object and its ioctls.
-//! - [`iopt`]: the IO page table of an IOAS: its IOVA space (allowed and reserved ranges) and
-//!   options. Pinned-page mappings and the hardware page tables filled from them join it
-//!   later.
+//! - [`iopt`]: the IO page table of an IOAS: its mappings, its IOVA space (allowed and
+//!   reserved ranges, alignment) and the IOVA allocator. Hardware page tables filled from the
+//!   mappings join it later.
+//! - [`area`]: the mappings, IOVA range to a slice of [`pages::Pages`].
+//! - [`pages`]: the memory mappings point into, shared between IO address spaces.
 //! - [`iova`]: sets of IOVA ranges.
 
+pub(crate) mod area;
 pub(crate) mod ioas;
 pub(crate) mod iopt;
 pub(crate) mod iova;
+pub(crate) mod pages;
 
 pub(crate) use ioas::Ioas;

@@ -88,6 +88,14 @@ ioctl_struct! {
     IoasIovaRanges = iommu_ioas_iova_ranges, out_iova_alignment;
     /// `IOMMU_OPTION`.
     IommuOption = iommu_option, val64;
+    /// `IOMMU_IOAS_ALLOW_IOVAS`.
+    IoasAllowIovas = iommu_ioas_allow_iovas, allowed_iovas;
+    /// `IOMMU_IOAS_MAP`.
+    IoasMap = iommu_ioas_map, iova;
+    /// `IOMMU_IOAS_UNMAP`.
+    IoasUnmap = iommu_ioas_unmap, length;
+    /// `IOMMU_IOAS_COPY`.
+    IoasCopy = iommu_ioas_copy, src_iova;
 }
 
 /// One entry of the array `IOMMU_IOAS_IOVA_RANGES` and `IOMMU_IOAS_ALLOW_IOVAS` take.
@@ -122,8 +130,30 @@ pub(crate) mod cmd {
     pub(crate) const IOAS_IOVA_RANGES: u32 = uapi::IOMMUFD_CMD_IOAS_IOVA_RANGES;
     /// `IOMMU_OPTION`.
     pub(crate) const OPTION: u32 = uapi::IOMMUFD_CMD_OPTION;
+    /// `IOMMU_IOAS_ALLOW_IOVAS`.
+    pub(crate) const IOAS_ALLOW_IOVAS: u32 = uapi::IOMMUFD_CMD_IOAS_ALLOW_IOVAS;
+    /// `IOMMU_IOAS_MAP`.
+    pub(crate) const IOAS_MAP: u32 = uapi::IOMMUFD_CMD_IOAS_MAP;
+    /// `IOMMU_IOAS_UNMAP`.
+    pub(crate) const IOAS_UNMAP: u32 = uapi::IOMMUFD_CMD_IOAS_UNMAP;
+    /// `IOMMU_IOAS_COPY`.
+    pub(crate) const IOAS_COPY: u32 = uapi::IOMMUFD_CMD_IOAS_COPY;
     /// The last command number.
     pub(crate) const LAST: u32 = uapi::IOMMUFD_CMD_HW_QUEUE_ALLOC;
+}
+
+/// `enum iommufd_ioas_map_flags`.
+pub(crate) mod map_flags {
+    use kernel::uapi;
+
+    /// `IOMMU_IOAS_MAP_FIXED_IOVA`.
+    pub(crate) const FIXED_IOVA: u32 = uapi::iommufd_ioas_map_flags_IOMMU_IOAS_MAP_FIXED_IOVA;
+    /// `IOMMU_IOAS_MAP_WRITEABLE`.
+    pub(crate) const WRITEABLE: u32 = uapi::iommufd_ioas_map_flags_IOMMU_IOAS_MAP_WRITEABLE;
+    /// `IOMMU_IOAS_MAP_READABLE`.
+    pub(crate) const READABLE: u32 = uapi::iommufd_ioas_map_flags_IOMMU_IOAS_MAP_READABLE;
+    /// Every flag.
+    pub(crate) const ALL: u32 = FIXED_IOVA | WRITEABLE | READABLE;
 }
 
 /// `enum iommufd_option` and `enum iommufd_option_ops`.

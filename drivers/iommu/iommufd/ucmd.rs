@@ -109,6 +109,14 @@ const OPS: &[Op] = &[
         uapi::IoasIovaRanges,
         ioas::iova_ranges
     ),
+    op!(
+        cmd::IOAS_ALLOW_IOVAS,
+        uapi::IoasAllowIovas,
+        ioas::allow_iovas
+    ),
+    op!(cmd::IOAS_COPY, uapi::IoasCopy, ioas::copy),
+    op!(cmd::IOAS_MAP, uapi::IoasMap, ioas::map),
+    op!(cmd::IOAS_UNMAP, uapi::IoasUnmap, ioas::unmap),
     op!(cmd::OPTION, uapi::IommuOption, option::option),
 ];
 

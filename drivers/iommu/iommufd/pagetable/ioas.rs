@@ -8,15 +8,21 @@
 //! when its file is closed. It owns its [`IoPageTable`].
 
 use kernel::{
+    alloc::flags::GFP_KERNEL_ACCOUNT,
     prelude::*,
     sync::Arc,
     uaccess::{UserPtr, UserSlice},
 };
 
-use super::iopt::{IoPageTable, IOVA_SPACE};
+use super::{
+    area::Prot,
+    iopt::{IoPageTable, IovaChoice, PagesSlice, IOVA_SPACE},
+    iova::{self, IovaSet},
+    pages::Pages,
+};
 use crate::{
     object::{ObjectHeader, ObjectKind, ObjectType},
-    uapi::{self, IovaRange},
+    uapi::{self, map_flags, IovaRange},
     ucmd::UCmd,
 };
 
@@ -113,4 +119,180 @@ pub(crate) fn iova_ranges(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasIovaRanges) -> Re
         return Err(EMSGSIZE);
     }
     Ok(())
+}
+
+/// Checks the flags of the map family, and returns the access they grant.
+///
+/// # Errors
+///
+/// `EOPNOTSUPP` for unknown flags, `EINVAL` if neither READABLE nor WRITEABLE is set.
+fn map_prot(flags: u32) -> Result<Prot> {
+    if flags & !map_flags::ALL != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let prot = Prot {
+        read: flags & map_flags::READABLE != 0,
+        write: flags & map_flags::WRITEABLE != 0,
+    };
+    Ok(prot)
+}
+
+/// Checks that each of `values` is below `ULONG_MAX`: the kernel's IOVA and lengths are
+/// `unsigned long`, and C refuses `ULONG_MAX` itself.
+fn check_limits(values: &[u64]) -> Result {
+    if values
+        .iter()
+        .any(|&v| usize::try_from(v).map_or(true, |v| v == usize::MAX))
+    {
+        return Err(EOVERFLOW);
+    }
+    Ok(())
+}
+
+/// Requires that a mapping grants some access.
+fn require_access(prot: Prot) -> Result {
+    if !prot.read && !prot.write {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// `IOMMU_IOAS_MAP`: maps user memory at an IOVA.
+///
+/// The memory is not pinned until something needs it (a hardware page table or an
+/// in-kernel access), as in C.
+///
+/// # Errors
+///
+/// `EOPNOTSUPP` for unknown flags or a non-zero reserved field, `EOVERFLOW` for an IOVA or
+/// length of `ULONG_MAX` or more, `EINVAL` for a mapping without access or a bad range,
+/// `ENOENT` for an unknown IOAS, and the errors of [`IoPageTable::map`].
+pub(crate) fn map(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasMap) -> Result {
+    let prot = map_prot(cmd.flags)?;
+    if cmd.__reserved != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    check_limits(&[cmd.iova, cmd.length])?;
+    require_access(prot)?;
+    let ioas = ucmd.ctx.objects.get::<Ioas>(cmd.ioas_id)?;
+    let uptr = cmd.user_va as usize;
+    let length = cmd.length as usize;
+    let (pages, offset) = Pages::new_user(uptr, length, prot.write, ucmd.ctx.account_mode())?;
+    let mut slices = KVec::with_capacity(1, GFP_KERNEL_ACCOUNT)?;
+    slices.push(
+        PagesSlice {
+            pages,
+            start_byte: offset,
+            length,
+        },
+        GFP_KERNEL_ACCOUNT,
+    )?;
+    let at = if cmd.flags & map_flags::FIXED_IOVA != 0 {
+        IovaChoice::Fixed(cmd.iova)
+    } else {
+        IovaChoice::Alloc(uptr)
+    };
+    cmd.iova = ioas.iopt.map(slices, cmd.length, at, prot)?;
+    ucmd.respond(cmd)
+}
+
+/// `IOMMU_IOAS_COPY`: maps, in one IOAS, memory already mapped in another (or the same).
+///
+/// The new mapping shares the source's [`Pages`]: memory is pinned once for both.
+///
+/// # Errors
+///
+/// As [`map`]; `ENOENT` if the source range is not fully mapped.
+pub(crate) fn copy(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasCopy) -> Result {
+    let prot = map_prot(cmd.flags)?;
+    check_limits(&[cmd.length, cmd.src_iova, cmd.dst_iova])?;
+    require_access(prot)?;
+    let slices = {
+        let src_ioas = ucmd.ctx.objects.get::<Ioas>(cmd.src_ioas_id)?;
+        if cmd.length == 0 {
+            return Err(EINVAL);
+        }
+        let last = cmd.src_iova.checked_add(cmd.length - 1).ok_or(EOVERFLOW)?;
+        let src = iova::IovaRange::new(cmd.src_iova, last).ok_or(EOVERFLOW)?;
+        src_ioas.iopt.slices(src)?
+    };
+    let dst = ucmd.ctx.objects.get::<Ioas>(cmd.dst_ioas_id)?;
+    let at = if cmd.flags & map_flags::FIXED_IOVA != 0 {
+        IovaChoice::Fixed(cmd.dst_iova)
+    } else {
+        let first = slices.first().ok_or(EINVAL)?;
+        IovaChoice::Alloc(first.pages.user_address(first.start_byte))
+    };
+    cmd.dst_iova = dst.iopt.map(slices, cmd.length, at, prot)?;
+    ucmd.respond(cmd)
+}
+
+/// `IOMMU_IOAS_UNMAP`: unmaps every mapping inside a range.
+///
+/// `iova` 0 with `length` `U64_MAX` unmaps everything (and succeeds on an empty IOAS).
+/// The bytes unmapped are returned in `length`.
+///
+/// # Errors
+///
+/// `ENOENT` for an unknown IOAS, when nothing is mapped in the range, or when the range
+/// would split a mapping; `EINVAL` for a zero length; `EOVERFLOW`.
+pub(crate) fn unmap(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasUnmap) -> Result {
+    let ioas = ucmd.ctx.objects.get::<Ioas>(cmd.ioas_id)?;
+    let unmapped = if cmd.iova == 0 && cmd.length == u64::MAX {
+        ioas.iopt.unmap(IOVA_SPACE)?
+    } else {
+        check_limits(&[cmd.iova, cmd.length])?;
+        if cmd.length == 0 {
+            return Err(EINVAL);
+        }
+        let last = cmd.iova.checked_add(cmd.length - 1).ok_or(EOVERFLOW)?;
+        let range = iova::IovaRange::new(cmd.iova, last).ok_or(EOVERFLOW)?;
+        match ioas.iopt.unmap(range)? {
+            0 => return Err(ENOENT),
+            n => n,
+        }
+    };
+    cmd.length = unmapped;
+    ucmd.respond(cmd)
+}
+
+/// `IOMMU_IOAS_ALLOW_IOVAS`: restricts the IOVA the kernel may choose for mappings.
+///
+/// An empty list allows everything again. Mappings already made, and mappings at a fixed
+/// IOVA, are not affected.
+///
+/// # Errors
+///
+/// `EOPNOTSUPP` for a non-zero reserved field, `ENOENT` for an unknown IOAS, `EINVAL` for a
+/// range whose start is not below its last or that overlaps another of the list,
+/// `EADDRINUSE` if a range is reserved, `EFAULT`, `ENOMEM`.
+pub(crate) fn allow_iovas(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasAllowIovas) -> Result {
+    if cmd.__reserved != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let ioas = ucmd.ctx.objects.get::<Ioas>(cmd.ioas_id)?;
+    let entry = core::mem::size_of::<IovaRange>();
+    let mut reader = UserSlice::new(
+        UserPtr::from_addr(cmd.allowed_iovas as usize),
+        (cmd.num_iovas as usize)
+            .checked_mul(entry)
+            .ok_or(EOVERFLOW)?,
+    )
+    .reader();
+    let mut allowed = IovaSet::new();
+    for _ in 0..cmd.num_iovas {
+        let r: IovaRange = reader.read()?;
+        if r.0.start >= r.0.last {
+            return Err(EINVAL);
+        }
+        let range = iova::IovaRange {
+            start: r.0.start,
+            last: r.0.last,
+        };
+        if allowed.intersects(range) {
+            return Err(EINVAL);
+        }
+        allowed.insert(range)?;
+    }
+    ioas.iopt.set_allowed(allowed)
 }

@@ -1,29 +1,49 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The IO page table of an IOAS: which IOVA may be used and how.
+//! The IO page table of an IOAS: its mappings and its IOVA space.
 //!
 //! # Data
 //!
+//! - `areas`: the mappings ([`Area`]), by last IOVA. Each points into a [`Pages`].
 //! - `reserved`: IOVA no mapping may use. The system layer fills it (reserved regions of
 //!   attached devices, MSI windows); `IOMMU_IOAS_IOVA_RANGES` reports its holes.
-//! - `iova_alignment`: the alignment every mapping's IOVA needs. 1 for a table with no
-//!   hardware domain, as in C: software users accept any `size_t` IOVA.
+//! - `allowed`: if not empty, the only IOVA the kernel may choose for a mapping
+//!   (`IOMMU_IOAS_ALLOW_IOVAS`). A fixed IOVA given by the user is not restricted by it.
+//! - `iova_alignment`: the alignment every mapping's IOVA and length need. 1 for a table
+//!   with no hardware domain, as in C: software users accept any `size_t` IOVA.
 //! - `large_pages`: `IOMMU_OPTION_HUGE_PAGES`.
 //!
 //! # Locking
 //!
-//! All of it is under the `state` mutex. Copying to and from user memory under it is allowed
-//! (it is not taken by page fault handling).
+//! All of it is under the `state` mutex (the C iommufd's `iova_rwsem`). User memory may be
+//! copied under it: it is never taken by page fault handling. Areas are created and
+//! destroyed under it, so a concurrent map can never take IOVA being unmapped, nor the
+//! reverse.
 
-use kernel::{new_mutex, prelude::*, sync::Mutex};
+use kernel::{
+    alloc::flags::GFP_KERNEL_ACCOUNT,
+    new_mutex,
+    page::PAGE_SIZE,
+    prelude::*,
+    rbtree::{RBTree, RBTreeNodeReservation},
+    sync::{Arc, Mutex},
+};
 
-use super::iova::{IovaRange, IovaSet};
+use super::{
+    area::{first_in, Area, AreaTree, Prot},
+    iova::{IovaRange, IovaSet},
+    pages::Pages,
+};
 
 /// What an [`IoPageTable`] protects with its mutex.
 pub(crate) struct IoptState {
+    /// The mappings.
+    pub(crate) areas: AreaTree,
     /// IOVA no mapping may use.
     pub(crate) reserved: IovaSet,
-    /// Required alignment of a mapping's IOVA.
+    /// IOVA the kernel may choose from; everything if empty.
+    pub(crate) allowed: IovaSet,
+    /// Required alignment of a mapping's IOVA and length.
     pub(crate) iova_alignment: u64,
     /// Whether mappings may use huge IOPTEs.
     pub(crate) large_pages: bool,
@@ -42,12 +62,153 @@ pub(crate) const IOVA_SPACE: IovaRange = IovaRange {
     last: usize::MAX as u64,
 };
 
+/// The largest alignment the allocator keeps from a user address: a huge page.
+#[cfg(CONFIG_TRANSPARENT_HUGEPAGE)]
+const MAX_ALIGNMENT: u64 = kernel::bindings::HPAGE_PMD_SIZE as u64;
+#[cfg(not(CONFIG_TRANSPARENT_HUGEPAGE))]
+const MAX_ALIGNMENT: u64 = PAGE_SIZE as u64;
+
+/// A slice of a [`Pages`] to map: `length` bytes from `start_byte`.
+pub(crate) struct PagesSlice {
+    /// The memory.
+    pub(crate) pages: Arc<Pages>,
+    /// First byte, from the start of the first page of `pages`.
+    pub(crate) start_byte: usize,
+    /// Bytes.
+    pub(crate) length: usize,
+}
+
+/// Where a new mapping goes.
+#[derive(Copy, Clone)]
+pub(crate) enum IovaChoice {
+    /// At this IOVA.
+    Fixed(u64),
+    /// Wherever the allocator finds room, keeping the alignment of this address.
+    Alloc(usize),
+}
+
+/// `[start, start + length - 1]`, or `EOVERFLOW`.
+fn range_of(start: u64, length: u64) -> Result<IovaRange> {
+    let last = start.checked_add(length - 1).ok_or(EOVERFLOW)?;
+    Ok(IovaRange { start, last })
+}
+
+impl IoptState {
+    /// Checks that a mapping may be placed at `range`.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if misaligned or reserved, `EEXIST` if something is mapped there.
+    fn check_iova(&self, range: IovaRange) -> Result {
+        if range.start & (self.iova_alignment - 1) != 0 || self.reserved.intersects(range) {
+            return Err(EINVAL);
+        }
+        if first_in(&self.areas, range).is_some() {
+            return Err(EEXIST);
+        }
+        Ok(())
+    }
+
+    /// The first IOVA at or after `from` and at most `upto` that no area or reserved range
+    /// covers, and the last IOVA of the hole it starts.
+    fn next_hole(&self, mut from: u64, upto: u64) -> Option<IovaRange> {
+        loop {
+            if from > upto {
+                return None;
+            }
+            let probe = IovaRange {
+                start: from,
+                last: from,
+            };
+            if let Some((last, _)) = first_in(&self.areas, probe) {
+                from = last.checked_add(1)?;
+                continue;
+            }
+            if let Some(r) = self.reserved.containing(from) {
+                from = r.last.checked_add(1)?;
+                continue;
+            }
+            break;
+        }
+        let mut last = upto;
+        let ahead = IovaRange {
+            start: from,
+            last: upto,
+        };
+        if let Some((_, area)) = first_in(&self.areas, ahead) {
+            last = last.min(area.iova - 1);
+        }
+        if let Some(r) = self.reserved.first_in(ahead) {
+            last = last.min(r.start - 1);
+        }
+        Some(IovaRange { start: from, last })
+    }
+
+    /// Chooses an IOVA for `length` bytes of memory at user address `addr`.
+    ///
+    /// The IOVA keeps `addr`'s alignment up to a huge page (so a THP can be mapped with a
+    /// huge IOPTE), and its offset in the page. IOVA 0 is never chosen.
+    ///
+    /// # Errors
+    ///
+    /// `EOVERFLOW` for a zero or huge length, `EINVAL` if the table needs more alignment
+    /// than `addr` has, `ENOSPC` if there is no room.
+    fn alloc_iova(&self, addr: usize, length: u64) -> Result<u64> {
+        if length == 0 || length >= usize::MAX as u64 / 2 {
+            return Err(EOVERFLOW);
+        }
+        let page_offset = (addr % PAGE_SIZE) as u64;
+        let mut alignment = length.next_power_of_two();
+        if addr != 0 {
+            alignment = alignment.min(1u64 << (addr as u64).trailing_zeros());
+        }
+        alignment = alignment.min(MAX_ALIGNMENT);
+        if alignment < self.iova_alignment {
+            return Err(EINVAL);
+        }
+        // Align `start` up, add the page offset, and check that the range fits in `last`.
+        let fit = |start: u64, last: u64| -> Option<u64> {
+            let aligned = (start.checked_add(alignment - 1)? & !(alignment - 1)) | page_offset;
+            (aligned < last && last - aligned >= length - 1).then_some(aligned)
+        };
+        let span = IovaRange {
+            start: PAGE_SIZE as u64,
+            last: usize::MAX as u64 - PAGE_SIZE as u64,
+        };
+        let mut allowed = self.allowed.spans_within(span);
+        let whole = [span];
+        let spans: &mut dyn Iterator<Item = IovaRange> = if self.allowed.is_empty() {
+            &mut whole.iter().copied()
+        } else {
+            &mut allowed
+        };
+        for span in spans {
+            let Some(start) = fit(span.start, span.last) else {
+                continue;
+            };
+            let mut from = start;
+            while let Some(hole) = self.next_hole(from, span.last) {
+                if let Some(iova) = fit(hole.start, hole.last) {
+                    return Ok(iova);
+                }
+                match hole.last.checked_add(1) {
+                    Some(next) => from = next,
+                    None => break,
+                }
+            }
+        }
+        Err(ENOSPC)
+    }
+}
+
 impl IoPageTable {
     /// An empty table: no mappings, nothing reserved, everything allowed.
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             state <- new_mutex!(IoptState {
+                areas: RBTree::new(),
                 reserved: IovaSet::new(),
+                allowed: IovaSet::new(),
                 iova_alignment: 1,
                 large_pages: true,
             }),
@@ -67,5 +228,208 @@ impl IoPageTable {
     pub(crate) fn set_large_pages(&self, enable: bool) -> Result {
         self.state.lock().large_pages = enable;
         Ok(())
+    }
+
+    /// Maps `slices`, one after the other, from the IOVA `at` chooses; returns that IOVA.
+    ///
+    /// `length` is the sum of the slices' lengths.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for a zero or misaligned length or IOVA, or a reserved IOVA; `EEXIST` if
+    /// something is mapped there; `EPERM` for a writeable mapping of read-only memory;
+    /// `EOVERFLOW`; `ENOSPC` when no IOVA is free; `ENOMEM`. Nothing is mapped on error.
+    pub(crate) fn map(
+        &self,
+        slices: KVec<PagesSlice>,
+        length: u64,
+        at: IovaChoice,
+        prot: Prot,
+    ) -> Result<u64> {
+        // Allocate the tree nodes first, so that nothing fails after the first insert.
+        let mut nodes = KVec::with_capacity(slices.len(), GFP_KERNEL_ACCOUNT)?;
+        for _ in 0..slices.len() {
+            nodes.push(
+                RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?,
+                GFP_KERNEL_ACCOUNT,
+            )?;
+        }
+
+        let mut state = self.state.lock();
+        if length == 0 || length & (state.iova_alignment - 1) != 0 {
+            return Err(EINVAL);
+        }
+        let iova = match at {
+            IovaChoice::Alloc(addr) => state.alloc_iova(addr, length)?,
+            IovaChoice::Fixed(iova) => {
+                state.check_iova(range_of(iova, length)?)?;
+                iova
+            }
+        };
+        // Check every slice before inserting any.
+        let mut next = iova;
+        for slice in slices.iter() {
+            if prot.write && !slice.pages.writable() {
+                return Err(EPERM);
+            }
+            if (slice.start_byte % PAGE_SIZE) as u64 & (state.iova_alignment - 1) != 0 {
+                return Err(EINVAL);
+            }
+            let range = range_of(next, slice.length as u64)?;
+            next = range.last.wrapping_add(1);
+        }
+        let mut next = iova;
+        for (slice, node) in slices.into_iter().zip(nodes) {
+            let range = range_of(next, slice.length as u64)?;
+            let area = Area {
+                iova: range.start,
+                pages: slice.pages,
+                start_byte: slice.start_byte,
+                prot,
+            };
+            state.areas.insert(node.into_node(range.last, area));
+            next = range.last.wrapping_add(1);
+        }
+        Ok(iova)
+    }
+
+    /// Unmaps every area inside `range`; returns the bytes unmapped.
+    ///
+    /// Areas are unmapped in IOVA order. An area that `range` only partly covers cannot be
+    /// split: the walk stops there with `ENOENT`, and the areas before it stay unmapped, as
+    /// in C.
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` at an area that is only partly inside `range`.
+    pub(crate) fn unmap(&self, range: IovaRange) -> Result<u64> {
+        let mut unmapped = 0u64;
+        let mut state = self.state.lock();
+        let mut start = range.start;
+        loop {
+            let probe = IovaRange {
+                start,
+                last: range.last,
+            };
+            let Some((last, area)) = first_in(&state.areas, probe) else {
+                return Ok(unmapped);
+            };
+            if area.iova < range.start || last > range.last {
+                return Err(ENOENT);
+            }
+            unmapped += last - area.iova + 1;
+            // The area (and, with its last user, its `Pages`) is freed here.
+            drop(state.areas.remove(&last));
+            match last.checked_add(1) {
+                Some(next) if next <= range.last => start = next,
+                _ => return Ok(unmapped),
+            }
+        }
+    }
+
+    /// The memory mapped at `range`, which must be mapped without a gap, as slices.
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` if some IOVA of `range` is not mapped, `ENOMEM`.
+    pub(crate) fn slices(&self, range: IovaRange) -> Result<KVec<PagesSlice>> {
+        let mut slices = KVec::new();
+        let state = self.state.lock();
+        let mut cur = range.start;
+        loop {
+            let probe = IovaRange {
+                start: cur,
+                last: cur,
+            };
+            let (last, area) = first_in(&state.areas, probe).ok_or(ENOENT)?;
+            let upto = last.min(range.last);
+            slices.push(
+                PagesSlice {
+                    pages: area.pages.clone(),
+                    start_byte: area.start_byte + (cur - area.iova) as usize,
+                    length: (upto - cur + 1) as usize,
+                },
+                GFP_KERNEL_ACCOUNT,
+            )?;
+            if upto == range.last {
+                return Ok(slices);
+            }
+            cur = upto + 1;
+        }
+    }
+
+    /// Replaces the allowed IOVA (`IOMMU_IOAS_ALLOW_IOVAS`).
+    ///
+    /// # Errors
+    ///
+    /// `EADDRINUSE` if an allowed range intersects a reserved one; the old set then stays.
+    pub(crate) fn set_allowed(&self, allowed: IovaSet) -> Result {
+        let mut state = self.state.lock();
+        if allowed.iter().any(|r| state.reserved.intersects(*r)) {
+            return Err(EADDRINUSE);
+        }
+        state.allowed = allowed;
+        Ok(())
+    }
+}
+
+#[kunit_tests(iommufd_iova_alloc)]
+mod tests {
+    use super::*;
+
+    fn state() -> IoptState {
+        IoptState {
+            areas: RBTree::new(),
+            reserved: IovaSet::new(),
+            allowed: IovaSet::new(),
+            iova_alignment: 1,
+            large_pages: true,
+        }
+    }
+
+    fn r(start: u64, last: u64) -> IovaRange {
+        IovaRange { start, last }
+    }
+
+    #[test]
+    fn keeps_the_alignment_of_the_address() -> Result {
+        let s = state();
+        // 4 MiB at a 2 MiB aligned address: 2 MiB aligned, never IOVA 0.
+        assert_eq!(s.alloc_iova(0x4020_0000, 0x40_0000)?, 0x20_0000);
+        // One page at a page-aligned address: the first page after 0.
+        assert_eq!(s.alloc_iova(0x7000, 0x1000)?, 0x1000);
+        // The offset in the page is kept.
+        assert_eq!(s.alloc_iova(0x7123, 0x100)? % 0x1000, 0x123);
+        Ok(())
+    }
+
+    #[test]
+    fn skips_reserved_ranges() -> Result {
+        let mut s = state();
+        s.reserved.insert(r(0, 0x3f_ffff))?;
+        assert_eq!(s.alloc_iova(0x20_0000, 0x20_0000)?, 0x40_0000);
+        assert_eq!(s.next_hole(0, 0x50_0000), Some(r(0x40_0000, 0x50_0000)));
+        Ok(())
+    }
+
+    #[test]
+    fn stays_in_allowed_ranges() -> Result {
+        let mut s = state();
+        s.allowed.insert(r(0x1000_0000, 0x1fff_ffff))?;
+        assert_eq!(s.alloc_iova(0x20_0000, 0x20_0000)?, 0x1000_0000);
+        assert_eq!(s.alloc_iova(0x20_0000, 0x2000_0000), Err(ENOSPC));
+        s.reserved.insert(r(0x1000_0000, 0x1fff_efff))?;
+        assert_eq!(s.alloc_iova(0x1000, 0x1000)?, 0x1fff_f000);
+        assert_eq!(s.alloc_iova(0x1000, 0x2000), Err(ENOSPC));
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_bad_lengths_and_alignment() {
+        let mut s = state();
+        assert_eq!(s.alloc_iova(0x1000, 0), Err(EOVERFLOW));
+        assert_eq!(s.alloc_iova(0x1000, u64::MAX / 2), Err(EOVERFLOW));
+        s.iova_alignment = 0x1_0000;
+        assert_eq!(s.alloc_iova(0x1000, 0x1000), Err(EINVAL));
     }
 }

@@ -85,6 +85,34 @@ impl IovaSet {
             .any(|r| r.start <= range.last && range.start <= r.last)
     }
 
+    /// The ranges of the set, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &IovaRange> {
+        self.ranges.iter()
+    }
+
+    /// The range of the set that holds `iova`.
+    pub(crate) fn containing(&self, iova: u64) -> Option<IovaRange> {
+        self.ranges
+            .iter()
+            .find(|r| r.start <= iova && iova <= r.last)
+            .copied()
+    }
+
+    /// The first range of the set that intersects `range`.
+    pub(crate) fn first_in(&self, range: IovaRange) -> Option<IovaRange> {
+        self.ranges
+            .iter()
+            .find(|r| r.start <= range.last && range.start <= r.last)
+            .copied()
+    }
+
+    /// The ranges of the set, clipped to `within`, in order.
+    pub(crate) fn spans_within(&self, within: IovaRange) -> impl Iterator<Item = IovaRange> + '_ {
+        self.ranges
+            .iter()
+            .filter_map(move |r| IovaRange::new(r.start.max(within.start), r.last.min(within.last)))
+    }
+
     /// The gaps of the set within `within`, in order.
     pub(crate) fn holes(&self, within: IovaRange) -> Holes<'_> {
         Holes {

@@ -22,6 +22,7 @@
 #include <linux/iommu.h>
 
 #include "kselftest_harness.h"
+#include "iommufd_rs_utils.h"
 
 /* The uAPI numbers are ABI: they must not move. */
 _Static_assert(IOMMU_DESTROY == _IO(';', 0x80), "IOMMU_DESTROY");
@@ -33,23 +34,6 @@ _Static_assert(sizeof(struct iommu_ioas_alloc) == 12, "ioas_alloc size");
 _Static_assert(sizeof(struct iommu_ioas_iova_ranges) == 32, "iova_ranges size");
 _Static_assert(sizeof(struct iommu_option) == 24, "option size");
 _Static_assert(sizeof(struct iommu_hw_info) == 40, "hw_info size");
-
-static int ioas_alloc(int fd, uint32_t *id)
-{
-	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
-	int ret = ioctl(fd, IOMMU_IOAS_ALLOC, &cmd);
-
-	if (!ret && id)
-		*id = cmd.out_ioas_id;
-	return ret ? -errno : 0;
-}
-
-static int destroy(int fd, uint32_t id)
-{
-	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
-
-	return ioctl(fd, IOMMU_DESTROY, &cmd) ? -errno : 0;
-}
 
 static int option(int fd, uint32_t option_id, uint16_t op, uint32_t object_id,
 		  uint64_t *val)
@@ -403,18 +387,6 @@ TEST_F(iommufd, option_bad_fields)
 	EXPECT_EQ(EINVAL, errno);
 }
 
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
-}
-
 /*
  * Inject an allocation failure at each allocation of IOMMU_IOAS_ALLOC in turn
  * (fail-nth): each must fail cleanly with ENOMEM and leave nothing behind, so
@@ -422,32 +394,24 @@ static int write_file(const char *path, const char *val)
  */
 TEST(ioas_alloc_fail_nth)
 {
-	char path[64], buf[32];
 	int failures = 0;
 	int fd, fnth;
 
-	if (write_file("/sys/kernel/debug/failslab/ignore-gfp-wait", "N"))
-		SKIP(return, "failslab is not available");
-	write_file("/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait", "N");
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/fail-nth", (long)syscall(SYS_gettid));
+	fnth = fail_nth_open();
+	if (fnth < 0)
+		SKIP(return, "fault injection is not available");
 	fd = open("/dev/iommu", O_RDWR);
 	ASSERT_LE(0, fd);
-	/* Opened once: an open() while armed would take the fault itself. */
-	fnth = open(path, O_RDWR);
-	ASSERT_LE(0, fnth);
 
 	for (int nth = 1; nth < 100; nth++) {
 		uint32_t id = 0;
+		bool reached;
 		int ret;
 
-		snprintf(buf, sizeof(buf), "%d", nth);
-		ASSERT_LT(0, pwrite(fnth, buf, strlen(buf), 0));
+		ASSERT_TRUE(fail_nth_arm(fnth, nth));
 		ret = ioas_alloc(fd, &id);
-		memset(buf, 0, sizeof(buf));
-		ASSERT_LT(0, pread(fnth, buf, sizeof(buf) - 1, 0));
-		/* Disarm before anything else allocates. */
-		ASSERT_EQ(1, pwrite(fnth, "0", 1, 0));
-		if (atoi(buf) != 0) {
+		reached = fail_nth_disarm(fnth);
+		if (!reached) {
 			/* The nth allocation was never reached: the call saw no fault. */
 			ASSERT_EQ(0, ret);
 			ASSERT_EQ(1, id);
@@ -456,15 +420,12 @@ TEST(ioas_alloc_fail_nth)
 		if (ret == 0) {
 			/* A failure the code tolerates (a retry or a fallback) is fine too. */
 			ASSERT_EQ(1, id);
+			EXPECT_EQ(0, destroy(fd, 1));
 		} else {
 			EXPECT_EQ(-ENOMEM, ret);
 			failures++;
-		}
-		/* Nothing half-built remains: id 1 is free (or is the object just made). */
-		if (ret) {
+			/* Nothing half-built remains: id 1 is free. */
 			EXPECT_EQ(-ENOENT, destroy(fd, 1));
-		} else {
-			EXPECT_EQ(0, destroy(fd, 1));
 		}
 		ASSERT_EQ(0, ioas_alloc(fd, &id));
 		EXPECT_EQ(1, id);
