@@ -92,6 +92,8 @@ ioctl_struct! {
     IoasAllowIovas = iommu_ioas_allow_iovas, allowed_iovas;
     /// `IOMMU_IOAS_MAP`.
     IoasMap = iommu_ioas_map, iova;
+    /// `IOMMU_IOAS_MAP_FILE`.
+    IoasMapFile = iommu_ioas_map_file, iova;
     /// `IOMMU_IOAS_UNMAP`.
     IoasUnmap = iommu_ioas_unmap, length;
     /// `IOMMU_IOAS_COPY`.
@@ -134,6 +136,8 @@ pub(crate) mod cmd {
     pub(crate) const IOAS_ALLOW_IOVAS: u32 = uapi::IOMMUFD_CMD_IOAS_ALLOW_IOVAS;
     /// `IOMMU_IOAS_MAP`.
     pub(crate) const IOAS_MAP: u32 = uapi::IOMMUFD_CMD_IOAS_MAP;
+    /// `IOMMU_IOAS_MAP_FILE`.
+    pub(crate) const IOAS_MAP_FILE: u32 = uapi::IOMMUFD_CMD_IOAS_MAP_FILE;
     /// `IOMMU_IOAS_UNMAP`.
     pub(crate) const IOAS_UNMAP: u32 = uapi::IOMMUFD_CMD_IOAS_UNMAP;
     /// `IOMMU_IOAS_COPY`.

@@ -116,6 +116,7 @@ const OPS: &[Op] = &[
     ),
     op!(cmd::IOAS_COPY, uapi::IoasCopy, ioas::copy),
     op!(cmd::IOAS_MAP, uapi::IoasMap, ioas::map),
+    op!(cmd::IOAS_MAP_FILE, uapi::IoasMapFile, ioas::map_file),
     op!(cmd::IOAS_UNMAP, uapi::IoasUnmap, ioas::unmap),
     op!(cmd::OPTION, uapi::IommuOption, option::option),
 ];

@@ -175,9 +175,33 @@ pub(crate) fn map(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasMap) -> Result {
     check_limits(&[cmd.iova, cmd.length])?;
     require_access(prot)?;
     let ioas = ucmd.ctx.objects.get::<Ioas>(cmd.ioas_id)?;
-    let uptr = cmd.user_va as usize;
     let length = cmd.length as usize;
-    let (pages, offset) = Pages::new_user(uptr, length, prot.write, ucmd.ctx.account_mode())?;
+    let (pages, offset) = Pages::new_user(
+        cmd.user_va as usize,
+        length,
+        prot.write,
+        ucmd.ctx.account_mode(),
+    )?;
+    cmd.iova = map_one(&ioas, pages, offset, length, cmd.flags, cmd.iova, prot)?;
+    ucmd.respond(cmd)
+}
+
+/// Maps `length` bytes of `pages` from `offset` into `ioas`, at `iova` with
+/// `IOMMU_IOAS_MAP_FIXED_IOVA` in `flags`, else where the allocator chooses.
+fn map_one(
+    ioas: &Ioas,
+    pages: Arc<Pages>,
+    offset: usize,
+    length: usize,
+    flags: u32,
+    iova: u64,
+    prot: Prot,
+) -> Result<u64> {
+    let at = if flags & map_flags::FIXED_IOVA != 0 {
+        IovaChoice::Fixed(iova)
+    } else {
+        IovaChoice::Alloc(pages.source_address(offset))
+    };
     let mut slices = KVec::with_capacity(1, GFP_KERNEL_ACCOUNT)?;
     slices.push(
         PagesSlice {
@@ -187,12 +211,28 @@ pub(crate) fn map(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasMap) -> Result {
         },
         GFP_KERNEL_ACCOUNT,
     )?;
-    let at = if cmd.flags & map_flags::FIXED_IOVA != 0 {
-        IovaChoice::Fixed(cmd.iova)
-    } else {
-        IovaChoice::Alloc(uptr)
-    };
-    cmd.iova = ioas.iopt.map(slices, cmd.length, at, prot)?;
+    ioas.iopt.map(slices, length as u64, at, prot)
+}
+
+/// `IOMMU_IOAS_MAP_FILE`: maps a span of a file (a memfd) by offset.
+///
+/// # Errors
+///
+/// As [`map`]; `EBADF` for a bad descriptor.
+pub(crate) fn map_file(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasMapFile) -> Result {
+    let prot = map_prot(cmd.flags)?;
+    check_limits(&[cmd.iova, cmd.length])?;
+    require_access(prot)?;
+    let ioas = ucmd.ctx.objects.get::<Ioas>(cmd.ioas_id)?;
+    let length = cmd.length as usize;
+    let (pages, offset) = Pages::new_file(
+        cmd.fd,
+        cmd.start,
+        length,
+        prot.write,
+        ucmd.ctx.account_mode(),
+    )?;
+    cmd.iova = map_one(&ioas, pages, offset, length, cmd.flags, cmd.iova, prot)?;
     ucmd.respond(cmd)
 }
 
@@ -221,7 +261,7 @@ pub(crate) fn copy(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasCopy) -> Result {
         IovaChoice::Fixed(cmd.dst_iova)
     } else {
         let first = slices.first().ok_or(EINVAL)?;
-        IovaChoice::Alloc(first.pages.user_address(first.start_byte))
+        IovaChoice::Alloc(first.pages.source_address(first.start_byte))
     };
     cmd.dst_iova = dst.iopt.map(slices, cmd.length, at, prot)?;
     ucmd.respond(cmd)

@@ -5,6 +5,7 @@
  * kernel chooses, the unmap superset rule, shared pages on copy, and lazy
  * pinning (nothing is pinned until a domain or an access needs it).
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -391,6 +392,68 @@ TEST_F(ioas, destroy_and_close_with_mappings)
 	for (int i = 0; i != 256; i++)
 		ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, PAGE, 0x100000 + i * PAGE));
 	/* The fixture closes the file with them mapped; kmemleak checks the rest. */
+}
+
+static int map_file(int fd, uint32_t ioas, uint32_t flags, int mfd, uint64_t start,
+		    uint64_t len, uint64_t *iova)
+{
+	struct iommu_ioas_map_file cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.ioas_id = ioas,
+		.fd = mfd,
+		.start = start,
+		.length = len,
+		.iova = *iova,
+	};
+	int ret = ioctl(fd, IOMMU_IOAS_MAP_FILE, &cmd);
+
+	*iova = cmd.iova;
+	return ret ? -errno : 0;
+}
+
+TEST_F(ioas, map_file_memfd)
+{
+	int mfd = memfd_create("iommufd", 0);
+	uint64_t iova = 0x100000, unmapped = 0;
+	uint32_t dst;
+
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, 16 * PAGE));
+	ASSERT_EQ(0, map_file(self->fd, self->ioas, FIXED, mfd, 0, 4 * PAGE, &iova));
+	EXPECT_EQ(0x100000, iova);
+	/* The kernel keeps the offset's position in the page. */
+	iova = 0;
+	ASSERT_EQ(0, map_file(self->fd, self->ioas, RW, mfd, 0x123, 100, &iova));
+	EXPECT_EQ(0x123, iova % PAGE);
+	/* The mapping holds the file: closing the descriptor changes nothing. */
+	close(mfd);
+	ASSERT_EQ(0, ioas_alloc(self->fd, &dst));
+	iova = 0x200000;
+	ASSERT_EQ(0, copy(self->fd, dst, self->ioas, FIXED, 0x101000, 2 * PAGE, &iova));
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, 0x100000, 4 * PAGE, &unmapped));
+	EXPECT_EQ(4 * PAGE, unmapped);
+	ASSERT_EQ(0, unmap(self->fd, dst, 0, UINT64_MAX, &unmapped));
+	EXPECT_EQ(2 * PAGE, unmapped);
+}
+
+TEST_F(ioas, map_file_errors)
+{
+	int mfd = memfd_create("iommufd", 0);
+	uint64_t iova = 0x100000;
+
+	ASSERT_LE(0, mfd);
+	EXPECT_EQ(-EBADF, map_file(self->fd, self->ioas, FIXED, -1, 0, PAGE, &iova));
+	EXPECT_EQ(-EBADF, map_file(self->fd, self->ioas, FIXED, 9999, 0, PAGE, &iova));
+	EXPECT_EQ(-EINVAL, map_file(self->fd, self->ioas, FIXED, mfd, 0, 0, &iova));
+	EXPECT_EQ(-EOVERFLOW, map_file(self->fd, self->ioas, FIXED, mfd, UINT64_MAX - 10, PAGE, &iova));
+	EXPECT_EQ(-EOVERFLOW, map_file(self->fd, self->ioas, FIXED, mfd, 0, UINT64_MAX, &iova));
+	EXPECT_EQ(-EOPNOTSUPP, map_file(self->fd, self->ioas, FIXED | 8, mfd, 0, PAGE, &iova));
+	EXPECT_EQ(-EINVAL, map_file(self->fd, self->ioas, IOMMU_IOAS_MAP_FIXED_IOVA, mfd, 0, PAGE, &iova));
+	EXPECT_EQ(-ENOENT, map_file(self->fd, self->ioas + 1, FIXED, mfd, 0, PAGE, &iova));
+	/* Nothing was mapped. */
+	EXPECT_EQ(-ENOENT, unmap(self->fd, self->ioas, 0, 1ULL << 62, NULL));
+	close(mfd);
 }
 
 /* Inject an allocation failure at each allocation of IOMMU_IOAS_MAP in turn. */
