@@ -7,6 +7,7 @@
 #                the last line is "N passed, N failed"
 #   make vm VM_CMD='...' [VM_FILES='...'] [VM_IOMMU=intel|amd]
 #                run any command in the guest, with iommufd.ko loaded
+#   make bench   the Rust iommufd against the tree's C one: same tree, config, VM
 #
 # Variables: ARCH (x86_64), KERNEL_SRC (a Linux 7.2 tree of your own; default:
 # Debian's linux-source-7.2), CACHE (build cache, default ~/.cache/iommufd-rs), JOBS.
@@ -19,12 +20,12 @@ export ARCH CACHE KERNEL_SRC JOBS
 
 S := scripts
 
-.PHONY: all help setup build run check vm clean
+.PHONY: all help setup build run check vm bench clean
 
 all: help
 
 help:
-	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,17p' Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@bash $(S)/host-setup.sh
@@ -40,6 +41,9 @@ check: setup
 
 vm: setup
 	@out=$$(FLAVOUR=debug bash $(S)/build.sh | tail -n1) && bash $(S)/vm.sh "$$out"
+
+bench: setup
+	@bash $(S)/bench.sh
 
 clean:
 	rm -rf $(CACHE)/build-*

@@ -5,7 +5,10 @@
 #
 # Environment (all optional, the top-level Makefile passes them):
 #   ARCH        x86_64 (default) or arm64
-#   FLAVOUR     debug (default): the kernel `make check` and `make vm` run
+#   FLAVOUR     debug (default): the kernel `make check` and `make vm` run;
+#               bench: no debugging options, for `make bench`
+#   IMPL        rust (default): the project's iommufd; c: the tree's own C iommufd,
+#               built from an untouched copy of the same tree (for `make bench`)
 #   CACHE       build cache, default ~/.cache/iommufd-rs; survives fresh clones
 #   KERNEL_SRC  a Linux 7.2 tree of your own; default: Debian's linux-source-7.2
 #   JOBS        parallel jobs, default nproc + 1
@@ -40,9 +43,14 @@ case "$version" in
 *) log "warning: $pristine is Linux $version, the project targets 7.2.x" ;;
 esac
 
-# 2. The working tree: a copy of the pristine tree with the project overlaid.
-# It is refreshed from the pristine tree when that changes.
-src=$CACHE/src-$tag
+# 2. The working tree: a copy of the pristine tree with the project overlaid (for
+# IMPL=c, without). It is refreshed from the pristine tree when that changes.
+IMPL=${IMPL:-rust}
+case "$IMPL" in
+rust) src=$CACHE/src-$tag ;;
+c) src=$CACHE/src-$tag-c ;;
+*) log "IMPL must be rust or c"; exit 1 ;;
+esac
 stamp="$pristine:$version:$(stat -c %Y "$pristine/Makefile")"
 if [ ! -f "$src/.iommufd-rs-base" ] || [ "$(cat "$src/.iommufd-rs-base")" != "$stamp" ]; then
 	log "copying $pristine ($version) to $src"
@@ -50,10 +58,11 @@ if [ ! -f "$src/.iommufd-rs-base" ] || [ "$(cat "$src/.iommufd-rs-base")" != "$s
 	rsync -a --delete --exclude=/.iommufd-rs-base "$pristine/" "$src/"
 	printf '%s\n' "$stamp" >"$src/.iommufd-rs-base"
 fi
-"$here/overlay.sh" "$repo" "$src"
+[ "$IMPL" = c ] || "$here/overlay.sh" "$repo" "$src"
 
 # 3. Configuration: tinyconfig + our fragments, redone when a fragment changes.
 out=$CACHE/build-$tag-$ARCH-$FLAVOUR
+[ "$IMPL" = c ] && out=$out-c
 mkdir -p "$out"
 frags=("$repo/configs/common.config" "$repo/configs/$ARCH.config" "$repo/configs/$FLAVOUR.config")
 for f in "${frags[@]}"; do [ -f "$f" ] || { log "missing $f"; exit 1; }; done

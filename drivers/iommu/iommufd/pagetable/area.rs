@@ -39,10 +39,24 @@ pub(crate) struct Area {
 /// The areas of a table, by last IOVA.
 pub(crate) type AreaTree = RBTree<u64, Area>;
 
-/// The first area of `tree` that intersects `range`, as (last IOVA, area).
-pub(crate) fn first_in(tree: &AreaTree, range: IovaRange) -> Option<(u64, &Area)> {
-    // The cursor's borrow ends with it; look the key up again for a borrow of the tree.
-    let last = *tree.cursor_lower_bound(&range.start)?.current().0;
-    let area = tree.get(&last)?;
-    (area.iova <= range.last).then_some((last, area))
+/// Runs `f` on the first area of `tree` that intersects `range`, with its last IOVA.
+///
+/// One lower-bound lookup: the first area that ends at or after `range.start` intersects
+/// `range` if it starts at or before `range.last`.
+pub(crate) fn with_first_in<R>(
+    tree: &AreaTree,
+    range: IovaRange,
+    f: impl FnOnce(u64, &Area) -> R,
+) -> Option<R> {
+    let cursor = tree.cursor_lower_bound(&range.start)?;
+    let (&last, area) = cursor.current();
+    (area.iova <= range.last).then(|| f(last, area))
+}
+
+/// The IOVA range of the first area of `tree` that intersects `range`.
+pub(crate) fn first_in(tree: &AreaTree, range: IovaRange) -> Option<IovaRange> {
+    with_first_in(tree, range, |last, area| IovaRange {
+        start: area.iova,
+        last,
+    })
 }

@@ -16,7 +16,7 @@ use kernel::{
 
 use super::{
     area::Prot,
-    iopt::{IoPageTable, IovaChoice, PagesSlice, IOVA_SPACE},
+    iopt::{IoPageTable, IovaChoice, MapPiece, PagesSlice, IOVA_SPACE},
     iova::{self, IovaSet},
     pages::Pages,
 };
@@ -202,16 +202,12 @@ fn map_one(
     } else {
         IovaChoice::Alloc(pages.source_address(offset))
     };
-    let mut slices = KVec::with_capacity(1, GFP_KERNEL_ACCOUNT)?;
-    slices.push(
-        PagesSlice {
-            pages,
-            start_byte: offset,
-            length,
-        },
-        GFP_KERNEL_ACCOUNT,
-    )?;
-    ioas.iopt.map(slices, length as u64, at, prot)
+    let mut piece = [MapPiece::new(PagesSlice {
+        pages,
+        start_byte: offset,
+        length,
+    })?];
+    ioas.iopt.map(&mut piece, length as u64, at, prot)
 }
 
 /// `IOMMU_IOAS_MAP_FILE`: maps a span of a file (a memfd) by offset.
@@ -247,7 +243,7 @@ pub(crate) fn copy(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasCopy) -> Result {
     let prot = map_prot(cmd.flags)?;
     check_limits(&[cmd.length, cmd.src_iova, cmd.dst_iova])?;
     require_access(prot)?;
-    let slices = {
+    let mut pieces = {
         let src_ioas = ucmd.ctx.objects.get::<Ioas>(cmd.src_ioas_id)?;
         if cmd.length == 0 {
             return Err(EINVAL);
@@ -260,10 +256,10 @@ pub(crate) fn copy(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasCopy) -> Result {
     let at = if cmd.flags & map_flags::FIXED_IOVA != 0 {
         IovaChoice::Fixed(cmd.dst_iova)
     } else {
-        let first = slices.first().ok_or(EINVAL)?;
+        let first = &pieces.first().ok_or(EINVAL)?.slice;
         IovaChoice::Alloc(first.pages.source_address(first.start_byte))
     };
-    cmd.dst_iova = dst.iopt.map(slices, cmd.length, at, prot)?;
+    cmd.dst_iova = dst.iopt.map(&mut pieces, cmd.length, at, prot)?;
     ucmd.respond(cmd)
 }
 

@@ -30,7 +30,7 @@ use kernel::{
 };
 
 use super::{
-    area::{first_in, Area, AreaTree, Prot},
+    area::{first_in, with_first_in, Area, AreaTree, Prot},
     iova::{IovaRange, IovaSet},
     pages::Pages,
 };
@@ -78,6 +78,28 @@ pub(crate) struct PagesSlice {
     pub(crate) length: usize,
 }
 
+/// A slice to map, with the tree node its area will take.
+pub(crate) struct MapPiece {
+    /// The memory.
+    pub(crate) slice: PagesSlice,
+    /// The node, allocated in advance; taken by [`IoPageTable::map`].
+    node: Option<RBTreeNodeReservation<u64, Area>>,
+}
+
+impl MapPiece {
+    /// Allocates the node for mapping `slice`.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    pub(crate) fn new(slice: PagesSlice) -> Result<Self> {
+        Ok(Self {
+            slice,
+            node: Some(RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?),
+        })
+    }
+}
+
 /// Where a new mapping goes.
 #[derive(Copy, Clone)]
 pub(crate) enum IovaChoice {
@@ -120,8 +142,8 @@ impl IoptState {
                 start: from,
                 last: from,
             };
-            if let Some((last, _)) = first_in(&self.areas, probe) {
-                from = last.checked_add(1)?;
+            if let Some(area) = first_in(&self.areas, probe) {
+                from = area.last.checked_add(1)?;
                 continue;
             }
             if let Some(r) = self.reserved.containing(from) {
@@ -135,8 +157,8 @@ impl IoptState {
             start: from,
             last: upto,
         };
-        if let Some((_, area)) = first_in(&self.areas, ahead) {
-            last = last.min(area.iova - 1);
+        if let Some(area) = first_in(&self.areas, ahead) {
+            last = last.min(area.start - 1);
         }
         if let Some(r) = self.reserved.first_in(ahead) {
             last = last.min(r.start - 1);
@@ -230,31 +252,24 @@ impl IoPageTable {
         Ok(())
     }
 
-    /// Maps `slices`, one after the other, from the IOVA `at` chooses; returns that IOVA.
+    /// Maps `pieces`, one after the other, from the IOVA `at` chooses; returns that IOVA.
     ///
-    /// `length` is the sum of the slices' lengths.
+    /// `length` is the sum of the slices' lengths. Each piece comes with the tree node it
+    /// will need ([`MapPiece::new`]), so that nothing is allocated under the lock and nothing
+    /// fails after the first insert.
     ///
     /// # Errors
     ///
     /// `EINVAL` for a zero or misaligned length or IOVA, or a reserved IOVA; `EEXIST` if
     /// something is mapped there; `EPERM` for a writeable mapping of read-only memory;
-    /// `EOVERFLOW`; `ENOSPC` when no IOVA is free; `ENOMEM`. Nothing is mapped on error.
+    /// `EOVERFLOW`; `ENOSPC` when no IOVA is free. Nothing is mapped on error.
     pub(crate) fn map(
         &self,
-        slices: KVec<PagesSlice>,
+        pieces: &mut [MapPiece],
         length: u64,
         at: IovaChoice,
         prot: Prot,
     ) -> Result<u64> {
-        // Allocate the tree nodes first, so that nothing fails after the first insert.
-        let mut nodes = KVec::with_capacity(slices.len(), GFP_KERNEL_ACCOUNT)?;
-        for _ in 0..slices.len() {
-            nodes.push(
-                RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?,
-                GFP_KERNEL_ACCOUNT,
-            )?;
-        }
-
         let mut state = self.state.lock();
         if length == 0 || length & (state.iova_alignment - 1) != 0 {
             return Err(EINVAL);
@@ -266,9 +281,13 @@ impl IoPageTable {
                 iova
             }
         };
-        // Check every slice before inserting any.
+        // Check every piece before inserting any.
         let mut next = iova;
-        for slice in slices.iter() {
+        for piece in pieces.iter() {
+            let slice = &piece.slice;
+            if piece.node.is_none() {
+                return Err(EINVAL);
+            }
             if prot.write && !slice.pages.writable() {
                 return Err(EPERM);
             }
@@ -278,13 +297,17 @@ impl IoPageTable {
             let range = range_of(next, slice.length as u64)?;
             next = range.last.wrapping_add(1);
         }
+        // Nothing below fails: every piece has its node and its range was checked above.
         let mut next = iova;
-        for (slice, node) in slices.into_iter().zip(nodes) {
-            let range = range_of(next, slice.length as u64)?;
+        for piece in pieces.iter_mut() {
+            let Some(node) = piece.node.take() else {
+                return Err(EINVAL);
+            };
+            let range = range_of(next, piece.slice.length as u64)?;
             let area = Area {
                 iova: range.start,
-                pages: slice.pages,
-                start_byte: slice.start_byte,
+                pages: piece.slice.pages.clone(),
+                start_byte: piece.slice.start_byte,
                 prot,
             };
             state.areas.insert(node.into_node(range.last, area));
@@ -307,19 +330,20 @@ impl IoPageTable {
         let mut state = self.state.lock();
         let mut start = range.start;
         loop {
-            let probe = IovaRange {
-                start,
-                last: range.last,
-            };
-            let Some((last, area)) = first_in(&state.areas, probe) else {
+            // The first area that ends at or after `start`.
+            let Some(cursor) = state.areas.cursor_lower_bound_mut(&start) else {
                 return Ok(unmapped);
             };
+            let (&last, area) = cursor.current();
+            if area.iova > range.last {
+                return Ok(unmapped);
+            }
             if area.iova < range.start || last > range.last {
                 return Err(ENOENT);
             }
             unmapped += last - area.iova + 1;
             // The area (and, with its last user, its `Pages`) is freed here.
-            drop(state.areas.remove(&last));
+            drop(cursor.remove_current().1);
             match last.checked_add(1) {
                 Some(next) if next <= range.last => start = next,
                 _ => return Ok(unmapped),
@@ -327,12 +351,13 @@ impl IoPageTable {
         }
     }
 
-    /// The memory mapped at `range`, which must be mapped without a gap, as slices.
+    /// The memory mapped at `range`, which must be mapped without a gap, as pieces ready to
+    /// be mapped elsewhere ([`IoPageTable::map`]).
     ///
     /// # Errors
     ///
     /// `ENOENT` if some IOVA of `range` is not mapped, `ENOMEM`.
-    pub(crate) fn slices(&self, range: IovaRange) -> Result<KVec<PagesSlice>> {
+    pub(crate) fn slices(&self, range: IovaRange) -> Result<KVec<MapPiece>> {
         let mut slices = KVec::new();
         let state = self.state.lock();
         let mut cur = range.start;
@@ -341,16 +366,17 @@ impl IoPageTable {
                 start: cur,
                 last: cur,
             };
-            let (last, area) = first_in(&state.areas, probe).ok_or(ENOENT)?;
-            let upto = last.min(range.last);
-            slices.push(
-                PagesSlice {
+            let (upto, slice) = with_first_in(&state.areas, probe, |last, area| {
+                let upto = last.min(range.last);
+                let slice = PagesSlice {
                     pages: area.pages.clone(),
                     start_byte: area.start_byte + (cur - area.iova) as usize,
                     length: (upto - cur + 1) as usize,
-                },
-                GFP_KERNEL_ACCOUNT,
-            )?;
+                };
+                (upto, slice)
+            })
+            .ok_or(ENOENT)?;
+            slices.push(MapPiece::new(slice)?, GFP_KERNEL_ACCOUNT)?;
             if upto == range.last {
                 return Ok(slices);
             }

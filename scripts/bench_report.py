@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""bench_report.py SAMPLES DEST: summarise `make bench` samples.
+
+SAMPLES has lines "IMPL NAME VALUE UNIT" (IMPL is rust or c). Prints, per
+workload, "bench NAME: rust=X c=Y unit=U ratio=R" with medians and their spread
+(min-max), and writes DEST/bench-results.csv and DEST/bench-ratios.png.
+"""
+import csv
+import os
+import statistics
+import sys
+
+
+def main():
+    samples, dest = sys.argv[1], sys.argv[2]
+    data = {}
+    units = {}
+    order = []
+    for line in open(samples):
+        impl, name, value, unit = line.split()
+        if name not in units:
+            order.append(name)
+        units[name] = unit
+        data.setdefault((name, impl), []).append(float(value))
+    rows = []
+    for name in order:
+        rust = data.get((name, 'rust'), [])
+        c = data.get((name, 'c'), [])
+        if not rust or not c:
+            print('bench %s: missing samples (rust %d, c %d)' % (name, len(rust), len(c)))
+            continue
+        mr, mc = statistics.median(rust), statistics.median(c)
+        ratio = mr / mc if mc else float('inf')
+        print('bench %s: rust=%.3f c=%.3f unit=%s ratio=%.3f' % (name, mr, mc, units[name], ratio))
+        print('  spread: rust %.3f..%.3f c %.3f..%.3f (n=%d, %d)' %
+              (min(rust), max(rust), min(c), max(c), len(rust), len(c)))
+        rows.append((name, mr, mc, units[name], ratio, min(rust), max(rust), min(c), max(c),
+                     len(rust), len(c)))
+    os.makedirs(dest, exist_ok=True)
+    with open(os.path.join(dest, 'bench-results.csv'), 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['workload', 'rust', 'c', 'unit', 'ratio', 'rust_min', 'rust_max',
+                    'c_min', 'c_max', 'rust_n', 'c_n'])
+        w.writerows(rows)
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print('(no matplotlib: chart skipped)')
+        return 0
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(rows) + 1.5))
+    names = [r[0] for r in rows]
+    ratios = [r[4] for r in rows]
+    colors = ['tab:green' if x <= 1.0 else 'tab:red' for x in ratios]
+    ax.barh(names, ratios, color=colors)
+    ax.axvline(1.0, color='black', linewidth=1)
+    ax.set_xlabel('Rust / C (median time or bytes; lower is better)')
+    ax.set_title('iommufd: Rust vs C, same tree, same config, same VM')
+    ax.invert_yaxis()
+    for i, x in enumerate(ratios):
+        ax.text(x, i, ' %.2f' % x, va='center')
+    fig.tight_layout()
+    fig.savefig(os.path.join(dest, 'bench-ratios.png'), dpi=100)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
