@@ -17,7 +17,7 @@
 //!
 //! - `pages[..npages]` are pinned pages (`pin_user_pages_fast`) holding the bitmap words from
 //!   `window_word`; they are unpinned when the window moves and when the bitmap is freed.
-//! - `pages` has room for [`MAX_PAGES`] entries and is never reallocated.
+//! - `pages` holds [`MAX_PAGES`] entries and is never reallocated.
 
 #![allow(clippy::missing_safety_doc)]
 
@@ -52,7 +52,7 @@ pub struct IovaBitmap {
     pgoff: usize,
     /// Pinned pages of the window.
     npages: usize,
-    /// The pinned pages; room for `MAX_PAGES`.
+    /// The pinned pages, in `pages[..npages]`; `MAX_PAGES` entries.
     pages: KVec<*mut bindings::page>,
 }
 
@@ -89,8 +89,8 @@ impl IovaBitmap {
         let pgoff = addr % PAGE_SIZE;
         let bytes = (self.total_words - word) * 8;
         let npages = (pgoff + bytes).div_ceil(PAGE_SIZE).min(MAX_PAGES);
-        // SAFETY: `pages` has room for `MAX_PAGES >= npages` pointers; the function only
-        // touches user memory through the user address, which it validates.
+        // SAFETY: `pages` holds `MAX_PAGES >= npages` pointers; the function only touches
+        // user memory through the user address, which it validates.
         let ret = unsafe {
             bindings::pin_user_pages_fast(
                 addr,
@@ -183,7 +183,7 @@ pub unsafe extern "C" fn iova_bitmap_alloc(
     let pgshift = page_size.trailing_zeros();
     let total_words = ((length - 1) >> pgshift) / BITS_PER_WORD + 1;
     let alloc = || -> Result<KBox<IovaBitmap>> {
-        let pages = KVec::with_capacity(MAX_PAGES, GFP_KERNEL)?;
+        let pages = KVec::from_elem(core::ptr::null_mut(), MAX_PAGES, GFP_KERNEL)?;
         Ok(KBox::new(
             IovaBitmap {
                 user: data as usize,
