@@ -103,4 +103,5 @@ esac
 log "building $target and modules in $out (LLVM=-19, -j$JOBS)"
 "${MAKE[@]}" "$target" modules >&2
 printf '%s\n' "$src" >"$out/.iommufd-rs-src"
+printf '%s\n' "$pristine" >"$out/.iommufd-rs-pristine"
 echo "$out"

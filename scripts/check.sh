@@ -4,9 +4,11 @@
 # check.sh: build the debug kernel, boot it, run every suite, judge the kernel log.
 #
 # Suites (each printed as TAP):
-#   host       checks run on the build machine (uAPI coverage, clippy and rustfmt, the
-#              log scanner itself)
+#   host       checks run on the build machine (uAPI coverage, the test ABI header
+#              against 7.2's, clippy and rustfmt, the log scanner itself)
 #   selftests  tools/testing/selftests/iommu of this project, in the guest
+#   upstream   the kernel's own iommufd selftest, unmodified: the cases listed in
+#              tools/testing/selftests/iommu/upstream-iommufd.pass
 #   kunit      the module's KUnit suites, run when it loads
 #   kernel-log the guest finished, and its kernel log holds no BUG, WARNING, KASAN,
 #              lockdep, kmemleak, oops or hang report
@@ -21,6 +23,7 @@ export FLAVOUR=debug
 out=$("$here/build.sh" | tail -n1) || { echo "check: the build failed"; echo "0 passed, 1 failed"; exit 1; }
 [ -d "$out" ] || { echo "check: the build failed"; echo "0 passed, 1 failed"; exit 1; }
 src=$(cat "$out/.iommufd-rs-src" 2>/dev/null || true)
+pristine=$(cat "$out/.iommufd-rs-pristine" 2>/dev/null || true)
 
 results=$(mktemp -d "${TMPDIR:-/tmp}/iommufd-check.XXXXXX")
 trap 'rm -rf "$results"' EXIT
@@ -28,6 +31,14 @@ trap 'rm -rf "$results"' EXIT
 # --- Build the selftests against the kernel's installed uAPI headers.
 bin=$out/selftests
 "$here/build-selftests.sh" "$out" "$bin" >&2 || { echo "check: selftests did not build"; echo "0 passed, 1 failed"; exit 1; }
+# The kernel's own iommufd selftest, unmodified, from the same tree. It includes the test
+# ABI from drivers/iommu/iommufd/iommufd_test.h, which is the project's there.
+upbin=$out/upstream
+mkdir -p "$upbin"
+gcc -static -O2 -pthread -D_GNU_SOURCE -I"$out/usr/include" -I"$src/tools/testing/selftests" \
+	-o "$upbin/iommufd" "$src/tools/testing/selftests/iommu/iommufd.c" -lcap >&2 ||
+	{ echo "check: the upstream iommufd selftest did not build"; echo "0 passed, 1 failed"; exit 1; }
+uplist=$(grep -v '^#' "$repo/tools/testing/selftests/iommu/upstream-iommufd.pass" | sed 's/^/-r /' | tr '\n' ' ')
 
 # --- host suite.
 host=$results/host.tap
@@ -44,6 +55,9 @@ host=$results/host.tap
 	}
 	t uapi-coverage python3 "$here/uapi_coverage.py" "$src/include/uapi/linux/iommufd.h" \
 		"$repo/drivers/iommu/iommufd/uapi/abi_check.rs"
+	t test-abi-matches-7.2 python3 "$here/header_abi_check.py" \
+		"$repo/drivers/iommu/iommufd/iommufd_test.h" \
+		"$pristine/drivers/iommu/iommufd/iommufd_test.h" "$out/usr/include"
 	t rust-clippy-clean "$here/lint.sh" "$out" clippy
 	t rust-rustfmt-clean "$here/lint.sh" "$out" rustfmt
 	t logscan-flags-splats "$here/logscan_selftest.sh" flags
@@ -51,15 +65,20 @@ host=$results/host.tap
 	echo "1..$n"
 } >"$host"
 
-# --- guest suites: selftests, then the KUnit results.
-tests=$(cd "$bin" && ls)
+# --- guest suites: selftests, the listed upstream cases, then the KUnit results.
+cp "$upbin/iommufd" "$bin/upstream-iommufd"
+tests=$(cd "$bin" && ls | grep -v '^upstream-')
 cmd='for t in '"$(echo $tests)"'; do echo "@@SUITE selftests/$t"; ./$t; done
+echo "@@SUITE upstream/iommufd"
+./upstream-iommufd '"$uplist"'
+./upstream-iommufd >all.out 2>&1
+echo "# upstream iommufd, whole program (not counted): $(grep -c "^ok" all.out) of $(grep -cE "^(not )?ok" all.out) pass"
 echo "@@SUITE kunit"
 for d in /sys/kernel/debug/kunit/*/; do [ -f "$d/results" ] && cat "$d/results"; done
 echo "@@SUITE end"'
 guest=$results/guest.out
 vmlog=$out/check-console.log
-(cd "$bin" && VM_FILES="$tests" VM_CMD="$cmd" VM_KMEMLEAK=1 VM_LOG="$vmlog" \
+(cd "$bin" && VM_FILES="$tests upstream-iommufd" VM_CMD="$cmd" VM_KMEMLEAK=1 VM_LOG="$vmlog" \
 	VM_TIMEOUT=${CHECK_TIMEOUT:-1200} "$here/vm.sh" "$out") >"$guest"
 vmrc=$?
 
@@ -108,6 +127,12 @@ for t in $tests; do
 		echo "# Suite: selftests/$t"; echo "not ok 1 $t # did not run"; fail=$((fail + 1))
 	fi
 done
+f=$results/suite-upstream_iommufd.tap
+if [ -s "$f" ]; then
+	suite "upstream/iommufd" "$f"
+else
+	echo "# Suite: upstream/iommufd"; echo "not ok 1 upstream-iommufd # did not run"; fail=$((fail + 1))
+fi
 f=$results/suite-kunit.tap
 # KUnit: only the test cases (indented) count; a suite line repeats its cases' verdict.
 if grep -qE '^\s+(not )?ok [0-9]+' "$f" 2>/dev/null; then

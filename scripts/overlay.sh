@@ -39,6 +39,10 @@ add_line() {
 # kernel::bindings holds the tree's own iommufd.h; the module's ABI check
 # compares the two at compile time.
 add_line rust/uapi/uapi_helper.h '#include <uapi/linux/iommu.h>'
+# The test ABI (IOMMU_TEST_CMD), which lives beside the module as in C.
+add_line rust/uapi/uapi_helper.h '#include "../../drivers/iommu/iommufd/iommufd_test.h"'
+# C helpers for inline functions the kernel crate lacks.
+add_line rust/helpers/helpers.c '#include "gup.c"'
 # New kernel crate modules.
 add_after() { # FILE ANCHOR LINE: insert LINE after ANCHOR, once.
 	grep -qxF "$3" "$tree/$1" || sed -i "s|^$2\$|&\n$3|" "$tree/$1"

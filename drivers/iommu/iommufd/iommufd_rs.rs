@@ -35,6 +35,8 @@ mod ctx;
 mod object;
 mod option;
 mod pagetable;
+#[cfg(CONFIG_IOMMUFD_TEST)]
+mod selftest;
 mod uapi;
 mod ucmd;
 

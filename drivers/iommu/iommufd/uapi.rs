@@ -100,6 +100,12 @@ ioctl_struct! {
     IoasCopy = iommu_ioas_copy, src_iova;
 }
 
+#[cfg(CONFIG_IOMMUFD_TEST)]
+ioctl_struct! {
+    /// `IOMMU_TEST_CMD`.
+    TestCmd = iommu_test_cmd, last;
+}
+
 /// One entry of the array `IOMMU_IOAS_IOVA_RANGES` and `IOMMU_IOAS_ALLOW_IOVAS` take.
 #[repr(transparent)]
 #[derive(Clone, Copy)]
@@ -142,8 +148,15 @@ pub(crate) mod cmd {
     pub(crate) const IOAS_UNMAP: u32 = uapi::IOMMUFD_CMD_IOAS_UNMAP;
     /// `IOMMU_IOAS_COPY`.
     pub(crate) const IOAS_COPY: u32 = uapi::IOMMUFD_CMD_IOAS_COPY;
+    /// `IOMMU_TEST_CMD`.
+    #[cfg(CONFIG_IOMMUFD_TEST)]
+    pub(crate) const TEST: u32 = BASE + 32;
     /// The last command number.
+    #[cfg(not(CONFIG_IOMMUFD_TEST))]
     pub(crate) const LAST: u32 = uapi::IOMMUFD_CMD_HW_QUEUE_ALLOC;
+    /// The last command number.
+    #[cfg(CONFIG_IOMMUFD_TEST)]
+    pub(crate) const LAST: u32 = TEST;
 }
 
 /// `enum iommufd_ioas_map_flags`.

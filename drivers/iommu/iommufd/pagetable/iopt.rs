@@ -384,6 +384,21 @@ impl IoPageTable {
         }
     }
 
+    /// Reserves `range`: no mapping may use it (a device's reserved region; the test
+    /// command's `IOMMU_TEST_OP_ADD_RESERVED`).
+    ///
+    /// # Errors
+    ///
+    /// `EADDRINUSE` if something is mapped there or the range is allowed, `ENOMEM`.
+    #[cfg_attr(not(CONFIG_IOMMUFD_TEST), expect(dead_code))]
+    pub(crate) fn reserve(&self, range: IovaRange) -> Result {
+        let mut state = self.state.lock();
+        if first_in(&state.areas, range).is_some() || state.allowed.intersects(range) {
+            return Err(EADDRINUSE);
+        }
+        state.reserved.insert(range)
+    }
+
     /// Replaces the allowed IOVA (`IOMMU_IOAS_ALLOW_IOVAS`).
     ///
     /// # Errors

@@ -228,7 +228,11 @@ TEST_F(iommufd, unknown_ioctls_enotty)
 
 	EXPECT_EQ(-1, ioctl(self->fd, _IO(';', 0x7f), buf));
 	EXPECT_EQ(ENOTTY, errno);
-	EXPECT_EQ(-1, ioctl(self->fd, _IO(';', 0xa0), buf));
+	/* Past the last command (IOMMU_TEST_CMD, 0xa0, when the test ABI is built). */
+	EXPECT_EQ(-1, ioctl(self->fd, _IO(';', 0xa1), buf));
+	EXPECT_EQ(ENOTTY, errno);
+	/* A number in the command range that no command has. */
+	EXPECT_EQ(-1, ioctl(self->fd, _IO(';', 0x95), buf));
 	EXPECT_EQ(ENOTTY, errno);
 	EXPECT_EQ(-1, ioctl(self->fd, _IO('x', 0x80), buf));
 	EXPECT_EQ(ENOTTY, errno);

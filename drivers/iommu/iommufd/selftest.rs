@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `IOMMU_TEST_CMD`: the test ioctl the kernel's own iommufd selftests drive
+//! (CONFIG_IOMMUFD_TEST).
+//!
+//! The ABI is `iommufd_test.h`, beside this file, where the selftests include it from. The
+//! ops that need no device are implemented here; the mock IOMMU driver (mock domains and
+//! devices, accesses, dirty tracking, vIOMMU, faults) comes next, and its ops fail with
+//! `EOPNOTSUPP` until then, as unknown ops do in C.
+
+use kernel::{
+    bindings,
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::atomic::{Atomic, Relaxed},
+};
+
+use crate::{pagetable::iova::IovaRange, pagetable::Ioas, ucmd::UCmd};
+
+/// The ops, as `u32`.
+mod op {
+    use kernel::uapi;
+
+    pub(super) const ADD_RESERVED: u32 = uapi::IOMMU_TEST_OP_ADD_RESERVED;
+    pub(super) const MD_CHECK_REFS: u32 = uapi::IOMMU_TEST_OP_MD_CHECK_REFS;
+    pub(super) const SET_TEMP_MEMORY_LIMIT: u32 = uapi::IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT;
+}
+
+/// `IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT`: the bytes of temporary memory a pinning batch may
+/// use, which tests shrink to force batches to split. Read once pinning is batched.
+pub(crate) static TEMP_MEMORY_LIMIT: Atomic<u32> = Atomic::new(65536);
+
+/// Handles `IOMMU_TEST_CMD`.
+///
+/// # Errors
+///
+/// `EOPNOTSUPP` for ops not provided, and each op's errors.
+pub(crate) fn test_cmd(ucmd: &UCmd<'_>, cmd: &mut crate::uapi::TestCmd) -> Result {
+    let args = &cmd.__bindgen_anon_1;
+    match cmd.op {
+        op::ADD_RESERVED => {
+            // SAFETY: The union's members are plain integers: any bytes are a valid value of
+            // each, so reading any of them is sound.
+            let a = unsafe { args.add_reserved };
+            add_reserved(ucmd, cmd.id, a.start, a.length)
+        }
+        op::MD_CHECK_REFS => {
+            // SAFETY: As above.
+            let a = unsafe { args.check_refs };
+            check_refs(a.uptr, a.length, a.refs)
+        }
+        op::SET_TEMP_MEMORY_LIMIT => {
+            // SAFETY: As above.
+            let a = unsafe { args.memory_limit };
+            TEMP_MEMORY_LIMIT.store(a.limit, Relaxed);
+            Ok(())
+        }
+        _ => Err(EOPNOTSUPP),
+    }
+}
+
+/// `IOMMU_TEST_OP_ADD_RESERVED`: reserves IOVA in an IOAS, as a device's reserved region
+/// would.
+fn add_reserved(ucmd: &UCmd<'_>, ioas_id: u32, start: u64, length: u64) -> Result {
+    if length == 0 {
+        return Err(EINVAL);
+    }
+    let last = start.checked_add(length - 1).ok_or(EOVERFLOW)?;
+    let ioas = ucmd.ctx.objects.get::<Ioas>(ioas_id)?;
+    ioas.iopt.reserve(IovaRange { start, last })
+}
+
+/// `IOMMU_TEST_OP_MD_CHECK_REFS`: checks that every page of a user buffer is pinned `refs`
+/// times (compound pages are not checked, as in C).
+fn check_refs(uptr: u64, length: u64, refs: u32) -> Result {
+    let page = PAGE_SIZE as u64;
+    if length % page != 0 || uptr % page != 0 || uptr.checked_add(length).is_none() {
+        return Err(EINVAL);
+    }
+    let mut addr = uptr as usize;
+    for _ in 0..length / page {
+        let mut p: *mut bindings::page = core::ptr::null_mut();
+        // SAFETY: `p` has room for the one page asked for; the address is a user address,
+        // which the function validates.
+        let n = unsafe { bindings::get_user_pages_fast(addr, 1, 0, &mut p) };
+        if n < 0 {
+            return Err(Error::from_errno(n));
+        }
+        if n != 1 {
+            return Err(EFAULT);
+        }
+        // SAFETY: `p` is a page we hold a reference on (from `get_user_pages_fast`).
+        let compound = unsafe { bindings::PageCompound(p) };
+        // SAFETY: As above.
+        let count = unsafe { bindings::page_ref_count(p) } as u32;
+        // SAFETY: Drops the reference `get_user_pages_fast` took, once.
+        unsafe { bindings::put_page(p) };
+        if !compound && count / bindings::GUP_PIN_COUNTING_BIAS != refs {
+            return Err(EIO);
+        }
+        addr += PAGE_SIZE;
+    }
+    Ok(())
+}
