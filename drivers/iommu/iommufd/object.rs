@@ -33,7 +33,10 @@ use core::ops::Deref;
 use kernel::{
     alloc::flags::GFP_KERNEL_ACCOUNT,
     prelude::*,
-    sync::{atomic::Relaxed, Arc, Refcount},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc, Refcount,
+    },
     xarray::{AllocKind, XArray},
 };
 
@@ -90,6 +93,10 @@ impl ObjectKind {
 pub(crate) struct ObjectTable {
     #[pin]
     xa: XArray<KBox<ObjectKind>>,
+    /// The id of the IOAS the VFIO compatibility layer uses (`IOMMU_VFIO_IOAS`), 0 for
+    /// none. Changed only under the xarray lock; destroying that IOAS clears it, so it never
+    /// names a stale or reused id.
+    compat_ioas: Atomic<u32>,
 }
 
 /// An id reserved for an object under construction.
@@ -185,6 +192,7 @@ impl ObjectTable {
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             xa <- XArray::new(AllocKind::Alloc1),
+            compat_ioas: Atomic::new(0),
         })
     }
 
@@ -227,10 +235,45 @@ impl ObjectTable {
             return Err(EBUSY);
         }
         let obj = xa.remove(id as usize);
+        // The compatibility IOAS goes with its object.
+        let _ = self.compat_ioas.cmpxchg(id, 0, Relaxed);
         drop(xa);
         // Tear the object down outside the spinlock.
         drop(obj);
         Ok(())
+    }
+
+    /// Makes the object `id`, of type `T`, the VFIO compatibility IOAS.
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` if there is no such finished object of that type.
+    pub(crate) fn set_compat<T: ObjectType>(&self, id: u32) -> Result {
+        let xa = self.xa.lock();
+        let kind = xa.get(id as usize).ok_or(ENOENT)?;
+        T::from_kind(kind).ok_or(ENOENT)?;
+        self.compat_ioas.store(id, Relaxed);
+        Ok(())
+    }
+
+    /// Forgets the VFIO compatibility IOAS.
+    pub(crate) fn clear_compat(&self) {
+        let _xa = self.xa.lock();
+        self.compat_ioas.store(0, Relaxed);
+    }
+
+    /// The VFIO compatibility IOAS, and its id.
+    ///
+    /// # Errors
+    ///
+    /// `ENODEV` if there is none.
+    pub(crate) fn get_compat<T: ObjectType>(&self) -> Result<(u32, ObjRef<T>)> {
+        let xa = self.xa.lock();
+        let id = self.compat_ioas.load(Relaxed);
+        let kind = xa.get(id as usize).ok_or(ENODEV)?;
+        let obj = T::from_kind(kind).ok_or(ENODEV)?;
+        obj.header().users.inc();
+        Ok((id, ObjRef { obj: obj.clone() }))
     }
 
     /// Runs `f` under the table lock, telling it whether the table holds no object and no

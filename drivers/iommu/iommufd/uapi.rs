@@ -98,6 +98,8 @@ ioctl_struct! {
     IoasUnmap = iommu_ioas_unmap, length;
     /// `IOMMU_IOAS_COPY`.
     IoasCopy = iommu_ioas_copy, src_iova;
+    /// `IOMMU_VFIO_IOAS`.
+    VfioIoas = iommu_vfio_ioas, __reserved;
 }
 
 #[cfg(CONFIG_IOMMUFD_TEST)]
@@ -148,6 +150,8 @@ pub(crate) mod cmd {
     pub(crate) const IOAS_UNMAP: u32 = uapi::IOMMUFD_CMD_IOAS_UNMAP;
     /// `IOMMU_IOAS_COPY`.
     pub(crate) const IOAS_COPY: u32 = uapi::IOMMUFD_CMD_IOAS_COPY;
+    /// `IOMMU_VFIO_IOAS`.
+    pub(crate) const VFIO_IOAS: u32 = uapi::IOMMUFD_CMD_VFIO_IOAS;
     /// `IOMMU_TEST_CMD`.
     #[cfg(CONFIG_IOMMUFD_TEST)]
     pub(crate) const TEST: u32 = BASE + 32;
@@ -171,6 +175,18 @@ pub(crate) mod map_flags {
     pub(crate) const READABLE: u32 = uapi::iommufd_ioas_map_flags_IOMMU_IOAS_MAP_READABLE;
     /// Every flag.
     pub(crate) const ALL: u32 = FIXED_IOVA | WRITEABLE | READABLE;
+}
+
+/// `enum iommufd_vfio_ioas_op`.
+pub(crate) mod vfio_ioas_op {
+    use kernel::uapi;
+
+    /// `IOMMU_VFIO_IOAS_GET`.
+    pub(crate) const GET: u16 = uapi::iommufd_vfio_ioas_op_IOMMU_VFIO_IOAS_GET as u16;
+    /// `IOMMU_VFIO_IOAS_SET`.
+    pub(crate) const SET: u16 = uapi::iommufd_vfio_ioas_op_IOMMU_VFIO_IOAS_SET as u16;
+    /// `IOMMU_VFIO_IOAS_CLEAR`.
+    pub(crate) const CLEAR: u16 = uapi::iommufd_vfio_ioas_op_IOMMU_VFIO_IOAS_CLEAR as u16;
 }
 
 /// `enum iommufd_option` and `enum iommufd_option_ops`.

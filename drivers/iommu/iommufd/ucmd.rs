@@ -119,6 +119,7 @@ const OPS: &[Op] = &[
     op!(cmd::IOAS_MAP_FILE, uapi::IoasMapFile, ioas::map_file),
     op!(cmd::IOAS_UNMAP, uapi::IoasUnmap, ioas::unmap),
     op!(cmd::OPTION, uapi::IommuOption, option::option),
+    op!(cmd::VFIO_IOAS, uapi::VfioIoas, ioas::vfio_ioas),
     #[cfg(CONFIG_IOMMUFD_TEST)]
     op!(cmd::TEST, uapi::TestCmd, crate::selftest::test_cmd),
 ];

@@ -22,7 +22,7 @@ use super::{
 };
 use crate::{
     object::{ObjectHeader, ObjectKind, ObjectType},
-    uapi::{self, map_flags, IovaRange},
+    uapi::{self, map_flags, vfio_ioas_op, IovaRange},
     ucmd::UCmd,
 };
 
@@ -331,4 +331,29 @@ pub(crate) fn allow_iovas(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasAllowIovas) -> Re
         allowed.insert(range)?;
     }
     ioas.iopt.set_allowed(allowed)
+}
+
+/// `IOMMU_VFIO_IOAS`: gets, sets or clears the IOAS the VFIO compatibility layer uses.
+///
+/// # Errors
+///
+/// `EOPNOTSUPP` for a non-zero reserved field or an unknown op, `ENODEV` for `GET` when
+/// there is none, `ENOENT` for `SET` of an unknown IOAS, `EFAULT`.
+pub(crate) fn vfio_ioas(ucmd: &UCmd<'_>, cmd: &mut uapi::VfioIoas) -> Result {
+    if cmd.__reserved != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    match cmd.op {
+        vfio_ioas_op::GET => {
+            let (id, _ioas) = ucmd.ctx.objects.get_compat::<Ioas>()?;
+            cmd.ioas_id = id;
+            ucmd.respond(cmd)
+        }
+        vfio_ioas_op::SET => ucmd.ctx.objects.set_compat::<Ioas>(cmd.ioas_id),
+        vfio_ioas_op::CLEAR => {
+            ucmd.ctx.objects.clear_compat();
+            Ok(())
+        }
+        _ => Err(EOPNOTSUPP),
+    }
 }

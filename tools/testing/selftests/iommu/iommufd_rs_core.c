@@ -441,6 +441,41 @@ TEST(ioas_alloc_fail_nth)
 	close(fd);
 }
 
+static int vfio_ioas(int fd, uint16_t op, uint32_t *id)
+{
+	struct iommu_vfio_ioas cmd = { .size = sizeof(cmd), .op = op, .ioas_id = *id };
+	int ret = ioctl(fd, IOMMU_VFIO_IOAS, &cmd);
+
+	*id = cmd.ioas_id;
+	return ret ? -errno : 0;
+}
+
+TEST_F(iommufd, vfio_ioas_get_set_clear)
+{
+	uint32_t a, b, id = 0;
+
+	EXPECT_EQ(-ENODEV, vfio_ioas(self->fd, IOMMU_VFIO_IOAS_GET, &id));
+	id = 5;
+	EXPECT_EQ(-ENOENT, vfio_ioas(self->fd, IOMMU_VFIO_IOAS_SET, &id));
+	ASSERT_EQ(0, ioas_alloc(self->fd, &a));
+	ASSERT_EQ(0, ioas_alloc(self->fd, &b));
+	id = b;
+	ASSERT_EQ(0, vfio_ioas(self->fd, IOMMU_VFIO_IOAS_SET, &id));
+	id = 0;
+	ASSERT_EQ(0, vfio_ioas(self->fd, IOMMU_VFIO_IOAS_GET, &id));
+	EXPECT_EQ(b, id);
+	/* Destroying the compat IOAS forgets it: its id, once reused, is not it. */
+	ASSERT_EQ(0, destroy(self->fd, b));
+	EXPECT_EQ(-ENODEV, vfio_ioas(self->fd, IOMMU_VFIO_IOAS_GET, &id));
+	ASSERT_EQ(0, ioas_alloc(self->fd, &b));
+	EXPECT_EQ(-ENODEV, vfio_ioas(self->fd, IOMMU_VFIO_IOAS_GET, &id));
+	id = a;
+	ASSERT_EQ(0, vfio_ioas(self->fd, IOMMU_VFIO_IOAS_SET, &id));
+	ASSERT_EQ(0, vfio_ioas(self->fd, IOMMU_VFIO_IOAS_CLEAR, &id));
+	EXPECT_EQ(-ENODEV, vfio_ioas(self->fd, IOMMU_VFIO_IOAS_GET, &id));
+	EXPECT_EQ(-EOPNOTSUPP, vfio_ioas(self->fd, 3, &id));
+}
+
 TEST(close_destroys_everything)
 {
 	/* Many objects left behind at close: kmemleak, at the end of the run, sees leaks. */
