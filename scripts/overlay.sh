@@ -49,6 +49,10 @@ add_after() { # FILE ANCHOR LINE: insert LINE after ANCHOR, once.
 	grep -qxF "$3" "$tree/$1" || { echo "overlay: cannot hook $1" >&2; exit 1; }
 }
 add_after rust/kernel/lib.rs 'pub mod build_assert;' 'pub mod capability;'
+add_after rust/kernel/mm.rs 'pub mod virt;' 'pub mod pin;'
+add_after rust/kernel/fs.rs 'pub mod file;' 'pub mod anon_inode;'
+# Headers the new kernel crate modules bind.
+add_line rust/bindings/bindings_helper.h '#include <linux/anon_inodes.h>'
 # Errnos the kernel crate lacks and the uAPI returns: EOPNOTSUPP (unknown flags) and
 # EADDRINUSE (IOVA both allowed and reserved).
 add_after rust/kernel/error.rs '    declare_err!(ENOTSUPP, "Operation is not supported.");' \

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#include <linux/cred.h>
 #include <linux/mm.h>
+#include <linux/mmap_lock.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/user.h>
 
 __rust_helper int rust_helper_page_ref_count(const struct page *page)
 {
@@ -15,4 +19,51 @@ __rust_helper bool rust_helper_PageCompound(const struct page *page)
 __rust_helper void rust_helper_put_page(struct page *page)
 {
 	put_page(page);
+}
+
+__rust_helper unsigned long rust_helper_page_to_pfn(const struct page *page)
+{
+	return page_to_pfn(page);
+}
+
+__rust_helper struct page *rust_helper_pfn_to_page(unsigned long pfn)
+{
+	return pfn_to_page(pfn);
+}
+
+__rust_helper long rust_helper_folio_nr_pages(const struct folio *folio)
+{
+	return folio_nr_pages(folio);
+}
+
+__rust_helper struct page *rust_helper_folio_page(struct folio *folio,
+						  unsigned long n)
+{
+	return folio_page(folio, n);
+}
+
+__rust_helper void rust_helper_mmap_write_lock(struct mm_struct *mm)
+{
+	mmap_write_lock(mm);
+}
+
+__rust_helper void rust_helper_mmap_write_unlock(struct mm_struct *mm)
+{
+	mmap_write_unlock(mm);
+}
+
+__rust_helper unsigned long rust_helper_task_rlimit(const struct task_struct *task,
+						    unsigned int limit)
+{
+	return task_rlimit(task, limit);
+}
+
+__rust_helper struct user_struct *rust_helper_current_user(void)
+{
+	return current_user();
+}
+
+__rust_helper struct user_struct *rust_helper_get_uid(struct user_struct *u)
+{
+	return get_uid(u);
 }

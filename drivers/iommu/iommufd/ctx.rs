@@ -6,14 +6,23 @@
 //! dropped. It owns every object created through the file; closing the file destroys them
 //! all, users before what they use ([`ObjectTable::destroy_all`]).
 
+use core::{ops::Deref, ptr::NonNull};
 use kernel::{
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
+    new_mutex,
     prelude::*,
-    sync::atomic::{Atomic, Relaxed},
+    sync::{
+        aref::ARef,
+        atomic::{Atomic, Relaxed},
+        Mutex,
+    },
 };
 
-use crate::{object::ObjectTable, ucmd};
+use crate::{
+    object::ObjectTable,
+    ucmd::{self, UCmd},
+};
 
 /// Whose `RLIMIT_MEMLOCK` pinned pages are charged to (`IOMMU_OPTION_RLIMIT_MODE`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -32,6 +41,9 @@ pub(crate) struct IommufdCtx {
     pub(crate) objects: ObjectTable,
     /// True for [`AccountMode::Mm`]. Changed only while `objects` is empty, under its lock.
     account_mm: Atomic<bool>,
+    /// Serialises `IOMMU_IOAS_CHANGE_PROCESS`.
+    #[pin]
+    pub(crate) change_process_lock: Mutex<()>,
 }
 
 impl IommufdCtx {
@@ -77,13 +89,14 @@ impl MiscDevice for IommufdCtx {
             try_pin_init!(Self {
                 objects <- ObjectTable::new(),
                 account_mm: Atomic::new(false),
+                change_process_lock <- new_mutex!(()),
             }),
             GFP_KERNEL_ACCOUNT,
         )
     }
 
-    fn ioctl(me: Pin<&Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        ucmd::dispatch(&me, cmd, arg).map(|()| 0)
+    fn ioctl(me: Pin<&Self>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        ucmd::dispatch(&me, file, cmd, arg).map(|()| 0)
     }
 }
 
@@ -91,5 +104,63 @@ impl MiscDevice for IommufdCtx {
 impl PinnedDrop for IommufdCtx {
     fn drop(self: Pin<&mut Self>) {
         self.objects.destroy_all();
+    }
+}
+
+/// A reference on a context that keeps it alive: C's `iommufd_ctx_get()`.
+///
+/// It holds a reference on the context's file, whose private data the context is, so the
+/// context lives at least as long. In-kernel users (accesses, later bound devices) hold one.
+///
+/// # Invariants
+///
+/// `ctx` is the private data of `file`, an open `/dev/iommu` file.
+pub(crate) struct CtxRef {
+    file: ARef<File>,
+    ctx: NonNull<IommufdCtx>,
+}
+
+// SAFETY: The context is `Sync` and a file reference may be dropped on any thread.
+unsafe impl Send for CtxRef {}
+// SAFETY: Only `&IommufdCtx` is handed out, and the context is `Sync`.
+unsafe impl Sync for CtxRef {}
+
+impl CtxRef {
+    /// A reference on the context of the ioctl `ucmd`.
+    pub(crate) fn new(ucmd: &UCmd<'_>) -> Self {
+        // INVARIANT: The ioctl's context is the private data of the ioctl's file.
+        Self {
+            file: ARef::from(ucmd.file),
+            ctx: NonNull::from(ucmd.ctx),
+        }
+    }
+
+    /// The context's file.
+    #[expect(
+        dead_code,
+        reason = "used by iommufd_ctx_from_file() with the in-kernel API"
+    )]
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+impl Clone for CtxRef {
+    fn clone(&self) -> Self {
+        // INVARIANT: The same context and file.
+        Self {
+            file: self.file.clone(),
+            ctx: self.ctx,
+        }
+    }
+}
+
+impl Deref for CtxRef {
+    type Target = IommufdCtx;
+
+    fn deref(&self) -> &IommufdCtx {
+        // SAFETY: By the type invariant `ctx` is the private data of `file`, freed only when
+        // the file is released, which the reference in `self.file` prevents.
+        unsafe { self.ctx.as_ref() }
     }
 }

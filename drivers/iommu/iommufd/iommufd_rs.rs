@@ -13,7 +13,8 @@
 //! 3. the IO page table layer ([`pagetable`]): IO address spaces (IOAS) and hardware page
 //!    tables, mapping IOVA to pinned pages.
 //!
-//! The first two arrive with device binding; today the module has the third layer's IOAS.
+//! The device layer has in-kernel accesses ([`device::access`]); bound devices and the
+//! system layer arrive with device binding. The third layer has the IOAS, with pinning.
 //!
 //! Around them: [`ctx`] is what one open file holds, [`object`] its table of objects by id,
 //! [`ucmd`] the ioctl entry points and their size-prefixed argument structs, [`uapi`] the
@@ -23,8 +24,15 @@
 //!
 //! From outer to inner; a lock may be taken while holding only locks above it:
 //!
-//! 1. `IoPageTable::state` (a mutex, one per IOAS);
-//! 2. the object table's xarray spinlock (never held across anything that sleeps).
+//! 1. `IommufdCtx::change_process_lock` (serialises `IOMMU_IOAS_CHANGE_PROCESS`);
+//! 2. a test accessor's `items` (held across a pin, as in C);
+//! 3. `Access::state` (C's `ioas_lock`; dropped around the driver's unmap callback);
+//! 4. `IoPageTable::state` (a mutex, one per IOAS; C's `iova_rwsem`). An unmap drops it
+//!    before asking accesses to unpin;
+//! 5. `Pages::state` (a mutex per `Pages`: its pinned runs and its owner);
+//! 6. the source mm's `mmap_lock` (taken by pinning and by `locked_vm` accounting);
+//! 7. the object table's xarray spinlock and `Access::ops` (spinlocks, never held across
+//!    anything that sleeps).
 
 use kernel::{
     miscdevice::{MiscDeviceNode, MiscDeviceOptions, MiscDeviceRegistration},
@@ -32,6 +40,7 @@ use kernel::{
 };
 
 mod ctx;
+mod device;
 mod object;
 mod option;
 mod pagetable;

@@ -40,7 +40,7 @@ use kernel::{
     xarray::{AllocKind, XArray},
 };
 
-use crate::pagetable::Ioas;
+use crate::{device::access::Access, pagetable::Ioas};
 
 /// The largest id (`xa_limit_31b`).
 const ID_MAX: u32 = i32::MAX as u32;
@@ -62,6 +62,18 @@ impl ObjectHeader {
     fn take_last_user(&self) -> bool {
         self.users.as_atomic().cmpxchg(1, 0, Relaxed).is_ok()
     }
+
+    /// Adds a long-term user: the in-kernel owner of an object that user space cannot
+    /// destroy while it is used (an access's driver).
+    pub(crate) fn add_user(&self) {
+        self.users.inc();
+    }
+
+    /// Drops the table's user and the owner's ([`ObjectHeader::add_user`]) if they are the
+    /// only ones left; returns whether it did.
+    fn take_owned_users(&self) -> bool {
+        self.users.as_atomic().cmpxchg(2, 0, Relaxed).is_ok()
+    }
 }
 
 /// An object of one concrete type.
@@ -78,12 +90,15 @@ pub(crate) trait ObjectType: Send + Sync + Sized {
 pub(crate) enum ObjectKind {
     /// An IO address space.
     Ioas(Arc<Ioas>),
+    /// An in-kernel access.
+    Access(Arc<Access>),
 }
 
 impl ObjectKind {
     fn header(&self) -> &ObjectHeader {
         match self {
             ObjectKind::Ioas(ioas) => ioas.header(),
+            ObjectKind::Access(access) => access.header(),
         }
     }
 }
@@ -241,6 +256,53 @@ impl ObjectTable {
         // Tear the object down outside the spinlock.
         drop(obj);
         Ok(())
+    }
+
+    /// Removes the object `id`, of type `T`, for its in-kernel owner, which is a user of it
+    /// ([`ObjectHeader::add_user`]): waits until lookups in flight (short-term users) are
+    /// done, then removes it whatever user space does.
+    pub(crate) fn remove_owned<T: ObjectType>(&self, id: u32) {
+        loop {
+            let mut xa = self.xa.lock();
+            let Some(kind) = xa.get(id as usize) else {
+                // Only the owner removes it: it must be there.
+                kernel::warn_on!(true);
+                return;
+            };
+            kernel::warn_on!(T::from_kind(kind).is_none());
+            if kind.header().take_owned_users() {
+                let obj = xa.remove(id as usize);
+                drop(xa);
+                drop(obj);
+                return;
+            }
+            drop(xa);
+            // A lookup holds it for the length of an ioctl or of an unmap callback.
+            kernel::time::delay::fsleep(kernel::time::Delta::from_micros(100));
+        }
+    }
+
+    /// References on every finished object of type `T`, in id order.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    pub(crate) fn all<T: ObjectType>(&self) -> Result<KVec<ObjRef<T>>> {
+        let mut refs = KVec::new();
+        let mut index = 0;
+        loop {
+            refs.reserve(1, GFP_KERNEL_ACCOUNT)?;
+            let xa = self.xa.lock();
+            let Some((found, kind)) = xa.find(index) else {
+                return Ok(refs);
+            };
+            index = found + 1;
+            if let Some(obj) = T::from_kind(kind) {
+                obj.header().users.inc();
+                // Room was reserved above.
+                let _ = refs.push_within_capacity(ObjRef { obj: obj.clone() });
+            }
+        }
     }
 
     /// Makes the object `id`, of type `T`, the VFIO compatibility IOAS.

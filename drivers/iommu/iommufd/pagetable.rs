@@ -7,13 +7,17 @@
 //!   reserved ranges, alignment) and the IOVA allocator. Hardware page tables filled from the
 //!   mappings join it later.
 //! - [`area`]: the mappings, IOVA range to a slice of [`pages::Pages`].
-//! - [`pages`]: the memory mappings point into, shared between IO address spaces.
+//! - [`pages`]: the memory mappings point into, shared between IO address spaces, and
+//!   [`pinned`]: its pinned pages, as runs of contiguous pfns.
+//! - [`access`]: in-kernel access to the mappings (pin, unpin, copy) for emulated devices.
 //! - [`iova`]: sets of IOVA ranges.
 
+pub(crate) mod access;
 pub(crate) mod area;
 pub(crate) mod ioas;
 pub(crate) mod iopt;
 pub(crate) mod iova;
 pub(crate) mod pages;
+pub(crate) mod pinned;
 
 pub(crate) use ioas::Ioas;

@@ -4,9 +4,11 @@
 //! (CONFIG_IOMMUFD_TEST).
 //!
 //! The ABI is `iommufd_test.h`, beside this file, where the selftests include it from. The
-//! ops that need no device are implemented here; the mock IOMMU driver (mock domains and
-//! devices, accesses, dirty tracking, vIOMMU, faults) comes next, and its ops fail with
-//! `EOPNOTSUPP` until then, as unknown ops do in C.
+//! ops that need no device are implemented here, and [`access`] drives in-kernel accesses;
+//! the mock IOMMU driver (mock domains and devices, dirty tracking, vIOMMU, faults) comes
+//! next, and its ops fail with `EOPNOTSUPP` until then, as unknown ops do in C.
+
+mod access;
 
 use kernel::{
     bindings,
@@ -24,6 +26,11 @@ mod op {
     pub(super) const ADD_RESERVED: u32 = uapi::IOMMU_TEST_OP_ADD_RESERVED;
     pub(super) const MD_CHECK_REFS: u32 = uapi::IOMMU_TEST_OP_MD_CHECK_REFS;
     pub(super) const SET_TEMP_MEMORY_LIMIT: u32 = uapi::IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT;
+    pub(super) const CREATE_ACCESS: u32 = uapi::IOMMU_TEST_OP_CREATE_ACCESS;
+    pub(super) const DESTROY_ACCESS_PAGES: u32 = uapi::IOMMU_TEST_OP_DESTROY_ACCESS_PAGES;
+    pub(super) const ACCESS_PAGES: u32 = uapi::IOMMU_TEST_OP_ACCESS_PAGES;
+    pub(super) const ACCESS_RW: u32 = uapi::IOMMU_TEST_OP_ACCESS_RW;
+    pub(super) const ACCESS_REPLACE_IOAS: u32 = uapi::IOMMU_TEST_OP_ACCESS_REPLACE_IOAS;
 }
 
 /// `IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT`: the bytes of temporary memory a pinning batch may
@@ -54,6 +61,33 @@ pub(crate) fn test_cmd(ucmd: &UCmd<'_>, cmd: &mut crate::uapi::TestCmd) -> Resul
             let a = unsafe { args.memory_limit };
             TEMP_MEMORY_LIMIT.store(a.limit, Relaxed);
             Ok(())
+        }
+        op::CREATE_ACCESS => {
+            // SAFETY: As above.
+            let a = unsafe { args.create_access };
+            let id = cmd.id;
+            access::create(ucmd, cmd, id, a.flags)
+        }
+        op::ACCESS_REPLACE_IOAS => {
+            // SAFETY: As above.
+            let a = unsafe { args.access_replace_ioas };
+            access::replace_ioas(cmd.id, a.ioas_id)
+        }
+        op::ACCESS_PAGES => {
+            // SAFETY: As above.
+            let a = unsafe { args.access_pages };
+            let id = cmd.id;
+            access::pages(ucmd, cmd, id, a.flags, a.iova, a.length, a.uptr)
+        }
+        op::DESTROY_ACCESS_PAGES => {
+            // SAFETY: As above.
+            let a = unsafe { args.destroy_access_pages };
+            access::destroy_pages(cmd.id, a.access_pages_id)
+        }
+        op::ACCESS_RW => {
+            // SAFETY: As above.
+            let a = unsafe { args.access_rw };
+            access::rw(cmd.id, a.iova, a.length, a.uptr, a.flags)
         }
         _ => Err(EOPNOTSUPP),
     }

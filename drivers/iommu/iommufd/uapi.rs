@@ -100,6 +100,8 @@ ioctl_struct! {
     IoasCopy = iommu_ioas_copy, src_iova;
     /// `IOMMU_VFIO_IOAS`.
     VfioIoas = iommu_vfio_ioas, __reserved;
+    /// `IOMMU_IOAS_CHANGE_PROCESS`.
+    IoasChangeProcess = iommu_ioas_change_process, __reserved;
 }
 
 #[cfg(CONFIG_IOMMUFD_TEST)]
@@ -152,6 +154,8 @@ pub(crate) mod cmd {
     pub(crate) const IOAS_COPY: u32 = uapi::IOMMUFD_CMD_IOAS_COPY;
     /// `IOMMU_VFIO_IOAS`.
     pub(crate) const VFIO_IOAS: u32 = uapi::IOMMUFD_CMD_VFIO_IOAS;
+    /// `IOMMU_IOAS_CHANGE_PROCESS`.
+    pub(crate) const IOAS_CHANGE_PROCESS: u32 = uapi::IOMMUFD_CMD_IOAS_CHANGE_PROCESS;
     /// `IOMMU_TEST_CMD`.
     #[cfg(CONFIG_IOMMUFD_TEST)]
     pub(crate) const TEST: u32 = BASE + 32;

@@ -13,6 +13,7 @@
 //! Unknown ioctl numbers give `ENOTTY`. A fault on the user memory gives `EFAULT`.
 
 use kernel::{
+    fs::File,
     prelude::*,
     uaccess::{UserPtr, UserSlice},
 };
@@ -28,6 +29,8 @@ use crate::{
 pub(crate) struct UCmd<'a> {
     /// The file's context.
     pub(crate) ctx: &'a IommufdCtx,
+    /// The file (of `/dev/iommu`) whose private data `ctx` is.
+    pub(crate) file: &'a File,
     /// The user's struct.
     ubuf: UserPtr,
     /// Its size, as the user gave it in its first field.
@@ -120,6 +123,11 @@ const OPS: &[Op] = &[
     op!(cmd::IOAS_UNMAP, uapi::IoasUnmap, ioas::unmap),
     op!(cmd::OPTION, uapi::IommuOption, option::option),
     op!(cmd::VFIO_IOAS, uapi::VfioIoas, ioas::vfio_ioas),
+    op!(
+        cmd::IOAS_CHANGE_PROCESS,
+        uapi::IoasChangeProcess,
+        ioas::change_process
+    ),
     #[cfg(CONFIG_IOMMUFD_TEST)]
     op!(cmd::TEST, uapi::TestCmd, crate::selftest::test_cmd),
 ];
@@ -135,7 +143,7 @@ fn find_op(nr: u32) -> Option<&'static Op> {
 ///
 /// `ENOTTY` for an ioctl that is not iommufd's, `EFAULT` if the size cannot be read, `EINVAL`
 /// if the size is too small, and whatever the command returns.
-pub(crate) fn dispatch(ctx: &IommufdCtx, cmd: u32, arg: usize) -> Result {
+pub(crate) fn dispatch(ctx: &IommufdCtx, file: &File, cmd: u32, arg: usize) -> Result {
     let nr = kernel::ioctl::_IOC_NR(cmd);
     if !(cmd::BASE..=cmd::LAST).contains(&nr) {
         return Err(ENOTTY);
@@ -152,6 +160,7 @@ pub(crate) fn dispatch(ctx: &IommufdCtx, cmd: u32, arg: usize) -> Result {
     }
     (op.exec)(&UCmd {
         ctx,
+        file,
         ubuf,
         user_size,
     })

@@ -29,11 +29,46 @@ pub(crate) struct Area {
     /// Offset of `iova`'s byte in `pages`.
     pub(crate) start_byte: usize,
     /// Allowed access.
-    #[expect(
-        dead_code,
-        reason = "read when hardware page tables are filled from areas"
-    )]
     pub(crate) prot: Prot,
+    /// In-kernel accesses that hold pins on part of the area (C's `num_accesses`): an
+    /// unmap asks them to let go first.
+    pub(crate) num_accesses: u32,
+    /// Set by an unmap waiting for accesses to let go: new accesses are refused.
+    pub(crate) prevent_access: bool,
+}
+
+impl Area {
+    /// The index, in its `Pages`, of the page holding `iova`'s byte (which must be in the
+    /// area).
+    pub(crate) fn index_of(&self, iova: u64) -> usize {
+        self.byte_of(iova) / kernel::page::PAGE_SIZE
+    }
+
+    /// Checks that an in-kernel access may read (or, if `write`, write) the area.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` while an unmap waits for accesses to let go, `EPERM` without the access.
+    pub(crate) fn check_access(&self, write: bool) -> kernel::error::Result {
+        if self.prevent_access {
+            return Err(kernel::error::code::EINVAL);
+        }
+        let allowed = if write {
+            self.prot.write
+        } else {
+            self.prot.read
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(kernel::error::code::EPERM)
+        }
+    }
+
+    /// The offset, in its `Pages`, of `iova`'s byte (which must be in the area).
+    pub(crate) fn byte_of(&self, iova: u64) -> usize {
+        self.start_byte + (iova - self.iova) as usize
+    }
 }
 
 /// The areas of a table, by last IOVA.

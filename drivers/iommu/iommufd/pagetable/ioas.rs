@@ -18,7 +18,7 @@ use super::{
     area::Prot,
     iopt::{IoPageTable, IovaChoice, MapPiece, PagesSlice, IOVA_SPACE},
     iova::{self, IovaSet},
-    pages::Pages,
+    pages::{self, Pages, PinAccount},
 };
 use crate::{
     object::{ObjectHeader, ObjectKind, ObjectType},
@@ -43,6 +43,7 @@ impl ObjectType for Ioas {
     fn from_kind(kind: &ObjectKind) -> Option<&Arc<Self>> {
         match kind {
             ObjectKind::Ioas(ioas) => Some(ioas),
+            _ => None,
         }
     }
 
@@ -356,4 +357,68 @@ pub(crate) fn vfio_ioas(ucmd: &UCmd<'_>, cmd: &mut uapi::VfioIoas) -> Result {
         }
         _ => Err(EOPNOTSUPP),
     }
+}
+
+/// `IOMMU_IOAS_CHANGE_PROCESS`: makes the calling process the owner of the memory of every
+/// mapping of the context, which must all be of files (`IOMMU_IOAS_MAP_FILE`): pins are
+/// charged to it from now on, and what is pinned now moves to it. A VMM calls it after
+/// handing its context to a new process (live update).
+///
+/// Everything is charged to the caller first, against its limit; only then do the old owners
+/// get their charges back. Concurrent calls are serialised.
+///
+/// # Errors
+///
+/// `EOPNOTSUPP` for a non-zero reserved field, `EINVAL` if a mapping is not of a file,
+/// `ENOMEM` (also over the caller's `RLIMIT_MEMLOCK`); nothing changed then.
+pub(crate) fn change_process(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasChangeProcess) -> Result {
+    if cmd.__reserved != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let _serial = ucmd.ctx.change_process_lock.lock();
+    let mut all = KVec::new();
+    for ioas in ucmd.ctx.objects.all::<Ioas>()?.iter() {
+        ioas.iopt.file_pages(&mut all)?;
+    }
+    // Copies share a `Pages`: move each once.
+    all.sort_unstable_by_key(|p| Arc::as_ptr(p) as usize);
+    let mut prev = core::ptr::null();
+    all.retain(|p| {
+        let cur = Arc::as_ptr(p);
+        let first = cur != prev;
+        prev = cur;
+        first
+    });
+    let mut moves = KVec::with_capacity(all.len(), GFP_KERNEL_ACCOUNT)?;
+    let mut totals = [
+        (PinAccount::None, 0),
+        (PinAccount::User, 0),
+        (PinAccount::Mm, 0),
+    ];
+    for pages in all.iter() {
+        let (account, n) = pages.charge_to_move().unwrap_or((PinAccount::None, 0));
+        if let Some(t) = totals.iter_mut().find(|t| t.0 == account) {
+            t.1 += n;
+        }
+        moves.push((account, n), GFP_KERNEL_ACCOUNT)?;
+    }
+    for (i, &(account, n)) in totals.iter().enumerate() {
+        if n == 0 {
+            continue;
+        }
+        if let Err(e) = pages::charge_current(account, n) {
+            for &(account, n) in totals[..i].iter().filter(|t| t.1 != 0) {
+                pages::refund_current(account, n);
+            }
+            return Err(e);
+        }
+    }
+    for (pages, &(account, n)) in all.iter().zip(moves.iter()) {
+        if pages.move_to_current(n).is_err() {
+            // Only a task without an mm fails, and it could not have been charged above.
+            kernel::warn_on!(true);
+            pages::refund_current(account, n);
+        }
+    }
+    Ok(())
 }

@@ -30,6 +30,7 @@ use kernel::{
 };
 
 use super::{
+    access::AccessEntry,
     area::{first_in, with_first_in, Area, AreaTree, Prot},
     iova::{IovaRange, IovaSet},
     pages::Pages,
@@ -47,6 +48,8 @@ pub(crate) struct IoptState {
     pub(crate) iova_alignment: u64,
     /// Whether mappings may use huge IOPTEs.
     pub(crate) large_pages: bool,
+    /// The in-kernel accesses attached ([`super::access`]).
+    pub(crate) accesses: KVec<AccessEntry>,
 }
 
 /// The IO page table of one IOAS.
@@ -233,6 +236,7 @@ impl IoPageTable {
                 allowed: IovaSet::new(),
                 iova_alignment: 1,
                 large_pages: true,
+                accesses: KVec::new(),
             }),
         })
     }
@@ -309,6 +313,8 @@ impl IoPageTable {
                 pages: piece.slice.pages.clone(),
                 start_byte: piece.slice.start_byte,
                 prot,
+                num_accesses: 0,
+                prevent_access: false,
             };
             state.areas.insert(node.into_node(range.last, area));
             next = range.last.wrapping_add(1);
@@ -327,26 +333,53 @@ impl IoPageTable {
     /// `ENOENT` at an area that is only partly inside `range`.
     pub(crate) fn unmap(&self, range: IovaRange) -> Result<u64> {
         let mut unmapped = 0u64;
-        let mut state = self.state.lock();
         let mut start = range.start;
+        let mut tries = 0u32;
         loop {
-            // The first area that ends at or after `start`.
-            let Some(cursor) = state.areas.cursor_lower_bound_mut(&start) else {
-                return Ok(unmapped);
+            let mut state = self.state.lock();
+            let busy = loop {
+                // The first area that ends at or after `start`.
+                let Some(mut cursor) = state.areas.cursor_lower_bound_mut(&start) else {
+                    return Ok(unmapped);
+                };
+                let (&last, area) = cursor.current_mut();
+                if area.iova > range.last {
+                    return Ok(unmapped);
+                }
+                if area.iova < range.start || last > range.last {
+                    return Err(ENOENT);
+                }
+                if area.iova != start {
+                    tries = 0;
+                }
+                if area.num_accesses != 0 {
+                    // Accesses hold pins in the area: refuse new ones and ask them to let go,
+                    // without the lock, then look again.
+                    area.prevent_access = true;
+                    start = area.iova;
+                    break IovaRange {
+                        start: area.iova,
+                        last,
+                    };
+                }
+                unmapped += last - area.iova + 1;
+                // The area (and, with its last user, its `Pages`) is freed here.
+                drop(cursor.remove_current().1);
+                match last.checked_add(1) {
+                    Some(next) if next <= range.last => start = next,
+                    _ => return Ok(unmapped),
+                }
             };
-            let (&last, area) = cursor.current();
-            if area.iova > range.last {
-                return Ok(unmapped);
+            let accesses = Self::accesses(&state);
+            drop(state);
+            for access in accesses?.iter() {
+                access.notify_unmap(busy.start, busy.last - busy.start + 1);
             }
-            if area.iova < range.start || last > range.last {
-                return Err(ENOENT);
-            }
-            unmapped += last - area.iova + 1;
-            // The area (and, with its last user, its `Pages`) is freed here.
-            drop(cursor.remove_current().1);
-            match last.checked_add(1) {
-                Some(next) if next <= range.last => start = next,
-                _ => return Ok(unmapped),
+            tries += 1;
+            if tries > 100 {
+                // Something does not respond to unmap requests.
+                kernel::warn_on!(true);
+                return Err(Error::from_errno(-(kernel::bindings::EDEADLK as i32)));
             }
         }
     }
@@ -382,6 +415,23 @@ impl IoPageTable {
             }
             cur = upto + 1;
         }
+    }
+
+    /// Adds the `Pages` of every mapping to `out`.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if a mapping is not of a file (`IOMMU_IOAS_CHANGE_PROCESS` moves only
+    /// those), `ENOMEM`.
+    pub(crate) fn file_pages(&self, out: &mut KVec<Arc<Pages>>) -> Result {
+        let state = self.state.lock();
+        for area in state.areas.values() {
+            if !area.pages.is_file() {
+                return Err(EINVAL);
+            }
+            out.push(area.pages.clone(), GFP_KERNEL_ACCOUNT)?;
+        }
+        Ok(())
     }
 
     /// Reserves `range`: no mapping may use it (a device's reserved region; the test
@@ -425,6 +475,7 @@ mod tests {
             allowed: IovaSet::new(),
             iova_alignment: 1,
             large_pages: true,
+            accesses: KVec::new(),
         }
     }
 

@@ -21,12 +21,18 @@
 
 use kernel::{
     fs::{File, LocalFile},
-    mm::Mm,
+    mm::{
+        pin::{self, PinBatch, PinFlags, User},
+        Mm,
+    },
+    new_mutex,
     page::PAGE_SIZE,
     prelude::*,
-    sync::{aref::ARef, Arc},
+    sync::{aref::ARef, Arc, Mutex},
+    task::Task,
 };
 
+use super::pinned::{PinSource, PinnedSet};
 use crate::ctx::AccountMode;
 
 /// Whom pinning the pages of a [`Pages`] is charged to.
@@ -42,40 +48,211 @@ pub(crate) enum PinAccount {
 
 /// Where the pages of a [`Pages`] come from.
 enum Source {
-    /// User memory of an address space.
+    /// User memory of the address space of [`Owner::mm`].
     User {
         /// Page-aligned user address of the first page.
         uptr: usize,
-        /// The address space.
-        _mm: ARef<Mm>,
     },
     /// A file, by offset.
     File {
         /// Page-aligned file offset of the first page.
         start: u64,
         /// The file.
-        _file: ARef<File>,
+        file: ARef<File>,
     },
 }
 
+/// The process pins are charged to (and, for user memory, whose memory it is).
+struct Owner {
+    /// Its address space: `VmPin` counts there, and user memory lives there.
+    mm: ARef<Mm>,
+    /// Its thread group leader, whose `RLIMIT_MEMLOCK` applies.
+    task: ARef<Task>,
+    /// Its user, whose `locked_vm` [`PinAccount::User`] charges.
+    user: ARef<User>,
+    /// Whom pins are charged to.
+    account: PinAccount,
+}
+
+impl Owner {
+    /// The current process, charged as `mode` says (nobody with `CAP_IPC_LOCK`).
+    fn current(mode: AccountMode) -> Result<Self> {
+        let task = kernel::current!();
+        let mm: ARef<Mm> = ARef::from(&**task.mm().ok_or(EINVAL)?);
+        Ok(Self {
+            mm,
+            task: ARef::from(task.group_leader()),
+            user: User::current(),
+            account: pin_account(mode),
+        })
+    }
+}
+
+/// What a [`Pages`] protects with its mutex.
+struct PinState {
+    /// The pinned pages.
+    set: PinnedSet,
+    /// Whom they are charged to.
+    owner: Owner,
+}
+
 /// A span of memory that mappings point into.
+///
+/// # Locking
+///
+/// `state` is taken inside an IO page table's `state` mutex (when areas are filled or
+/// accessed) and outside the source mm's `mmap_lock` (which pinning and accounting take).
+#[pin_data(PinnedDrop)]
 pub(crate) struct Pages {
     /// Where the pages come from.
     source: Source,
     /// Number of pages of the span.
-    #[expect(
-        dead_code,
-        reason = "read when pages are pinned for domains and accesses"
-    )]
     npages: usize,
     /// Whether the memory may be pinned for writing.
     writable: bool,
-    /// Whom pins are charged to.
-    #[expect(
-        dead_code,
-        reason = "read when pages are pinned for domains and accesses"
-    )]
-    account: PinAccount,
+    /// The pinned pages and whom they are charged to.
+    #[pin]
+    state: Mutex<PinState>,
+}
+
+/// One pinning operation: the source of a [`Pages`] and its owner, under its lock.
+struct Pinner<'a> {
+    pages: &'a Pages,
+    owner: &'a Owner,
+}
+
+impl PinSource for Pinner<'_> {
+    fn pin(&self, batch: &mut PinBatch, index: usize, npages: usize) -> Result<usize> {
+        match &self.pages.source {
+            Source::User { uptr } => {
+                let addr = uptr + index * PAGE_SIZE;
+                let flags = if self.pages.writable {
+                    PinFlags::LONGTERM.with(PinFlags::WRITE)
+                } else {
+                    PinFlags::LONGTERM
+                };
+                let cur = kernel::current!();
+                let local = cur
+                    .mm()
+                    .is_some_and(|m| m.as_raw() == self.owner.mm.as_raw());
+                if local {
+                    batch.pin_user(None, addr, npages, flags)
+                } else {
+                    let mm = self.owner.mm.mmget_not_zero().ok_or(EFAULT)?;
+                    batch.pin_user(Some(&mm), addr, npages, flags)
+                }
+            }
+            Source::File { start, file } => {
+                batch.pin_file(file, start + (index * PAGE_SIZE) as u64, npages)
+            }
+        }
+    }
+
+    fn charge(&self, npages: usize) -> Result {
+        self.owner.charge(npages)
+    }
+
+    fn uncharge(&self, npages: usize) {
+        self.owner.uncharge(npages);
+    }
+
+    fn dirty(&self) -> bool {
+        self.pages.writable
+    }
+
+    fn batch_pages(&self) -> usize {
+        batch_pages()
+    }
+}
+
+/// Pages one pinning batch may hold: its array of page pointers stays within the temporary
+/// memory limit (64 KiB; tests lower it to force many batches).
+fn batch_pages() -> usize {
+    #[cfg(CONFIG_IOMMUFD_TEST)]
+    let limit = crate::selftest::TEMP_MEMORY_LIMIT.load(kernel::sync::atomic::Relaxed) as usize;
+    #[cfg(not(CONFIG_IOMMUFD_TEST))]
+    let limit = 65536usize;
+    (limit / core::mem::size_of::<usize>()).max(1)
+}
+
+impl Owner {
+    /// The current process, charged as `account` says.
+    fn current_as(account: PinAccount) -> Result<Self> {
+        Ok(Self {
+            account,
+            ..Self::current(AccountMode::User)?
+        })
+    }
+
+    /// Whether the current process is the owner: pins would be charged to the same place
+    /// (C's `need_charge_update()`, negated).
+    fn is_current(&self) -> bool {
+        let cur = kernel::current!();
+        let same_mm = cur.mm().is_some_and(|m| m.as_raw() == self.mm.as_raw());
+        match self.account {
+            // `VmPin` counts in the mm whatever the mode.
+            PinAccount::None | PinAccount::Mm => same_mm,
+            PinAccount::User => same_mm && core::ptr::eq::<User>(&*self.user, &*User::current()),
+        }
+    }
+
+    /// Charges `npages` pinned pages.
+    fn charge(&self, npages: usize) -> Result {
+        self.charge_limited(npages, true)
+    }
+
+    /// Charges `npages` pinned pages, against the limit if `limited`.
+    fn charge_limited(&self, npages: usize, limited: bool) -> Result {
+        match self.account {
+            PinAccount::None => {}
+            PinAccount::User => {
+                let limit = if limited {
+                    pin::memlock_limit_pages(&self.task)
+                } else {
+                    usize::MAX
+                };
+                self.user.charge_locked_vm(npages, limit)?
+            }
+            PinAccount::Mm => {
+                let mm = self.mm.mmget_not_zero().ok_or(EINVAL)?;
+                pin::account_locked_vm(&mm, npages, true, &self.task, !limited)?;
+            }
+        }
+        pin::pinned_vm_add(&self.mm, npages as isize);
+        Ok(())
+    }
+
+    /// Refunds `npages` pages charged by [`Owner::charge`].
+    fn uncharge(&self, npages: usize) {
+        match self.account {
+            PinAccount::None => {}
+            PinAccount::User => self.user.uncharge_locked_vm(npages),
+            PinAccount::Mm => {
+                // An mm that has exited has nothing left to refund.
+                if let Some(mm) = self.mm.mmget_not_zero() {
+                    let _ = pin::account_locked_vm(&mm, npages, false, &self.task, false);
+                }
+            }
+        }
+        pin::pinned_vm_add(&self.mm, -(npages as isize));
+    }
+}
+
+/// Charges `npages` pinned pages to the current process, as `account` says, against its
+/// limit (`IOMMU_IOAS_CHANGE_PROCESS` charges all it moves at once, before moving).
+///
+/// # Errors
+///
+/// `ENOMEM` over `RLIMIT_MEMLOCK`, `EINVAL` for a task without an mm.
+pub(crate) fn charge_current(account: PinAccount, npages: usize) -> Result {
+    Owner::current_as(account)?.charge(npages)
+}
+
+/// Refunds pages charged with [`charge_current`].
+pub(crate) fn refund_current(account: PinAccount, npages: usize) {
+    if let Ok(owner) = Owner::current_as(account) {
+        owner.uncharge(npages);
+    }
 }
 
 /// Checks a span's length as C does, and returns its number of pages.
@@ -102,6 +279,23 @@ fn pin_account(mode: AccountMode) -> PinAccount {
 }
 
 impl Pages {
+    /// A new `Pages` of `npages` pages from `source`, owned by the current process.
+    fn new(source: Source, npages: usize, writable: bool, mode: AccountMode) -> Result<Arc<Self>> {
+        let owner = Owner::current(mode)?;
+        Arc::pin_init(
+            pin_init!(Self {
+                source,
+                npages,
+                writable,
+                state <- new_mutex!(PinState {
+                    set: PinnedSet::new(),
+                    owner,
+                }),
+            }),
+            GFP_KERNEL_ACCOUNT,
+        )
+    }
+
     /// The span of `length` bytes of user memory at `uptr`, in the current process.
     ///
     /// Returns it with the offset of `uptr` in its first page.
@@ -119,21 +313,10 @@ impl Pages {
         uptr.checked_add(length).ok_or(EOVERFLOW)?;
         let offset = uptr % PAGE_SIZE;
         let npages = npages_of(offset, length)?;
-        let task = kernel::current!();
-        let mm: ARef<Mm> = ARef::from(&**task.mm().ok_or(EINVAL)?);
-        let pages = Arc::new(
-            Self {
-                source: Source::User {
-                    uptr: uptr - offset,
-                    _mm: mm,
-                },
-                npages,
-                writable,
-                account: pin_account(mode),
-            },
-            GFP_KERNEL_ACCOUNT,
-        )?;
-        Ok((pages, offset))
+        let source = Source::User {
+            uptr: uptr - offset,
+        };
+        Ok((Self::new(source, npages, writable, mode)?, offset))
     }
 
     /// The span of `length` bytes of the file `fd` from offset `start`.
@@ -163,19 +346,11 @@ impl Pages {
         // this thread for `file`, so it may be shared with other threads.
         let file = unsafe { LocalFile::assume_no_fdget_pos(file) };
         let npages = npages_of(offset, length)?;
-        let pages = Arc::new(
-            Self {
-                source: Source::File {
-                    start: start - offset as u64,
-                    _file: file,
-                },
-                npages,
-                writable,
-                account: pin_account(mode),
-            },
-            GFP_KERNEL_ACCOUNT,
-        )?;
-        Ok((pages, offset))
+        let source = Source::File {
+            start: start - offset as u64,
+            file,
+        };
+        Ok((Self::new(source, npages, writable, mode)?, offset))
     }
 
     /// Whether the memory may be mapped writeable.
@@ -189,6 +364,129 @@ impl Pages {
         match &self.source {
             Source::User { uptr, .. } => uptr + start_byte,
             Source::File { start, .. } => (*start as usize).wrapping_add(start_byte),
+        }
+    }
+
+    /// Whether the memory is a file's (`IOMMU_IOAS_MAP_FILE`).
+    pub(crate) fn is_file(&self) -> bool {
+        matches!(self.source, Source::File { .. })
+    }
+
+    /// If the pins are charged elsewhere than to the current process: how they are
+    /// charged, and how many pages are pinned now.
+    pub(crate) fn charge_to_move(&self) -> Option<(PinAccount, usize)> {
+        let state = self.state.lock();
+        (!state.owner.is_current()).then(|| (state.owner.account, state.set.npinned()))
+    }
+
+    /// Makes the current process the owner (`IOMMU_IOAS_CHANGE_PROCESS`), moving the charge
+    /// of the pinned pages to it; `precharged` pages were charged to it already (from
+    /// [`Pages::charge_to_move`]), and the difference with the pages pinned now is settled
+    /// here, without a limit: those pages were charged against one when pinned.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if the current task has no mm; nothing changed then.
+    pub(crate) fn move_to_current(&self, precharged: usize) -> Result {
+        let mut state = self.state.lock();
+        let new = Owner::current_as(state.owner.account)?;
+        let moving = !state.owner.is_current();
+        let actual = if moving { state.set.npinned() } else { 0 };
+        if actual > precharged {
+            new.charge_limited(actual - precharged, false)?;
+        } else if actual < precharged {
+            new.uncharge(precharged - actual);
+        }
+        if moving {
+            state.owner.uncharge(actual);
+        }
+        state.owner = new;
+        Ok(())
+    }
+
+    /// Runs `f` on the pinned set with the pinner of this `Pages`, under its lock.
+    fn with_set<R>(&self, f: impl FnOnce(&mut PinnedSet, &Pinner<'_>) -> R) -> R {
+        let mut guard = self.state.lock();
+        let PinState { set, owner } = &mut *guard;
+        f(set, &Pinner { pages: self, owner })
+    }
+
+    /// Adds a user to pages `first..=last` (indexes), pinning and charging those that had
+    /// none. On error nothing changed.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM` (also over `RLIMIT_MEMLOCK`), `EFAULT` for memory that is not mapped, as
+    /// `memfd_pin_folios` fails for files (`EINVAL` beyond the end of the file).
+    pub(crate) fn add_users(&self, first: usize, last: usize) -> Result {
+        if first > last || last >= self.npages {
+            return Err(EINVAL);
+        }
+        self.with_set(|set, pinner| set.add_users(first, last, pinner))
+    }
+
+    /// Removes a user added with [`Pages::add_users`] over the same range (or within a
+    /// larger one added whole); pages left without users are unpinned and refunded.
+    pub(crate) fn remove_users(&self, first: usize, last: usize) {
+        self.with_set(|set, pinner| set.remove_users(first, last, pinner));
+    }
+
+    /// Calls `f(index, pfn, count)` for the pinned pages in `first..=last`.
+    pub(crate) fn for_each_pinned(
+        &self,
+        first: usize,
+        last: usize,
+        f: impl FnMut(usize, usize, usize),
+    ) {
+        self.with_set(|set, _| set.for_each_run(first, last, f));
+    }
+
+    /// Copies between `buf` and the span from byte `start_byte`: into the memory if
+    /// `write`, out of it otherwise. Pages are pinned for the copy only (not charged: the
+    /// pins do not outlive the call).
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` beyond the span; as pinning fails (`EFAULT`, `ENOMEM`).
+    pub(crate) fn rw(&self, start_byte: usize, buf: &mut [u8], write: bool) -> Result {
+        let end = start_byte.checked_add(buf.len()).ok_or(EOVERFLOW)?;
+        if buf.is_empty() || end > self.npages * PAGE_SIZE {
+            return Err(EINVAL);
+        }
+        self.with_set(|_, pinner| {
+            let first = start_byte / PAGE_SIZE;
+            let last = (end - 1) / PAGE_SIZE;
+            let mut batch = PinBatch::new((last - first + 1).min(batch_pages()))?;
+            let mut index = first;
+            let mut done = 0usize;
+            while index <= last {
+                let n = pinner.pin(&mut batch, index, last - index + 1)?;
+                for k in 0..n {
+                    let page_start = (index + k) * PAGE_SIZE;
+                    let from = (start_byte + done) - page_start;
+                    let len = (PAGE_SIZE - from).min(buf.len() - done);
+                    batch.copy(k, from, &mut buf[done..done + len], write)?;
+                    done += len;
+                }
+                batch.release(write);
+                index += n;
+            }
+            Ok(())
+        })
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Pages {
+    fn drop(self: Pin<&mut Self>) {
+        let dirty = self.writable;
+        let mut guard = self.state.lock();
+        if guard.set.npinned() != 0 {
+            // Every user removes itself before the last area goes: this is a bug, but the
+            // pins are still released and refunded.
+            kernel::warn_on!(true);
+            let n = guard.set.release_all(dirty);
+            guard.owner.uncharge(n);
         }
     }
 }

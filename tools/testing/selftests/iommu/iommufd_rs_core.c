@@ -51,18 +51,6 @@ static int option(int fd, uint32_t option_id, uint16_t op, uint32_t object_id,
 	return ret ? -errno : 0;
 }
 
-/* Drop CAP_SYS_RESOURCE from the effective set of this thread. */
-static int drop_sys_resource(void)
-{
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2];
-
-	if (syscall(SYS_capget, &hdr, data))
-		return -1;
-	data[CAP_SYS_RESOURCE / 32].effective &= ~(1u << (CAP_SYS_RESOURCE % 32));
-	return syscall(SYS_capset, &hdr, data);
-}
-
 static long module_refcnt(void)
 {
 	FILE *f = fopen("/sys/module/iommufd/refcnt", "r");
@@ -341,7 +329,7 @@ TEST_F(iommufd, option_rlimit_mode_needs_cap)
 {
 	uint64_t val = 1;
 
-	ASSERT_EQ(0, drop_sys_resource());
+	ASSERT_EQ(0, drop_cap(CAP_SYS_RESOURCE));
 	EXPECT_EQ(-EPERM, option(self->fd, IOMMU_OPTION_RLIMIT_MODE, IOMMU_OPTION_OP_SET, 0, &val));
 	val = 7;
 	EXPECT_EQ(0, option(self->fd, IOMMU_OPTION_RLIMIT_MODE, IOMMU_OPTION_OP_GET, 0, &val));

@@ -22,66 +22,6 @@
 #include "kselftest_harness.h"
 #include "iommufd_rs_utils.h"
 
-#define PAGE 4096UL
-#define MB (1UL << 20)
-
-static int map(int fd, uint32_t ioas, uint32_t flags, void *va, uint64_t len, uint64_t *iova)
-{
-	struct iommu_ioas_map cmd = {
-		.size = sizeof(cmd),
-		.flags = flags,
-		.ioas_id = ioas,
-		.user_va = (uintptr_t)va,
-		.length = len,
-		.iova = *iova,
-	};
-	int ret = ioctl(fd, IOMMU_IOAS_MAP, &cmd);
-
-	*iova = cmd.iova;
-	return ret ? -errno : 0;
-}
-
-#define RW (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
-#define FIXED (IOMMU_IOAS_MAP_FIXED_IOVA | RW)
-
-static int map_fixed(int fd, uint32_t ioas, void *va, uint64_t len, uint64_t iova)
-{
-	return map(fd, ioas, FIXED, va, len, &iova);
-}
-
-static int unmap(int fd, uint32_t ioas, uint64_t iova, uint64_t len, uint64_t *unmapped)
-{
-	struct iommu_ioas_unmap cmd = {
-		.size = sizeof(cmd),
-		.ioas_id = ioas,
-		.iova = iova,
-		.length = len,
-	};
-	int ret = ioctl(fd, IOMMU_IOAS_UNMAP, &cmd);
-
-	if (unmapped)
-		*unmapped = cmd.length;
-	return ret ? -errno : 0;
-}
-
-static int copy(int fd, uint32_t dst, uint32_t src, uint32_t flags, uint64_t src_iova,
-		uint64_t len, uint64_t *dst_iova)
-{
-	struct iommu_ioas_copy cmd = {
-		.size = sizeof(cmd),
-		.flags = flags,
-		.dst_ioas_id = dst,
-		.src_ioas_id = src,
-		.length = len,
-		.dst_iova = *dst_iova,
-		.src_iova = src_iova,
-	};
-	int ret = ioctl(fd, IOMMU_IOAS_COPY, &cmd);
-
-	*dst_iova = cmd.dst_iova;
-	return ret ? -errno : 0;
-}
-
 static int allow(int fd, uint32_t ioas, const struct iommu_iova_range *r, uint32_t n)
 {
 	struct iommu_ioas_allow_iovas cmd = {
@@ -92,21 +32,6 @@ static int allow(int fd, uint32_t ioas, const struct iommu_iova_range *r, uint32
 	};
 
 	return ioctl(fd, IOMMU_IOAS_ALLOW_IOVAS, &cmd) ? -errno : 0;
-}
-
-static long vm_pinned_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
 }
 
 FIXTURE(ioas)

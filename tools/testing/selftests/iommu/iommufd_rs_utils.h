@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/iommu.h>
 
 /* IOMMU_IOAS_ALLOC; returns 0 or -errno. *id is 0 on failure. */
@@ -35,6 +36,101 @@ static inline int destroy(int fd, uint32_t id)
 	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
 
 	return ioctl(fd, IOMMU_DESTROY, &cmd) ? -errno : 0;
+}
+
+#define PAGE 4096UL
+#define MB (1UL << 20)
+
+static inline int map(int fd, uint32_t ioas, uint32_t flags, void *va, uint64_t len, uint64_t *iova)
+{
+	struct iommu_ioas_map cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.ioas_id = ioas,
+		.user_va = (uintptr_t)va,
+		.length = len,
+		.iova = *iova,
+	};
+	int ret = ioctl(fd, IOMMU_IOAS_MAP, &cmd);
+
+	*iova = cmd.iova;
+	return ret ? -errno : 0;
+}
+
+#define RW (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
+#define FIXED (IOMMU_IOAS_MAP_FIXED_IOVA | RW)
+
+static inline int map_fixed(int fd, uint32_t ioas, void *va, uint64_t len, uint64_t iova)
+{
+	return map(fd, ioas, FIXED, va, len, &iova);
+}
+
+static inline int unmap(int fd, uint32_t ioas, uint64_t iova, uint64_t len, uint64_t *unmapped)
+{
+	struct iommu_ioas_unmap cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas,
+		.iova = iova,
+		.length = len,
+	};
+	int ret = ioctl(fd, IOMMU_IOAS_UNMAP, &cmd);
+
+	if (unmapped)
+		*unmapped = cmd.length;
+	return ret ? -errno : 0;
+}
+
+static inline int copy(int fd, uint32_t dst, uint32_t src, uint32_t flags, uint64_t src_iova,
+		uint64_t len, uint64_t *dst_iova)
+{
+	struct iommu_ioas_copy cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dst_ioas_id = dst,
+		.src_ioas_id = src,
+		.length = len,
+		.dst_iova = *dst_iova,
+		.src_iova = src_iova,
+	};
+	int ret = ioctl(fd, IOMMU_IOAS_COPY, &cmd);
+
+	*dst_iova = cmd.dst_iova;
+	return ret ? -errno : 0;
+}
+
+/* A "Name: N kB" line of /proc/self/status, in kB, or -1. */
+static inline long status_kb(const char *name)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, strlen(name)) && line[strlen(name)] == ':' &&
+		    sscanf(line + strlen(name) + 1, " %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* Pages pinned by this process (mm->pinned_vm), in kB. */
+static inline long vm_pinned_kb(void)
+{
+	return status_kb("VmPin");
+}
+
+/* Drops capability cap from the effective set of this thread; 0 or -1. */
+static inline int drop_cap(int cap)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -1;
+	data[cap / 32].effective &= ~(1u << (cap % 32));
+	return syscall(SYS_capset, &hdr, data);
 }
 
 static inline int write_file(const char *path, const char *val)
