@@ -134,15 +134,6 @@ impl CtxRef {
             ctx: NonNull::from(ucmd.ctx),
         }
     }
-
-    /// The context's file.
-    #[expect(
-        dead_code,
-        reason = "used by iommufd_ctx_from_file() with the in-kernel API"
-    )]
-    pub(crate) fn file(&self) -> &File {
-        &self.file
-    }
 }
 
 impl Clone for CtxRef {

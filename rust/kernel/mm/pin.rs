@@ -53,11 +53,6 @@ impl PinFlags {
     pub const fn with(self, other: Self) -> Self {
         Self(self.0 | other.0)
     }
-
-    /// Whether `other` is included.
-    pub const fn contains(self, other: Self) -> bool {
-        self.0 & other.0 == other.0
-    }
 }
 
 /// The pfn of a page.

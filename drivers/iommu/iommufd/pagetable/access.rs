@@ -114,13 +114,19 @@ impl IoPageTable {
         state.iova_alignment = state.needed_alignment();
     }
 
-    /// The accesses to notify of an unmap.
-    pub(crate) fn accesses(state: &IoptState) -> Result<KVec<Arc<dyn AccessNotify>>> {
-        let mut v = KVec::with_capacity(state.accesses.len(), GFP_KERNEL_ACCOUNT)?;
-        for a in state.accesses.iter() {
-            v.push(a.notify.clone(), GFP_KERNEL_ACCOUNT)?;
+    /// Asks every attached access to unpin what it pinned in `range`, without the table's
+    /// lock (the accesses take it to unpin). Accesses attached or detached meanwhile may be
+    /// skipped or asked twice, which the caller's retry makes harmless, as in C.
+    pub(crate) fn notify_unmap(&self, range: IovaRange) {
+        let mut k = 0;
+        loop {
+            let next = self.state.lock().accesses.get(k).map(|a| a.notify.clone());
+            let Some(access) = next else {
+                return;
+            };
+            access.notify_unmap(range.start, range.last - range.start + 1);
+            k += 1;
         }
-        Ok(v)
     }
 
     /// Pins the pages under `range` for an access; calls `out(pfn)` for each page, in order.
@@ -141,8 +147,7 @@ impl IoPageTable {
         let mut state = self.state.lock();
         let (reached, res) = state.walk(range, |area, first, last| {
             // Both ends must fall on page boundaries of the memory.
-            if area.prevent_access
-                || area.byte_of(first) % PAGE_SIZE != 0
+            if area.byte_of(first) % PAGE_SIZE != 0
                 || (last != range.last && area.byte_of(last) % PAGE_SIZE != PAGE_SIZE - 1)
             {
                 return Err(EINVAL);

@@ -370,11 +370,8 @@ impl IoPageTable {
                     _ => return Ok(unmapped),
                 }
             };
-            let accesses = Self::accesses(&state);
             drop(state);
-            for access in accesses?.iter() {
-                access.notify_unmap(busy.start, busy.last - busy.start + 1);
-            }
+            self.notify_unmap(busy);
             tries += 1;
             if tries > 100 {
                 // Something does not respond to unmap requests.

@@ -77,14 +77,7 @@ struct Owner {
 impl Owner {
     /// The current process, charged as `mode` says (nobody with `CAP_IPC_LOCK`).
     fn current(mode: AccountMode) -> Result<Self> {
-        let task = kernel::current!();
-        let mm: ARef<Mm> = ARef::from(&**task.mm().ok_or(EINVAL)?);
-        Ok(Self {
-            mm,
-            task: ARef::from(task.group_leader()),
-            user: User::current(),
-            account: pin_account(mode),
-        })
+        Self::current_as(pin_account(mode))
     }
 }
 
@@ -178,9 +171,13 @@ fn batch_pages() -> usize {
 impl Owner {
     /// The current process, charged as `account` says.
     fn current_as(account: PinAccount) -> Result<Self> {
+        let task = kernel::current!();
+        let mm: ARef<Mm> = ARef::from(&**task.mm().ok_or(EINVAL)?);
         Ok(Self {
+            mm,
+            task: ARef::from(task.group_leader()),
+            user: User::current(),
             account,
-            ..Self::current(AccountMode::User)?
         })
     }
 

@@ -148,10 +148,9 @@ pub(super) fn create(
         }
     };
     access.set_ops(st.clone());
-    // From here on, dropping `holder` (or the file) tears everything down.
-    let holder = KBox::new(StAccessFile(st), GFP_KERNEL_ACCOUNT).inspect_err(|_| {
-        Access::destroy(&access);
-    })?;
+    // From here on, dropping the `StAccessFile` (or the file holding it) tears everything
+    // down, also when allocating its box fails.
+    let holder = KBox::new(StAccessFile(st), GFP_KERNEL_ACCOUNT)?;
     let file = ACCESS_FOPS.create(c"[iommufd_test_staccess]", holder, bindings::O_RDWR)?;
     Access::attach(&access, ioas_id)?;
     cmd.__bindgen_anon_1.create_access.out_access_fd = fd.reserved_fd();
