@@ -53,6 +53,15 @@ add_after rust/kernel/mm.rs 'pub mod virt;' 'pub mod pin;'
 add_after rust/kernel/fs.rs 'pub mod file;' 'pub mod anon_inode;'
 # Headers the new kernel crate modules bind.
 add_line rust/bindings/bindings_helper.h '#include <linux/anon_inodes.h>'
+add_line rust/bindings/bindings_helper.h '#include <linux/iommu.h>'
+# The generic IO page table formats (the mock IOMMU's domains use the AMDv1 mock format).
+add_line rust/bindings/bindings_helper.h '#include <linux/generic_pt/iommu.h>'
+# The iommu core's interface to iommufd and to its test driver (attach handles, mock
+# devices), which it keeps out of include/.
+add_line rust/bindings/bindings_helper.h '#include "../../drivers/iommu/iommu-priv.h"'
+add_line rust/bindings/bindings_helper.h '#include "../../drivers/iommu/iommu-pages.h"'
+add_after rust/kernel/iommu/mod.rs 'pub mod pgtable;' 'pub mod domain;'
+add_after rust/kernel/iommu/mod.rs 'pub mod domain;' 'pub mod group;'
 # Errnos the kernel crate lacks and the uAPI returns: EOPNOTSUPP (unknown flags) and
 # EADDRINUSE (IOVA both allowed and reserved).
 add_after rust/kernel/error.rs '    declare_err!(ENOTSUPP, "Operation is not supported.");' \

@@ -21,6 +21,7 @@ use kernel::{
 
 use crate::{
     object::ObjectTable,
+    system::group::GroupTable,
     ucmd::{self, UCmd},
 };
 
@@ -44,6 +45,9 @@ pub(crate) struct IommufdCtx {
     /// Serialises `IOMMU_IOAS_CHANGE_PROCESS`.
     #[pin]
     pub(crate) change_process_lock: Mutex<()>,
+    /// The IOMMU groups of the bound devices (the system layer's data).
+    #[pin]
+    pub(crate) groups: GroupTable,
 }
 
 impl IommufdCtx {
@@ -90,6 +94,7 @@ impl MiscDevice for IommufdCtx {
                 objects <- ObjectTable::new(),
                 account_mm: Atomic::new(false),
                 change_process_lock <- new_mutex!(()),
+                groups <- GroupTable::new(),
             }),
             GFP_KERNEL_ACCOUNT,
         )
@@ -114,9 +119,11 @@ impl PinnedDrop for IommufdCtx {
 ///
 /// # Invariants
 ///
-/// `ctx` is the private data of `file`, an open `/dev/iommu` file.
+/// `ctx` is the private data of an open `/dev/iommu` file: `file` if it is `Some`; for an
+/// uncounted reference, a file that is released only after the reference is dropped.
 pub(crate) struct CtxRef {
-    file: ARef<File>,
+    /// `None` for a reference that does not count ([`CtxRef::new_uncounted`]).
+    file: Option<ARef<File>>,
     ctx: NonNull<IommufdCtx>,
 }
 
@@ -130,7 +137,23 @@ impl CtxRef {
     pub(crate) fn new(ucmd: &UCmd<'_>) -> Self {
         // INVARIANT: The ioctl's context is the private data of the ioctl's file.
         Self {
-            file: ARef::from(ucmd.file),
+            file: Some(ARef::from(ucmd.file)),
+            ctx: NonNull::from(ucmd.ctx),
+        }
+    }
+
+    /// A reference on the context of the ioctl `ucmd` that does not keep it alive: for
+    /// objects of the context that hold the context, which would otherwise keep their own
+    /// file open forever (C's mock devices do not take a context reference either).
+    ///
+    /// # Safety
+    ///
+    /// The reference, and every clone of it, is dropped before the context's objects are
+    /// (at the latest when the file is closed).
+    pub(crate) unsafe fn new_uncounted(ucmd: &UCmd<'_>) -> Self {
+        // INVARIANT: The ioctl's context; the caller guarantees it outlives the reference.
+        Self {
+            file: None,
             ctx: NonNull::from(ucmd.ctx),
         }
     }
@@ -151,7 +174,8 @@ impl Deref for CtxRef {
 
     fn deref(&self) -> &IommufdCtx {
         // SAFETY: By the type invariant `ctx` is the private data of `file`, freed only when
-        // the file is released, which the reference in `self.file` prevents.
+        // the file is released, which the reference in `self.file` prevents (or, for an
+        // uncounted reference, which happens only after it is dropped).
         unsafe { self.ctx.as_ref() }
     }
 }

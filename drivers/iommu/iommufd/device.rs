@@ -5,6 +5,8 @@
 //! - [`access`]: an in-kernel user of an IOAS that reaches memory through the CPU instead of
 //!   DMA (an emulated device, the test command's accessor).
 //!
-//! Bound physical devices join this layer with the in-kernel API for VFIO.
+//! - [`idev`]: a physical device bound to a context by its driver (VFIO, or the test
+//!   command's mock devices), and its attachment to an IOAS or a HWPT.
 
 pub(crate) mod access;
+pub(crate) mod idev;

@@ -46,6 +46,7 @@ mod option;
 mod pagetable;
 #[cfg(CONFIG_IOMMUFD_TEST)]
 mod selftest;
+mod system;
 mod uapi;
 mod ucmd;
 
@@ -55,6 +56,7 @@ module! {
     authors: ["The iommufd-rs authors"],
     description: "IOMMU Userspace API (/dev/iommu), in Rust",
     license: "GPL",
+    imports_ns: ["IOMMUFD_INTERNAL", "GENERIC_PT_IOMMU"],
 }
 
 /// The loaded module: the `/dev/iommu` misc device.
@@ -62,6 +64,10 @@ module! {
 struct IommufdModule {
     #[pin]
     misc: MiscDeviceRegistration<ctx::IommufdCtx>,
+    /// The mock IOMMU of the test command; dropped after the device node, so no open file
+    /// can create mock devices any more.
+    #[cfg(CONFIG_IOMMUFD_TEST)]
+    mock: selftest::mock::Registration,
 }
 
 impl kernel::InPlaceModule for IommufdModule {
@@ -76,6 +82,8 @@ impl kernel::InPlaceModule for IommufdModule {
                     owner: module,
                 },
             ),
+            #[cfg(CONFIG_IOMMUFD_TEST)]
+            mock: selftest::mock::register()?,
         })
     }
 }

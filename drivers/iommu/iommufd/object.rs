@@ -40,7 +40,10 @@ use kernel::{
     xarray::{AllocKind, XArray},
 };
 
-use crate::{device::access::Access, pagetable::Ioas};
+use crate::{
+    device::{access::Access, idev::IDevice},
+    pagetable::{hwpt::HwptPaging, Ioas},
+};
 
 /// The largest id (`xa_limit_31b`).
 const ID_MAX: u32 = i32::MAX as u32;
@@ -69,6 +72,11 @@ impl ObjectHeader {
         self.users.inc();
     }
 
+    /// Drops a user added with [`ObjectHeader::add_user`].
+    pub(crate) fn put_user(&self) {
+        self.users.dec();
+    }
+
     /// Drops the table's user and the owner's ([`ObjectHeader::add_user`]) if they are the
     /// only ones left; returns whether it did.
     fn take_owned_users(&self) -> bool {
@@ -86,12 +94,44 @@ pub(crate) trait ObjectType: Send + Sync + Sized {
     fn into_kind(this: Arc<Self>) -> ObjectKind;
 }
 
+/// Implements [`ObjectType`] for `$ty`, a struct with a `header: ObjectHeader` field, held
+/// in the table as `ObjectKind::$variant`.
+macro_rules! object_type {
+    ($ty:ty, $variant:ident) => {
+        impl $crate::object::ObjectType for $ty {
+            fn header(&self) -> &$crate::object::ObjectHeader {
+                &self.header
+            }
+
+            fn from_kind(kind: &$crate::object::ObjectKind) -> Option<&kernel::sync::Arc<Self>> {
+                match kind {
+                    $crate::object::ObjectKind::$variant(obj) => Some(obj),
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                }
+            }
+
+            fn into_kind(this: kernel::sync::Arc<Self>) -> $crate::object::ObjectKind {
+                $crate::object::ObjectKind::$variant(this)
+            }
+        }
+    };
+}
+pub(crate) use object_type;
+
 /// The objects a table can hold.
 pub(crate) enum ObjectKind {
     /// An IO address space.
     Ioas(Arc<Ioas>),
     /// An in-kernel access.
     Access(Arc<Access>),
+    /// A bound device.
+    Device(Arc<IDevice>),
+    /// A paging hardware page table.
+    HwptPaging(Arc<HwptPaging>),
+    /// A test object (a mock device, `IOMMU_TEST_OP_MOCK_DOMAIN`).
+    #[cfg(CONFIG_IOMMUFD_TEST)]
+    Selftest(Arc<crate::selftest::StDev>),
 }
 
 impl ObjectKind {
@@ -99,6 +139,10 @@ impl ObjectKind {
         match self {
             ObjectKind::Ioas(ioas) => ioas.header(),
             ObjectKind::Access(access) => access.header(),
+            ObjectKind::Device(idev) => idev.header(),
+            ObjectKind::HwptPaging(hwpt) => hwpt.header(),
+            #[cfg(CONFIG_IOMMUFD_TEST)]
+            ObjectKind::Selftest(st) => st.header(),
         }
     }
 }
@@ -196,6 +240,23 @@ impl<T: ObjectType> Deref for ObjRef<T> {
     }
 }
 
+impl<T: ObjectType> ObjRef<T> {
+    /// The object itself, to keep (a user count is not taken by clones of it).
+    pub(crate) fn arc(&self) -> &Arc<T> {
+        &self.obj
+    }
+}
+
+impl<T: ObjectType> Clone for ObjRef<T> {
+    /// Another user of the object.
+    fn clone(&self) -> Self {
+        self.obj.header().users.inc();
+        Self {
+            obj: self.obj.clone(),
+        }
+    }
+}
+
 impl<T: ObjectType> Drop for ObjRef<T> {
     fn drop(&mut self) {
         self.obj.header().users.dec();
@@ -238,6 +299,16 @@ impl ObjectTable {
         Ok(ObjRef { obj: obj.clone() })
     }
 
+    /// The error for an id that is not of the type looked for: `EINVAL` if it names an
+    /// object of another type, `ENOENT` if it names none.
+    pub(crate) fn kind_error(&self, id: u32) -> Error {
+        if self.xa.lock().get(id as usize).is_some() {
+            EINVAL
+        } else {
+            ENOENT
+        }
+    }
+
     /// Destroys the object `id` (`IOMMU_DESTROY`).
     ///
     /// # Errors
@@ -256,6 +327,25 @@ impl ObjectTable {
         // Tear the object down outside the spinlock.
         drop(obj);
         Ok(())
+    }
+
+    /// Destroys `obj`, published as `id`, if only the table uses it (an automatic HWPT
+    /// after its last device detached); otherwise leaves it.
+    pub(crate) fn try_destroy<T: ObjectType>(&self, id: u32, obj: &Arc<T>) {
+        let mut xa = self.xa.lock();
+        let Some(kind) = xa.get(id as usize) else {
+            return;
+        };
+        // The id may have been reused after a destroy: compare the objects.
+        if !T::from_kind(kind).is_some_and(|o| Arc::ptr_eq(o, obj)) {
+            return;
+        }
+        if !kind.header().take_last_user() {
+            return;
+        }
+        let removed = xa.remove(id as usize);
+        drop(xa);
+        drop(removed);
     }
 
     /// Removes the object `id`, of type `T`, for its in-kernel owner, which is a user of it

@@ -9,11 +9,15 @@
 //! - [`area`]: the mappings, IOVA range to a slice of [`pages::Pages`].
 //! - [`pages`]: the memory mappings point into, shared between IO address spaces, and
 //!   [`pinned`]: its pinned pages, as runs of contiguous pfns.
+//! - [`hwpt`]: paging hardware page tables: an iommu domain filled from an IOAS, and
+//!   [`domains`]: how an IO page table fills the domains attached to it.
 //! - [`access`]: in-kernel access to the mappings (pin, unpin, copy) for emulated devices.
 //! - [`iova`]: sets of IOVA ranges.
 
 pub(crate) mod access;
 pub(crate) mod area;
+pub(crate) mod domains;
+pub(crate) mod hwpt;
 pub(crate) mod ioas;
 pub(crate) mod iopt;
 pub(crate) mod iova;

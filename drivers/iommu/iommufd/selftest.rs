@@ -9,6 +9,10 @@
 //! next, and its ops fail with `EOPNOTSUPP` until then, as unknown ops do in C.
 
 mod access;
+pub(crate) mod mock;
+mod stdev;
+
+pub(crate) use stdev::StDev;
 
 use kernel::{
     bindings,
@@ -24,6 +28,10 @@ mod op {
     use kernel::uapi;
 
     pub(super) const ADD_RESERVED: u32 = uapi::IOMMU_TEST_OP_ADD_RESERVED;
+    pub(super) const MOCK_DOMAIN: u32 = uapi::IOMMU_TEST_OP_MOCK_DOMAIN;
+    pub(super) const MOCK_DOMAIN_FLAGS: u32 = uapi::IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS;
+    pub(super) const MOCK_DOMAIN_REPLACE: u32 = uapi::IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE;
+    pub(super) const MD_CHECK_MAP: u32 = uapi::IOMMU_TEST_OP_MD_CHECK_MAP;
     pub(super) const MD_CHECK_REFS: u32 = uapi::IOMMU_TEST_OP_MD_CHECK_REFS;
     pub(super) const SET_TEMP_MEMORY_LIMIT: u32 = uapi::IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT;
     pub(super) const CREATE_ACCESS: u32 = uapi::IOMMU_TEST_OP_CREATE_ACCESS;
@@ -50,6 +58,23 @@ pub(crate) fn test_cmd(ucmd: &UCmd<'_>, cmd: &mut crate::uapi::TestCmd) -> Resul
             // each, so reading any of them is sound.
             let a = unsafe { args.add_reserved };
             add_reserved(ucmd, cmd.id, a.start, a.length)
+        }
+        op::MOCK_DOMAIN => stdev::mock_domain(ucmd, cmd, 0),
+        op::MOCK_DOMAIN_FLAGS => {
+            // SAFETY: As above.
+            let flags = unsafe { args.mock_domain_flags.dev_flags };
+            stdev::mock_domain(ucmd, cmd, flags)
+        }
+        op::MOCK_DOMAIN_REPLACE => {
+            // SAFETY: As above.
+            let pt_id = unsafe { args.mock_domain_replace.pt_id };
+            let id = cmd.id;
+            stdev::mock_domain_replace(ucmd, cmd, id, pt_id)
+        }
+        op::MD_CHECK_MAP => {
+            // SAFETY: As above.
+            let a = unsafe { args.check_map };
+            stdev::check_map(ucmd, cmd.id, a.iova, a.length, a.uptr)
         }
         op::MD_CHECK_REFS => {
             // SAFETY: As above.
@@ -113,26 +138,51 @@ fn check_refs(uptr: u64, length: u64, refs: u32) -> Result {
     }
     let mut addr = uptr as usize;
     for _ in 0..length / page {
-        let mut p: *mut bindings::page = core::ptr::null_mut();
-        // SAFETY: `p` has room for the one page asked for; the address is a user address,
-        // which the function validates.
-        let n = unsafe { bindings::get_user_pages_fast(addr, 1, 0, &mut p) };
-        if n < 0 {
-            return Err(Error::from_errno(n));
-        }
-        if n != 1 {
-            return Err(EFAULT);
-        }
-        // SAFETY: `p` is a page we hold a reference on (from `get_user_pages_fast`).
-        let compound = unsafe { bindings::PageCompound(p) };
-        // SAFETY: As above.
-        let count = unsafe { bindings::page_ref_count(p) } as u32;
-        // SAFETY: Drops the reference `get_user_pages_fast` took, once.
-        unsafe { bindings::put_page(p) };
+        let (compound, count) = with_user_page(addr, |p| {
+            // SAFETY: `p` is a page we hold a reference on.
+            unsafe {
+                (
+                    bindings::PageCompound(p),
+                    bindings::page_ref_count(p) as u32,
+                )
+            }
+        })?;
         if !compound && count / bindings::GUP_PIN_COUNTING_BIAS != refs {
             return Err(EIO);
         }
         addr += PAGE_SIZE;
     }
     Ok(())
+}
+
+/// Runs `f` on the page mapped at the user address `addr`, holding a reference on it.
+///
+/// # Errors
+///
+/// `EFAULT` if nothing is mapped there, as `get_user_pages_fast` fails.
+fn with_user_page<R>(addr: usize, f: impl FnOnce(*mut bindings::page) -> R) -> Result<R> {
+    let mut p: *mut bindings::page = core::ptr::null_mut();
+    // SAFETY: `p` has room for the one page asked for; the address is a user address,
+    // which the function validates.
+    let n = unsafe { bindings::get_user_pages_fast(addr, 1, 0, &mut p) };
+    if n < 0 {
+        return Err(Error::from_errno(n as i32));
+    }
+    if n != 1 {
+        return Err(EFAULT);
+    }
+    let r = f(p);
+    // SAFETY: Drops the reference `get_user_pages_fast` took, once.
+    unsafe { bindings::put_page(p) };
+    Ok(r)
+}
+
+/// The pfn of the page mapped at the user address `addr`.
+///
+/// # Errors
+///
+/// As [`with_user_page`].
+fn user_pfn(addr: usize) -> Result<usize> {
+    // SAFETY: `p` is a page we hold a reference on.
+    with_user_page(addr, |p| unsafe { bindings::page_to_pfn(p) } as usize)
 }

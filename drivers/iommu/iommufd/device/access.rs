@@ -29,7 +29,7 @@ use kernel::{
 
 use crate::{
     ctx::CtxRef,
-    object::{ObjRef, ObjectHeader, ObjectKind, ObjectType},
+    object::{ObjRef, ObjectHeader},
     pagetable::{access::AccessNotify, iova::IovaRange, Ioas},
 };
 
@@ -66,22 +66,7 @@ pub(crate) struct Access {
     ops: SpinLock<Option<Arc<dyn AccessOps>>>,
 }
 
-impl ObjectType for Access {
-    fn header(&self) -> &ObjectHeader {
-        &self.header
-    }
-
-    fn from_kind(kind: &ObjectKind) -> Option<&Arc<Self>> {
-        match kind {
-            ObjectKind::Access(access) => Some(access),
-            _ => None,
-        }
-    }
-
-    fn into_kind(this: Arc<Self>) -> ObjectKind {
-        ObjectKind::Access(this)
-    }
-}
+crate::object::object_type!(Access, Access);
 
 impl AccessNotify for Access {
     fn notify_unmap(&self, iova: u64, length: u64) {

@@ -69,13 +69,8 @@ impl IoptState {
         }
     }
 
-    /// The alignment accesses (and, later, domains) need.
-    fn needed_alignment(&self) -> u64 {
-        self.accesses.iter().map(|a| a.alignment).fold(1, u64::max)
-    }
-
     /// Whether every area is aligned to `alignment`.
-    fn areas_aligned(&self, alignment: u64) -> bool {
+    pub(crate) fn areas_aligned(&self, alignment: u64) -> bool {
         let mask = alignment - 1;
         self.areas.iter().all(|(&last, area)| {
             area.iova & mask == 0

@@ -9,8 +9,9 @@
 
 use kernel::{
     alloc::flags::GFP_KERNEL_ACCOUNT,
+    new_mutex,
     prelude::*,
-    sync::Arc,
+    sync::{Arc, Mutex},
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -21,7 +22,7 @@ use super::{
     pages::{self, Pages, PinAccount},
 };
 use crate::{
-    object::{ObjectHeader, ObjectKind, ObjectType},
+    object::ObjectHeader,
     uapi::{self, map_flags, vfio_ioas_op, IovaRange},
     ucmd::UCmd,
 };
@@ -33,24 +34,13 @@ pub(crate) struct Ioas {
     /// Its IO page table.
     #[pin]
     pub(crate) iopt: IoPageTable,
+    /// The ids of the automatic HWPTs built on it, which an attach to the IOAS may reuse
+    /// (C's `hwpt_list`). Also serialises automatic attaches, as C's `ioas->mutex`.
+    #[pin]
+    pub(crate) auto_hwpts: Mutex<KVec<u32>>,
 }
 
-impl ObjectType for Ioas {
-    fn header(&self) -> &ObjectHeader {
-        &self.header
-    }
-
-    fn from_kind(kind: &ObjectKind) -> Option<&Arc<Self>> {
-        match kind {
-            ObjectKind::Ioas(ioas) => Some(ioas),
-            _ => None,
-        }
-    }
-
-    fn into_kind(this: Arc<Self>) -> ObjectKind {
-        ObjectKind::Ioas(this)
-    }
-}
+crate::object::object_type!(Ioas, Ioas);
 
 impl Ioas {
     /// A new, empty IOAS.
@@ -59,9 +49,17 @@ impl Ioas {
             pin_init!(Self {
                 header: ObjectHeader::new(),
                 iopt <- IoPageTable::new(),
+                auto_hwpts <- new_mutex!(KVec::new()),
             }),
             GFP_KERNEL_ACCOUNT,
         )
+    }
+}
+
+impl Ioas {
+    /// Forgets the automatic HWPT `id`, which is going away.
+    pub(crate) fn forget_auto_hwpt(&self, id: u32) {
+        self.auto_hwpts.lock().retain(|h| *h != id);
     }
 }
 

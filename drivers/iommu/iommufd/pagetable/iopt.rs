@@ -32,6 +32,7 @@ use kernel::{
 use super::{
     access::AccessEntry,
     area::{first_in, with_first_in, Area, AreaTree, Prot},
+    domains::{fill_area, unfill_area, DomainEntry},
     iova::{IovaRange, IovaSet},
     pages::Pages,
 };
@@ -50,6 +51,11 @@ pub(crate) struct IoptState {
     pub(crate) large_pages: bool,
     /// The in-kernel accesses attached ([`super::access`]).
     pub(crate) accesses: KVec<AccessEntry>,
+    /// Reservations made for their own sake (`IOMMU_TEST_OP_ADD_RESERVED`); `reserved` is
+    /// these plus the domains' out-of-aperture IOVA.
+    pub(crate) reserved_fixed: IovaSet,
+    /// The hardware page tables filled from the mappings ([`super::domains`]).
+    pub(crate) domains: KVec<DomainEntry>,
 }
 
 /// The IO page table of one IOAS.
@@ -237,6 +243,8 @@ impl IoPageTable {
                 iova_alignment: 1,
                 large_pages: true,
                 accesses: KVec::new(),
+                reserved_fixed: IovaSet::new(),
+                domains: KVec::new(),
             }),
         })
     }
@@ -319,6 +327,49 @@ impl IoPageTable {
             state.areas.insert(node.into_node(range.last, area));
             next = range.last.wrapping_add(1);
         }
+        // Pin the new areas and map them into the domains; on error take them all out.
+        let end = iova.wrapping_add(length);
+        let mut cur = iova;
+        let mut failed = None;
+        while cur != end {
+            let filled = with_first_in(
+                &state.areas,
+                IovaRange {
+                    start: cur,
+                    last: cur,
+                },
+                |last, area| (last, fill_area(&state.domains, area, last)),
+            );
+            let Some((last, r)) = filled else {
+                kernel::warn_on!(true);
+                break;
+            };
+            if let Err(e) = r {
+                failed = Some((cur, e));
+                break;
+            }
+            cur = last.wrapping_add(1);
+        }
+        if let Some((failed_at, e)) = failed {
+            let mut cur = iova;
+            while cur != end {
+                let probe = IovaRange {
+                    start: cur,
+                    last: cur,
+                };
+                let Some(last) = with_first_in(&state.areas, probe, |last, area| {
+                    if cur < failed_at {
+                        unfill_area(&state.domains, area, last);
+                    }
+                    last
+                }) else {
+                    break;
+                };
+                drop(state.areas.remove(&last));
+                cur = last.wrapping_add(1);
+            }
+            return Err(e);
+        }
         Ok(iova)
     }
 
@@ -336,7 +387,8 @@ impl IoPageTable {
         let mut start = range.start;
         let mut tries = 0u32;
         loop {
-            let mut state = self.state.lock();
+            let mut guard = self.state.lock();
+            let state = &mut *guard;
             let busy = loop {
                 // The first area that ends at or after `start`.
                 let Some(mut cursor) = state.areas.cursor_lower_bound_mut(&start) else {
@@ -363,6 +415,7 @@ impl IoPageTable {
                     };
                 }
                 unmapped += last - area.iova + 1;
+                unfill_area(&state.domains, area, last);
                 // The area (and, with its last user, its `Pages`) is freed here.
                 drop(cursor.remove_current().1);
                 match last.checked_add(1) {
@@ -370,7 +423,7 @@ impl IoPageTable {
                     _ => return Ok(unmapped),
                 }
             };
-            drop(state);
+            drop(guard);
             self.notify_unmap(busy);
             tries += 1;
             if tries > 100 {
@@ -443,7 +496,9 @@ impl IoPageTable {
         if first_in(&state.areas, range).is_some() || state.allowed.intersects(range) {
             return Err(EADDRINUSE);
         }
-        state.reserved.insert(range)
+        state.reserved.insert(range)?;
+        // On error `reserved` keeps the range until it is next rebuilt: it only refuses IOVA.
+        state.reserved_fixed.insert(range)
     }
 
     /// Replaces the allowed IOVA (`IOMMU_IOAS_ALLOW_IOVAS`).
@@ -473,6 +528,8 @@ mod tests {
             iova_alignment: 1,
             large_pages: true,
             accesses: KVec::new(),
+            reserved_fixed: IovaSet::new(),
+            domains: KVec::new(),
         }
     }
 

@@ -31,12 +31,6 @@
 
 #define IOVA 0x100000UL
 
-static int test_cmd(int fd, struct iommu_test_cmd *cmd)
-{
-	cmd->size = sizeof(*cmd);
-	return ioctl(fd, IOMMU_TEST_CMD, cmd) ? -errno : 0;
-}
-
 /* A new accessor on ioas; returns its fd or -errno. */
 static int access_create(int fd, uint32_t ioas, uint32_t flags)
 {
@@ -98,47 +92,6 @@ static int access_replace(int fd, int afd, uint32_t ioas)
 	};
 
 	return test_cmd(fd, &cmd);
-}
-
-/* 0 if every page of [buf, buf + len) is pinned refs times. */
-static int check_refs(int fd, void *buf, uint64_t len, uint32_t refs)
-{
-	struct iommu_test_cmd cmd = {
-		.op = IOMMU_TEST_OP_MD_CHECK_REFS,
-		.check_refs = { .uptr = (uintptr_t)buf, .length = len, .refs = refs },
-	};
-
-	return test_cmd(fd, &cmd);
-}
-
-static int set_rlimit_mode(int fd, uint64_t mode)
-{
-	struct iommu_option cmd = {
-		.size = sizeof(cmd),
-		.option_id = IOMMU_OPTION_RLIMIT_MODE,
-		.op = IOMMU_OPTION_OP_SET,
-		.val64 = mode,
-	};
-
-	return ioctl(fd, IOMMU_OPTION, &cmd) ? -errno : 0;
-}
-
-static void *map_anon(size_t len, int extra)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra,
-		       -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-/* len bytes, aligned to align (a power of two), or NULL. */
-static void *map_aligned(size_t len, size_t align)
-{
-	uint8_t *p = map_anon(len + align, 0);
-
-	if (!p)
-		return NULL;
-	return (void *)(((uintptr_t)p + align - 1) & ~(align - 1));
 }
 
 FIXTURE(pin)
@@ -539,40 +492,7 @@ TEST_F(pin, change_process)
  * VmLck), without CAP_IPC_LOCK. Over the limit the pin fails with ENOMEM and
  * nothing stays pinned or charged.
  */
-FIXTURE(limit)
-{
-	int fd;
-	uint8_t *buf;
-};
-
-FIXTURE_VARIANT(limit)
-{
-	uint64_t mode;
-};
-
-FIXTURE_VARIANT_ADD(limit, user)
-{
-	.mode = 0,
-};
-
-FIXTURE_VARIANT_ADD(limit, mm)
-{
-	.mode = 1,
-};
-
-FIXTURE_SETUP(limit)
-{
-	self->fd = open("/dev/iommu", O_RDWR);
-	ASSERT_LE(0, self->fd);
-	self->buf = map_aligned(32 * PAGE, PAGE);
-	ASSERT_NE(NULL, self->buf);
-	memset(self->buf, 1, 32 * PAGE);
-}
-
-FIXTURE_TEARDOWN(limit)
-{
-	close(self->fd);
-}
+#include "iommufd_rs_limit.h"
 
 TEST_F(limit, memlock)
 {

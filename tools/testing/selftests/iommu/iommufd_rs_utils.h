@@ -17,7 +17,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <sys/mman.h>
 #include <linux/iommu.h>
+#include "../../../../drivers/iommu/iommufd/iommufd_test.h"
 
 /* IOMMU_IOAS_ALLOC; returns 0 or -errno. *id is 0 on failure. */
 static inline int ioas_alloc(int fd, uint32_t *id)
@@ -184,6 +186,54 @@ static inline bool fail_nth_disarm(int fnth)
 	if (pwrite(fnth, "0", 1, 0) != 1)
 		return false;
 	return atoi(buf) == 0;
+}
+
+/* The test command (IOMMU_TEST_CMD); returns 0 or -errno. */
+static inline int test_cmd(int fd, struct iommu_test_cmd *cmd)
+{
+	cmd->size = sizeof(*cmd);
+	return ioctl(fd, IOMMU_TEST_CMD, cmd) ? -errno : 0;
+}
+
+/* 0 if every page of [buf, buf + len) is pinned refs times. */
+static inline int check_refs(int fd, void *buf, uint64_t len, uint32_t refs)
+{
+	struct iommu_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_MD_CHECK_REFS,
+		.check_refs = { .uptr = (uintptr_t)buf, .length = len, .refs = refs },
+	};
+
+	return test_cmd(fd, &cmd);
+}
+
+static inline int set_rlimit_mode(int fd, uint64_t mode)
+{
+	struct iommu_option cmd = {
+		.size = sizeof(cmd),
+		.option_id = IOMMU_OPTION_RLIMIT_MODE,
+		.op = IOMMU_OPTION_OP_SET,
+		.val64 = mode,
+	};
+
+	return ioctl(fd, IOMMU_OPTION, &cmd) ? -errno : 0;
+}
+
+static inline void *map_anon(size_t len, int extra)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra,
+		       -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* len bytes, aligned to align (a power of two), or NULL. */
+static inline void *map_aligned(size_t len, size_t align)
+{
+	uint8_t *p = map_anon(len + align, 0);
+
+	if (!p)
+		return NULL;
+	return (void *)(((uintptr_t)p + align - 1) & ~(align - 1));
 }
 
 #endif

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Bound devices: a physical device whose DMA a context controls.
+//!
+//! # Lifetime
+//!
+//! A driver (VFIO, or the test command's mock devices) binds a device to a context
+//! ([`IDevice::bind`]): iommufd claims the DMA ownership of the device's IOMMU group (no
+//! kernel driver DMAs through the DMA API meanwhile) and publishes a device object. The
+//! driver is a user of the object until it unbinds ([`IDevice::unbind`]), so user space
+//! cannot destroy it. Between the two, the driver attaches the device to an IOAS or a
+//! HWPT ([`IDevice::attach`], [`IDevice::replace`]) and detaches it before it unbinds.
+//!
+//! A bound device holds its context (as C's `iommufd_ctx_get`) unless it is a mock
+//! device, whose owner is itself an object of the context.
+//!
+//! # Locking
+//!
+//! `IDevice::attached` (a device's own attach state) → `Ioas::auto_hwpts` (automatic
+//! attaches) → `IGroup::state` → `IoPageTable::state`.
+
+use kernel::{
+    bindings,
+    device::Device,
+    iommu::{
+        domain::{device_capable, DmaOwner},
+        group::Group,
+    },
+    new_mutex,
+    prelude::*,
+    sync::{aref::ARef, Arc, Mutex},
+};
+
+use crate::{
+    ctx::CtxRef,
+    object::{ObjRef, ObjectHeader, ObjectType},
+    pagetable::{hwpt::HwptPaging, Ioas},
+    system::group::IGroup,
+};
+
+/// A bound device.
+#[pin_data(PinnedDrop)]
+pub(crate) struct IDevice {
+    header: ObjectHeader,
+    ctx: CtxRef,
+    /// The id in the context's table.
+    id: u32,
+    /// The device.
+    pub(crate) dev: ARef<Device>,
+    /// Its IOMMU group, in this context.
+    igroup: Arc<IGroup>,
+    /// The claim on the group's DMA, released when the object goes.
+    _owner: DmaOwner,
+    /// Whether the device can do DMA that bypasses CPU caches, so that only domains that
+    /// enforce coherency suit it.
+    enforce_cache_coherency: bool,
+    /// Whether the device is attached (its group holds a user of the HWPT for it).
+    #[pin]
+    attached: Mutex<bool>,
+}
+
+crate::object::object_type!(IDevice, Device);
+
+/// What an attach changes: a new attachment, or a move from another HWPT.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Change {
+    Attach,
+    Replace,
+}
+
+impl IDevice {
+    /// Binds `dev` to the context `ctx` (C's `iommufd_device_bind`); `isolated_msi_needed`
+    /// unless the device is a mock.
+    ///
+    /// # Errors
+    ///
+    /// `ENODEV` if no IOMMU translates for the device, `EINVAL` if its IOMMU cannot keep
+    /// DMA cache coherent, `EPERM` if its interrupts are not isolated, `EBUSY` if its group
+    /// is owned by another user, `ENOMEM`.
+    pub(crate) fn bind(ctx: CtxRef, dev: &Device, isolated_msi_needed: bool) -> Result<Arc<Self>> {
+        let group = Group::of(dev).ok_or(ENODEV)?;
+        if !device_capable(dev, bindings::iommu_cap_IOMMU_CAP_CACHE_COHERENCY) {
+            return Err(EINVAL);
+        }
+        if isolated_msi_needed && !group.has_isolated_msi() {
+            // The module parameter allow_unsafe_interrupts comes with VFIO support.
+            return Err(EPERM);
+        }
+        let igroup = ctx.groups.get(group)?;
+        let built = Self::publish(&ctx, &igroup, dev);
+        if built.is_err() {
+            ctx.groups.put(&igroup);
+        }
+        built
+    }
+
+    /// Claims the DMA of `dev` and publishes its object, which holds `igroup`.
+    fn publish(ctx: &CtxRef, igroup: &Arc<IGroup>, dev: &Device) -> Result<Arc<Self>> {
+        // The context is the owner token: devices of one group may share the claim only
+        // within one context.
+        let token: *const crate::ctx::IommufdCtx = &**ctx;
+        let owner = DmaOwner::claim(dev, token.cast_mut().cast())?;
+        let reservation = ctx.objects.reserve()?;
+        let id = reservation.id();
+        let idev = Arc::pin_init(
+            pin_init!(Self {
+                header: ObjectHeader::new(),
+                ctx: ctx.clone(),
+                id,
+                dev: dev.into(),
+                igroup: igroup.clone(),
+                _owner: owner,
+                enforce_cache_coherency: device_capable(
+                    dev,
+                    bindings::iommu_cap_IOMMU_CAP_ENFORCE_CACHE_COHERENCY,
+                ),
+                attached <- new_mutex!(false),
+            }),
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        // The driver is a user until it unbinds.
+        idev.header.add_user();
+        reservation.prepare(idev.clone())?.publish();
+        Ok(idev)
+    }
+
+    /// The id in the context's table.
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Unbinds the device (C's `iommufd_device_unbind`): removes the object, waiting for
+    /// lookups in flight. The driver detached it first.
+    pub(crate) fn unbind(this: &Arc<Self>) {
+        kernel::warn_on!(*this.attached.lock());
+        this.ctx.objects.remove_owned::<Self>(this.id);
+    }
+
+    /// Attaches the device to the IOAS or HWPT `pt_id`; for an IOAS, sets `pt_id` to the
+    /// HWPT used (C's `iommufd_device_attach`).
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` for an unknown id, `EINVAL` for an object of another type, a device already
+    /// attached, or a HWPT that does not suit it; as filling a new domain fails (`ENOMEM`,
+    /// also over `RLIMIT_MEMLOCK`, `EADDRINUSE`).
+    pub(crate) fn attach(this: &Arc<Self>, pt_id: &mut u32) -> Result {
+        Self::change_pt(this, pt_id, Change::Attach)
+    }
+
+    /// Moves the attached device to the IOAS or HWPT `pt_id` without a moment in which its
+    /// DMA is unmapped (C's `iommufd_device_replace`).
+    ///
+    /// # Errors
+    ///
+    /// As [`IDevice::attach`]; `EINVAL` if the device is not attached.
+    pub(crate) fn replace(this: &Arc<Self>, pt_id: &mut u32) -> Result {
+        Self::change_pt(this, pt_id, Change::Replace)
+    }
+
+    /// Detaches the device (C's `iommufd_device_detach`).
+    pub(crate) fn detach(this: &Arc<Self>) {
+        let mut attached = this.attached.lock();
+        if !*attached {
+            kernel::warn_on!(true);
+            return;
+        }
+        let hwpt = this.igroup.detach();
+        *attached = false;
+        drop(attached);
+        if let Some(hwpt) = hwpt {
+            this.release_hwpt(&hwpt, 1);
+        }
+    }
+
+    /// Drops `n` users of `hwpt` that attachments held; an automatic HWPT no device uses
+    /// any more is destroyed.
+    fn release_hwpt(&self, hwpt: &Arc<HwptPaging>, n: u32) {
+        for _ in 0..n {
+            hwpt.header().put_user();
+        }
+        if hwpt.auto_domain {
+            self.ctx.objects.try_destroy(hwpt.id(), hwpt);
+        }
+    }
+
+    fn change_pt(this: &Arc<Self>, pt_id: &mut u32, change: Change) -> Result {
+        let mut attached = this.attached.lock();
+        if (change == Change::Attach) == *attached {
+            return Err(EINVAL);
+        }
+        let old = if let Ok(hwpt) = this.ctx.objects.get::<HwptPaging>(*pt_id) {
+            this.do_change(hwpt.arc(), change)?
+        } else if let Ok(ioas) = this.ctx.objects.get::<Ioas>(*pt_id) {
+            this.auto_domain(ioas, pt_id, change)?
+        } else {
+            return Err(this.ctx.objects.kind_error(*pt_id));
+        };
+        *attached = true;
+        drop(attached);
+        if let Some((old, n)) = old {
+            this.release_hwpt(&old, n);
+        }
+        Ok(())
+    }
+
+    /// Attaches to (or moves to) `hwpt`; for a move, returns the old HWPT and the users to
+    /// drop on it.
+    fn do_change(
+        &self,
+        hwpt: &Arc<HwptPaging>,
+        change: Change,
+    ) -> Result<Option<(Arc<HwptPaging>, u32)>> {
+        if self.enforce_cache_coherency && !hwpt.enforce_cache_coherency() {
+            return Err(EINVAL);
+        }
+        match change {
+            Change::Attach => self.igroup.attach(hwpt).map(|()| None),
+            Change::Replace => self.igroup.replace(hwpt),
+        }
+    }
+
+    /// Attaches to an automatic HWPT of `ioas`: one that exists and suits the device, else
+    /// a new one.
+    fn auto_domain(
+        &self,
+        ioas: ObjRef<Ioas>,
+        pt_id: &mut u32,
+        change: Change,
+    ) -> Result<Option<(Arc<HwptPaging>, u32)>> {
+        let mut list = ioas.auto_hwpts.lock();
+        for &id in list.iter() {
+            let Ok(hwpt) = self.ctx.objects.get::<HwptPaging>(id) else {
+                continue;
+            };
+            match self.do_change(hwpt.arc(), change) {
+                // The domain does not suit the device: try the next.
+                Err(e) if e == EINVAL => continue,
+                Err(e) => return Err(e),
+                Ok(old) => {
+                    *pt_id = id;
+                    return Ok(old);
+                }
+            }
+        }
+        list.reserve(1, GFP_KERNEL_ACCOUNT)?;
+        let reservation = self.ctx.objects.reserve()?;
+        let id = reservation.id();
+        let hwpt = HwptPaging::new(ioas.clone(), &self.dev, 0, true)?;
+        hwpt.set_id(id);
+        // Decide coherency before the first map: some IOMMUs set it per IOPTE.
+        if self.enforce_cache_coherency && !hwpt.enforce_cache_coherency() {
+            return Err(EINVAL);
+        }
+        // Fill, then attach: the device never sees the domain before it maps the IOAS. On
+        // error the HWPT is dropped here, which takes the domain back out of the IOAS.
+        hwpt.fill()?;
+        let prepared = reservation.prepare(hwpt.clone())?;
+        let old = self.do_change(&hwpt, change)?;
+        hwpt.set_listed();
+        // Room was reserved above.
+        let _ = list.push_within_capacity(id);
+        prepared.publish();
+        *pt_id = id;
+        Ok(old)
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for IDevice {
+    fn drop(self: Pin<&mut Self>) {
+        self.ctx.groups.put(&self.igroup);
+    }
+}

@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The hardware page tables (iommu domains) an IO page table fills.
+//!
+//! A table keeps the domains of the HWPTs built on it. While it has at least one, every
+//! area is *filled*: its pages hold one user for the area ([`super::pages::Pages::add_users`], which pins
+//! and charges them) and each run of pinned pages is mapped into every domain, one
+//! `iommu_map` per run, so a 2 MiB huge page is one call. The first domain pins; the
+//! others only map the runs already pinned. Unmapping an area, or removing the last domain,
+//! unmaps the runs and drops the area's user, which unpins pages nobody else uses.
+//!
+//! A domain also constrains the table: IOVA outside its aperture is reserved for as long as
+//! it is attached, and mappings must be aligned to its smallest page size (`EADDRINUSE`
+//! for existing ones that are not, as in C). The mock driver's 2 KiB pages make mappings
+//! start in the middle of a CPU page: runs are mapped by byte, not by page.
+//!
+//! Everything here runs under `IoPageTable::state`, so the domains and the areas never
+//! change under a fill.
+
+use kernel::{
+    alloc::flags::GFP_KERNEL_ACCOUNT,
+    iommu::domain::{Domain, Prot as IoProt},
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::Arc,
+};
+
+use super::{
+    area::{first_in, Area, Prot},
+    iopt::{IoPageTable, IoptState, IOVA_SPACE},
+    iova::{IovaRange, IovaSet},
+};
+
+/// A domain an IO page table fills.
+pub(crate) struct DomainEntry {
+    /// The domain; its HWPT holds it too, and removes it before freeing it.
+    pub(crate) domain: Arc<Domain>,
+    /// IOVA the domain cannot translate, reserved while it is attached.
+    outside: [Option<IovaRange>; 2],
+}
+
+/// The IOMMU access bits of an area. `IOMMU_CACHE` always: user space has no way to flush
+/// caches, so bind only accepts devices whose IOMMU keeps DMA coherent, as in C.
+fn io_prot(prot: Prot) -> IoProt {
+    let mut p = IoProt::CACHE;
+    if prot.read {
+        p = p.with(IoProt::READ);
+    }
+    if prot.write {
+        p = p.with(IoProt::WRITE);
+    }
+    p
+}
+
+/// The indexes of the first and last pages of `area`, whose last IOVA is `last`.
+fn page_span(area: &Area, last: u64) -> (usize, usize) {
+    let end = area.byte_of(last);
+    (area.start_byte / PAGE_SIZE, end / PAGE_SIZE)
+}
+
+/// Maps the pinned pages of `area` into `domain`.
+///
+/// # Errors
+///
+/// As `iommu_map` fails (`ENOMEM`); nothing stays mapped on error.
+fn map_area(domain: &Domain, area: &Area, last: u64) -> Result {
+    let (first, lastp) = page_span(area, last);
+    let start = area.start_byte;
+    let end = area.byte_of(last) + 1;
+    let prot = io_prot(area.prot);
+    let mut mapped = 0usize;
+    let mut result = Ok(());
+    area.pages
+        .for_each_pinned(first, lastp, |index, pfn, count| {
+            if result.is_err() {
+                return;
+            }
+            // The bytes of the run that the area maps.
+            let b0 = (index * PAGE_SIZE).max(start);
+            let b1 = ((index + count) * PAGE_SIZE).min(end);
+            let iova = area.iova as usize + (b0 - start);
+            let paddr = (pfn * PAGE_SIZE + (b0 - index * PAGE_SIZE)) as u64;
+            result = domain.map(iova, paddr, b1 - b0, prot, GFP_KERNEL_ACCOUNT);
+            if result.is_ok() {
+                mapped += b1 - b0;
+            }
+        });
+    if result.is_ok() && mapped != end - start {
+        // A page of the area is not pinned: the caller pins before it maps.
+        kernel::warn_on!(true);
+        result = Err(EFAULT);
+    }
+    if result.is_err() && mapped != 0 {
+        domain.unmap(area.iova as usize, mapped);
+    }
+    result
+}
+
+/// Unmaps `area` from `domain`.
+fn unmap_area(domain: &Domain, area: &Area, last: u64) {
+    let length = (last - area.iova + 1) as usize;
+    let done = domain.unmap(area.iova as usize, length);
+    kernel::warn_on!(done != length);
+}
+
+/// Pins `area` and maps it into every domain of `domains`; nothing to do without domains.
+///
+/// # Errors
+///
+/// As [`super::pages::Pages::add_users`] (`ENOMEM`, also over `RLIMIT_MEMLOCK`; `EFAULT`)
+/// and `iommu_map` fail. Nothing stays pinned or mapped on error.
+pub(crate) fn fill_area(domains: &[DomainEntry], area: &Area, last: u64) -> Result {
+    if domains.is_empty() {
+        return Ok(());
+    }
+    let (first, lastp) = page_span(area, last);
+    area.pages.add_users(first, lastp)?;
+    for (k, entry) in domains.iter().enumerate() {
+        if let Err(e) = map_area(&entry.domain, area, last) {
+            for done in &domains[..k] {
+                unmap_area(&done.domain, area, last);
+            }
+            area.pages.remove_users(first, lastp);
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Undoes [`fill_area`].
+pub(crate) fn unfill_area(domains: &[DomainEntry], area: &Area, last: u64) {
+    if domains.is_empty() {
+        return;
+    }
+    for entry in domains.iter() {
+        unmap_area(&entry.domain, area, last);
+    }
+    let (first, lastp) = page_span(area, last);
+    area.pages.remove_users(first, lastp);
+}
+
+impl IoptState {
+    /// The alignment the domains and accesses need.
+    pub(crate) fn needed_alignment(&self) -> u64 {
+        let domains = self
+            .domains
+            .iter()
+            .map(|d| min_page_size(&d.domain))
+            .fold(1, u64::max);
+        self.accesses
+            .iter()
+            .map(|a| a.alignment)
+            .fold(domains, u64::max)
+    }
+
+    /// Rebuilds `reserved` from the fixed reservations and the domains' apertures.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`; `reserved` is then unchanged.
+    fn rebuild_reserved(&mut self) -> Result {
+        let mut set = IovaSet::new();
+        for r in self.reserved_fixed.iter() {
+            set.insert(*r)?;
+        }
+        for entry in self.domains.iter() {
+            for r in entry.outside.iter().flatten() {
+                set.insert(*r)?;
+            }
+        }
+        self.reserved = set;
+        Ok(())
+    }
+}
+
+/// The smallest page size of `domain`.
+fn min_page_size(domain: &Domain) -> u64 {
+    let bitmap = domain.pgsize_bitmap();
+    if bitmap == 0 {
+        PAGE_SIZE as u64
+    } else {
+        1u64 << bitmap.trailing_zeros()
+    }
+}
+
+impl IoPageTable {
+    /// Adds `domain` to the table and fills it with every mapping.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if the domain's smallest page is larger than a CPU page, `EADDRINUSE` if a
+    /// mapping is outside its aperture or not aligned to its pages, `ENOMEM` (also over
+    /// `RLIMIT_MEMLOCK` for the first domain, which pins), `EFAULT`. On error the table is
+    /// unchanged.
+    pub(crate) fn add_domain(&self, domain: &Arc<Domain>) -> Result {
+        let mut state = self.state.lock();
+        if state.domains.iter().any(|d| Arc::ptr_eq(&d.domain, domain)) {
+            kernel::warn_on!(true);
+            return Err(EEXIST);
+        }
+        let page = min_page_size(domain);
+        if page > PAGE_SIZE as u64 {
+            return Err(EINVAL);
+        }
+        let alignment = page.max(state.iova_alignment);
+        if alignment != state.iova_alignment && !state.areas_aligned(alignment) {
+            return Err(EADDRINUSE);
+        }
+        let aperture = domain.aperture();
+        let outside = [
+            IovaRange::new(0, aperture.start.wrapping_sub(1)).filter(|_| aperture.start != 0),
+            IovaRange::new(aperture.end.wrapping_add(1), IOVA_SPACE.last)
+                .filter(|_| aperture.end < IOVA_SPACE.last),
+        ];
+        for r in outside.iter().flatten() {
+            if first_in(&state.areas, *r).is_some() || state.allowed.intersects(*r) {
+                return Err(EADDRINUSE);
+            }
+        }
+        state.domains.reserve(1, GFP_KERNEL_ACCOUNT)?;
+        let pins = state.domains.is_empty();
+        // Fill the new domain alone first: on error only it is undone.
+        let mut filled: Option<(u64, Result)> = None;
+        for (&last, area) in state.areas.iter() {
+            let r = (|| {
+                if pins {
+                    let (first, lastp) = page_span(area, last);
+                    area.pages.add_users(first, lastp)?;
+                    let r = map_area(domain, area, last);
+                    if r.is_err() {
+                        area.pages.remove_users(first, lastp);
+                    }
+                    r
+                } else {
+                    map_area(domain, area, last)
+                }
+            })();
+            if let Err(e) = r {
+                filled = Some((area.iova, Err(e)));
+                break;
+            }
+        }
+        if let Some((failed_at, Err(e))) = filled {
+            for (&last, area) in state.areas.iter() {
+                if area.iova >= failed_at {
+                    break;
+                }
+                unmap_area(domain, area, last);
+                if pins {
+                    let (first, lastp) = page_span(area, last);
+                    area.pages.remove_users(first, lastp);
+                }
+            }
+            return Err(e);
+        }
+        // Room was reserved above.
+        let _ = state.domains.push_within_capacity(DomainEntry {
+            domain: domain.clone(),
+            outside,
+        });
+        if let Err(e) = state.rebuild_reserved() {
+            let _ = state.domains.pop();
+            Self::unfill_domain(&state, domain, pins);
+            return Err(e);
+        }
+        state.iova_alignment = alignment;
+        Ok(())
+    }
+
+    /// Unmaps every area from `domain`; drops the areas' pins if `unpin`.
+    fn unfill_domain(state: &IoptState, domain: &Domain, unpin: bool) {
+        for (&last, area) in state.areas.iter() {
+            unmap_area(domain, area, last);
+            if unpin {
+                let (first, lastp) = page_span(area, last);
+                area.pages.remove_users(first, lastp);
+            }
+        }
+    }
+
+    /// Removes `domain`, added with [`IoPageTable::add_domain`], unmapping every area from
+    /// it (and unpinning them if it was the last domain).
+    pub(crate) fn remove_domain(&self, domain: &Arc<Domain>) {
+        let mut state = self.state.lock();
+        let Some(pos) = state
+            .domains
+            .iter()
+            .position(|d| Arc::ptr_eq(&d.domain, domain))
+        else {
+            kernel::warn_on!(true);
+            return;
+        };
+        let last_one = state.domains.len() == 1;
+        Self::unfill_domain(&state, domain, last_one);
+        // `remove` only fails for an index out of bounds.
+        let _ = state.domains.remove(pos);
+        if state.rebuild_reserved().is_err() {
+            // Out of memory: the domain's aperture stays reserved, which only refuses IOVA.
+            pr_warn!("iommufd: aperture of a detached domain stays reserved (no memory)\n");
+        }
+        state.iova_alignment = state.needed_alignment();
+    }
+}
