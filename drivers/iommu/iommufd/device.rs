@@ -7,6 +7,8 @@
 //!
 //! - [`idev`]: a physical device bound to a context by its driver (VFIO, or the test
 //!   command's mock devices), and its attachment to an IOAS or a HWPT.
+//! - [`hw_info`]: `IOMMU_GET_HW_INFO`, what the IOMMU of a bound device can do.
 
 pub(crate) mod access;
+pub(crate) mod hw_info;
 pub(crate) mod idev;

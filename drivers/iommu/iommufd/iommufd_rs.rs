@@ -13,8 +13,10 @@
 //! 3. the IO page table layer ([`pagetable`]): IO address spaces (IOAS) and hardware page
 //!    tables, mapping IOVA to pinned pages.
 //!
-//! The device layer has in-kernel accesses ([`device::access`]); bound devices and the
-//! system layer arrive with device binding. The third layer has the IOAS, with pinning.
+//! The device layer has bound devices ([`device::idev`]) and in-kernel accesses
+//! ([`device::access`]); the system layer the IOMMU groups of bound devices
+//! ([`system::group`]); the third layer the IOAS, with pinning, and paging HWPTs whose
+//! domains the IOAS fills ([`pagetable::domains`]).
 //!
 //! Around them: [`ctx`] is what one open file holds, [`object`] its table of objects by id,
 //! [`ucmd`] the ioctl entry points and their size-prefixed argument structs, [`uapi`] the
@@ -26,13 +28,18 @@
 //!
 //! 1. `IommufdCtx::change_process_lock` (serialises `IOMMU_IOAS_CHANGE_PROCESS`);
 //! 2. a test accessor's `items` (held across a pin, as in C);
-//! 3. `Access::state` (C's `ioas_lock`; dropped around the driver's unmap callback);
-//! 4. `IoPageTable::state` (a mutex, one per IOAS; C's `iova_rwsem`). An unmap drops it
-//!    before asking accesses to unpin;
-//! 5. `Pages::state` (a mutex per `Pages`: its pinned runs and its owner);
-//! 6. the source mm's `mmap_lock` (taken by pinning and by `locked_vm` accounting);
-//! 7. the object table's xarray spinlock and `Access::ops` (spinlocks, never held across
-//!    anything that sleeps).
+//! 3. `IDevice::attached` (a bound device's attach, replace and detach);
+//! 4. `Access::state` (C's `ioas_lock`; dropped around the driver's unmap callback);
+//! 5. `Ioas::auto_hwpts` (C's `ioas->mutex`: attaches that pick or make an automatic HWPT);
+//! 6. `GroupTable::groups`, then `IGroup::state` (C's `igroup->lock`: what a group is
+//!    attached to);
+//! 7. `IoPageTable::state` (a mutex, one per IOAS; C's `iova_rwsem` and `domains_rwsem`).
+//!    An unmap drops it before asking accesses to unpin; `iommu_map`/`iommu_unmap` of the
+//!    IOAS's domains run under it;
+//! 8. `Pages::state` (a mutex per `Pages`: its pinned runs and its owner);
+//! 9. the source mm's `mmap_lock` (taken by pinning and by `locked_vm` accounting);
+//! 10. the object table's xarray spinlock and `Access::ops` (spinlocks, never held across
+//!     anything that sleeps).
 
 use kernel::{
     miscdevice::{MiscDeviceNode, MiscDeviceOptions, MiscDeviceRegistration},
@@ -56,7 +63,7 @@ module! {
     authors: ["The iommufd-rs authors"],
     description: "IOMMU Userspace API (/dev/iommu), in Rust",
     license: "GPL",
-    imports_ns: ["IOMMUFD_INTERNAL", "GENERIC_PT_IOMMU"],
+    imports_ns: ["IOMMUFD", "IOMMUFD_INTERNAL", "GENERIC_PT_IOMMU"],
 }
 
 /// The loaded module: the `/dev/iommu` misc device.

@@ -10,12 +10,14 @@
 //! - [`pages`]: the memory mappings point into, shared between IO address spaces, and
 //!   [`pinned`]: its pinned pages, as runs of contiguous pfns.
 //! - [`hwpt`]: paging hardware page tables: an iommu domain filled from an IOAS, and
-//!   [`domains`]: how an IO page table fills the domains attached to it.
+//!   [`domains`]: how an IO page table fills the domains attached to it, and [`dirty`]:
+//!   reading which IOVA devices wrote.
 //! - [`access`]: in-kernel access to the mappings (pin, unpin, copy) for emulated devices.
 //! - [`iova`]: sets of IOVA ranges.
 
 pub(crate) mod access;
 pub(crate) mod area;
+pub(crate) mod dirty;
 pub(crate) mod domains;
 pub(crate) mod hwpt;
 pub(crate) mod ioas;

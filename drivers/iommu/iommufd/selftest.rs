@@ -21,7 +21,7 @@ use kernel::{
     sync::atomic::{Atomic, Relaxed},
 };
 
-use crate::{pagetable::iova::IovaRange, pagetable::Ioas, ucmd::UCmd};
+use crate::{device::idev::IDevice, pagetable::iova::IovaRange, pagetable::Ioas, ucmd::UCmd};
 
 /// The ops, as `u32`.
 mod op {
@@ -32,6 +32,8 @@ mod op {
     pub(super) const MOCK_DOMAIN_FLAGS: u32 = uapi::IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS;
     pub(super) const MOCK_DOMAIN_REPLACE: u32 = uapi::IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE;
     pub(super) const MD_CHECK_MAP: u32 = uapi::IOMMU_TEST_OP_MD_CHECK_MAP;
+    pub(super) const DEV_CHECK_CACHE: u32 = uapi::IOMMU_TEST_OP_DEV_CHECK_CACHE;
+    pub(super) const DIRTY: u32 = uapi::IOMMU_TEST_OP_DIRTY;
     pub(super) const MD_CHECK_REFS: u32 = uapi::IOMMU_TEST_OP_MD_CHECK_REFS;
     pub(super) const SET_TEMP_MEMORY_LIMIT: u32 = uapi::IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT;
     pub(super) const CREATE_ACCESS: u32 = uapi::IOMMU_TEST_OP_CREATE_ACCESS;
@@ -75,6 +77,18 @@ pub(crate) fn test_cmd(ucmd: &UCmd<'_>, cmd: &mut crate::uapi::TestCmd) -> Resul
             // SAFETY: As above.
             let a = unsafe { args.check_map };
             stdev::check_map(ucmd, cmd.id, a.iova, a.length, a.uptr)
+        }
+        op::DIRTY => {
+            // SAFETY: As above.
+            let a = unsafe { args.dirty };
+            let id = cmd.id;
+            stdev::dirty(ucmd, cmd, id, a.iova, a.length, a.page_size, a.uptr)
+        }
+        op::DEV_CHECK_CACHE => {
+            // SAFETY: As above.
+            let a = unsafe { args.check_dev_cache };
+            let idev = ucmd.ctx.objects.get::<IDevice>(cmd.id)?;
+            mock::check_cache(&idev.dev, a.id, a.cache)
         }
         op::MD_CHECK_REFS => {
             // SAFETY: As above.

@@ -102,6 +102,14 @@ ioctl_struct! {
     VfioIoas = iommu_vfio_ioas, __reserved;
     /// `IOMMU_IOAS_CHANGE_PROCESS`.
     IoasChangeProcess = iommu_ioas_change_process, __reserved;
+    /// `IOMMU_HWPT_ALLOC`.
+    HwptAlloc = iommu_hwpt_alloc, __reserved;
+    /// `IOMMU_GET_HW_INFO`.
+    HwInfo = iommu_hw_info, __reserved;
+    /// `IOMMU_HWPT_SET_DIRTY_TRACKING`.
+    HwptSetDirtyTracking = iommu_hwpt_set_dirty_tracking, __reserved;
+    /// `IOMMU_HWPT_GET_DIRTY_BITMAP`.
+    HwptGetDirtyBitmap = iommu_hwpt_get_dirty_bitmap, data;
 }
 
 #[cfg(CONFIG_IOMMUFD_TEST)]
@@ -156,6 +164,14 @@ pub(crate) mod cmd {
     pub(crate) const VFIO_IOAS: u32 = uapi::IOMMUFD_CMD_VFIO_IOAS;
     /// `IOMMU_IOAS_CHANGE_PROCESS`.
     pub(crate) const IOAS_CHANGE_PROCESS: u32 = uapi::IOMMUFD_CMD_IOAS_CHANGE_PROCESS;
+    /// `IOMMU_HWPT_ALLOC`.
+    pub(crate) const HWPT_ALLOC: u32 = uapi::IOMMUFD_CMD_HWPT_ALLOC;
+    /// `IOMMU_GET_HW_INFO`.
+    pub(crate) const GET_HW_INFO: u32 = uapi::IOMMUFD_CMD_GET_HW_INFO;
+    /// `IOMMU_HWPT_SET_DIRTY_TRACKING`.
+    pub(crate) const HWPT_SET_DIRTY_TRACKING: u32 = uapi::IOMMUFD_CMD_HWPT_SET_DIRTY_TRACKING;
+    /// `IOMMU_HWPT_GET_DIRTY_BITMAP`.
+    pub(crate) const HWPT_GET_DIRTY_BITMAP: u32 = uapi::IOMMUFD_CMD_HWPT_GET_DIRTY_BITMAP;
     /// `IOMMU_TEST_CMD`.
     #[cfg(CONFIG_IOMMUFD_TEST)]
     pub(crate) const TEST: u32 = BASE + 32;
@@ -168,6 +184,42 @@ pub(crate) mod cmd {
 }
 
 /// `enum iommufd_ioas_map_flags`.
+/// `IOMMU_HWPT_ALLOC` flags and data types.
+pub(crate) mod hwpt_flags {
+    use kernel::uapi;
+
+    /// `IOMMU_HWPT_ALLOC_NEST_PARENT`.
+    pub(crate) const NEST_PARENT: u32 = uapi::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_NEST_PARENT;
+    /// `IOMMU_HWPT_ALLOC_DIRTY_TRACKING`.
+    pub(crate) const DIRTY_TRACKING: u32 =
+        uapi::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
+    /// `IOMMU_HWPT_FAULT_ID_VALID`.
+    pub(crate) const FAULT_ID_VALID: u32 = uapi::iommufd_hwpt_alloc_flags_IOMMU_HWPT_FAULT_ID_VALID;
+    /// `IOMMU_HWPT_ALLOC_PASID`.
+    pub(crate) const PASID: u32 = uapi::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_PASID;
+    /// `IOMMU_HWPT_DATA_NONE`.
+    pub(crate) const DATA_NONE: u32 = uapi::iommu_hwpt_data_type_IOMMU_HWPT_DATA_NONE;
+}
+
+/// `IOMMU_GET_HW_INFO` flags, types and capabilities.
+pub(crate) mod hw_info {
+    use kernel::uapi;
+
+    /// `IOMMU_HW_INFO_FLAG_INPUT_TYPE`.
+    pub(crate) const FLAG_INPUT_TYPE: u32 =
+        uapi::iommufd_hw_info_flags_IOMMU_HW_INFO_FLAG_INPUT_TYPE;
+    /// `IOMMU_HW_INFO_TYPE_DEFAULT`.
+    pub(crate) const TYPE_DEFAULT: u32 = uapi::iommu_hw_info_type_IOMMU_HW_INFO_TYPE_DEFAULT;
+    /// `IOMMU_HW_INFO_TYPE_NONE`.
+    pub(crate) const TYPE_NONE: u32 = uapi::iommu_hw_info_type_IOMMU_HW_INFO_TYPE_NONE;
+    /// `IOMMU_HW_CAP_DIRTY_TRACKING`.
+    pub(crate) const CAP_DIRTY_TRACKING: u64 =
+        uapi::iommufd_hw_capabilities_IOMMU_HW_CAP_DIRTY_TRACKING as u64;
+    /// `IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED`.
+    pub(crate) const CAP_PCI_ATS_NOT_SUPPORTED: u64 =
+        uapi::iommufd_hw_capabilities_IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED as u64;
+}
+
 pub(crate) mod map_flags {
     use kernel::uapi;
 

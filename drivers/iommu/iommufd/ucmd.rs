@@ -49,20 +49,8 @@ impl UCmd<'_> {
     ///
     /// `E2BIG` if bytes beyond the kernel's struct are not zero, `EFAULT` on a fault.
     pub(crate) fn read<T: IoctlStruct>(&self) -> Result<T> {
-        let ksize = core::mem::size_of::<T>();
-        let mut reader = UserSlice::new(self.ubuf, self.user_size).reader();
         let mut cmd = T::zeroed();
-        let known = self.user_size.min(ksize);
-        reader.read_slice(&mut cmd.as_bytes_mut()[..known])?;
-        // The tail the kernel does not know must be zero; read it in chunks.
-        let mut chunk = [0u8; 64];
-        while !reader.is_empty() {
-            let n = reader.len().min(chunk.len());
-            reader.read_slice(&mut chunk[..n])?;
-            if chunk[..n].iter().any(|&b| b != 0) {
-                return Err(E2BIG);
-            }
-        }
+        copy_struct_from_user(cmd.as_bytes_mut(), self.ubuf, self.user_size)?;
         Ok(cmd)
     }
 
@@ -77,6 +65,30 @@ impl UCmd<'_> {
             .writer()
             .write_slice(&cmd.as_bytes()[..n])
     }
+}
+
+/// Copies the `len` bytes at `src`, a struct of a version the user knows, into `dst`, a
+/// struct of the version the kernel knows, like `copy_struct_from_user()`: bytes the user
+/// did not pass stay as they are (zero, for a zeroed `dst`); bytes the kernel does not know
+/// must be zero.
+///
+/// # Errors
+///
+/// `E2BIG` if bytes beyond `dst` are not zero, `EFAULT` on a fault.
+pub(crate) fn copy_struct_from_user(dst: &mut [u8], src: UserPtr, len: usize) -> Result {
+    let mut reader = UserSlice::new(src, len).reader();
+    let known = len.min(dst.len());
+    reader.read_slice(&mut dst[..known])?;
+    // The tail the kernel does not know must be zero; read it in chunks.
+    let mut chunk = [0u8; 64];
+    while !reader.is_empty() {
+        let n = reader.len().min(chunk.len());
+        reader.read_slice(&mut chunk[..n])?;
+        if chunk[..n].iter().any(|&b| b != 0) {
+            return Err(E2BIG);
+        }
+    }
+    Ok(())
 }
 
 /// One entry of the ioctl table.
@@ -127,6 +139,26 @@ const OPS: &[Op] = &[
         cmd::IOAS_CHANGE_PROCESS,
         uapi::IoasChangeProcess,
         ioas::change_process
+    ),
+    op!(
+        cmd::HWPT_ALLOC,
+        uapi::HwptAlloc,
+        crate::pagetable::hwpt::alloc
+    ),
+    op!(
+        cmd::GET_HW_INFO,
+        uapi::HwInfo,
+        crate::device::hw_info::get_hw_info
+    ),
+    op!(
+        cmd::HWPT_SET_DIRTY_TRACKING,
+        uapi::HwptSetDirtyTracking,
+        crate::pagetable::dirty::set_dirty_tracking
+    ),
+    op!(
+        cmd::HWPT_GET_DIRTY_BITMAP,
+        uapi::HwptGetDirtyBitmap,
+        crate::pagetable::dirty::get_dirty_bitmap
     ),
     #[cfg(CONFIG_IOMMUFD_TEST)]
     op!(cmd::TEST, uapi::TestCmd, crate::selftest::test_cmd),

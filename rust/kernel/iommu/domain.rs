@@ -8,7 +8,7 @@ use crate::{
     alloc::Flags,
     bindings,
     device::Device,
-    error::{from_err_ptr, to_result, Result},
+    error::{code::*, from_err_ptr, to_result, Result},
     sync::aref::ARef,
 };
 use core::ptr::NonNull;
@@ -90,6 +90,43 @@ impl Domain {
         Ok(unsafe { Self::from_raw(ptr) })
     }
 
+    /// Allocates a paging domain for `dev` directly through its IOMMU driver's
+    /// `domain_alloc_paging_flags` callback, with the allocation flags `flags` and the
+    /// driver-specific data `data` user space gave (as iommufd's `IOMMU_HWPT_ALLOC` does).
+    /// The domain's owner is set to the driver.
+    ///
+    /// # Errors
+    ///
+    /// `ENODEV` if no IOMMU translates for `dev`, `EOPNOTSUPP` if the driver takes no
+    /// flags or data, and what the driver returns (`EINVAL` for bad data, `ENOMEM`, ...).
+    pub fn alloc_paging_user(dev: &Device, flags: u32, data: Option<&UserData>) -> Result<Self> {
+        let ops = device_ops(dev).ok_or(ENODEV)?;
+        // SAFETY: A driver's ops live as long as devices are bound to it, which `dev` is.
+        let Some(alloc) = (unsafe { (*ops).domain_alloc_paging_flags }) else {
+            if flags != 0 || data.is_some() {
+                return Err(EOPNOTSUPP);
+            }
+            return Self::alloc_paging(dev, 0);
+        };
+        let raw = data.map(|d| bindings::iommu_user_data {
+            type_: d.data_type,
+            uptr: d.uptr as *mut core::ffi::c_void,
+            len: d.len,
+        });
+        let raw_ptr = raw.as_ref().map_or(core::ptr::null(), core::ptr::from_ref);
+        // SAFETY: `dev` is valid and probed by the driver; `raw_ptr` is null or valid for
+        // the call.
+        let ptr = from_err_ptr(unsafe { alloc(dev.as_raw(), flags, raw_ptr) })?;
+        if ptr.is_null() {
+            return Err(ENOMEM);
+        }
+        // SAFETY: The driver returned a valid domain, now ours; as the iommu core does for
+        // domains it allocates, record whose it is.
+        unsafe { (*ptr).owner = ops };
+        // SAFETY: As above.
+        Ok(unsafe { Self::from_raw(ptr) })
+    }
+
     /// Takes ownership of the domain at `ptr`.
     ///
     /// # Safety
@@ -144,9 +181,9 @@ impl Domain {
         self.raw().ops
     }
 
-    /// Whether the domain has dirty tracking operations.
-    pub fn has_dirty_ops(&self) -> bool {
-        !self.raw().dirty_ops.is_null()
+    /// The domain's dirty tracking operations (null without dirty tracking).
+    pub fn dirty_ops(&self) -> *const bindings::iommu_dirty_ops {
+        self.raw().dirty_ops
     }
 
     /// Makes every DMA through the domain snoop the CPU caches; returns whether the domain
@@ -198,6 +235,103 @@ impl Drop for Domain {
     }
 }
 
+/// Driver-specific data from user space for a domain allocation (`struct
+/// iommu_user_data`): the driver copies it in itself.
+#[derive(Copy, Clone, Debug)]
+pub struct UserData {
+    /// The data type (`IOMMU_HWPT_DATA_*`).
+    pub data_type: u32,
+    /// The user address of the data.
+    pub uptr: usize,
+    /// Its length in bytes.
+    pub len: usize,
+}
+
+/// The operations of the IOMMU driver that translates for `dev`, if any.
+pub fn device_ops(dev: &Device) -> Option<*const bindings::iommu_ops> {
+    // SAFETY: `dev` is valid; `iommu` is set while an IOMMU probed the device, and its
+    // `iommu_dev` and that device's `ops` are valid as long as the device stays probed.
+    unsafe {
+        let iommu = (*dev.as_raw()).iommu;
+        if iommu.is_null() || (*iommu).iommu_dev.is_null() {
+            return None;
+        }
+        let ops = (*(*iommu).iommu_dev).ops;
+        (!ops.is_null()).then_some(ops)
+    }
+}
+
+/// The number of PASIDs `dev` supports (0 if none, or if PASID is not enabled).
+pub fn device_max_pasids(dev: &Device) -> u32 {
+    // SAFETY: As in `device_ops`.
+    unsafe {
+        let iommu = (*dev.as_raw()).iommu;
+        if iommu.is_null() {
+            0
+        } else {
+            (*iommu).max_pasids
+        }
+    }
+}
+
+/// Information about the IOMMU that translates for a device, in its driver's format
+/// (`iommu_ops::hw_info`); freed on drop.
+///
+/// # Invariants
+///
+/// `data` points to `len` bytes allocated with `kmalloc` by the driver, owned by this object.
+pub struct HwInfo {
+    data: NonNull<u8>,
+    len: usize,
+    data_type: u32,
+}
+
+impl HwInfo {
+    /// The driver's data.
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: By the type invariant `data` holds `len` bytes we own.
+        unsafe { core::slice::from_raw_parts(self.data.as_ptr(), self.len) }
+    }
+
+    /// The format of the data (`IOMMU_HW_INFO_TYPE_*`).
+    pub fn data_type(&self) -> u32 {
+        self.data_type
+    }
+}
+
+impl Drop for HwInfo {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant we own the allocation.
+        unsafe { bindings::kfree(self.data.as_ptr().cast()) };
+    }
+}
+
+/// Asks the IOMMU driver of `dev` for its information in the format `data_type`
+/// (`IOMMU_HW_INFO_TYPE_DEFAULT` for the driver's own); `None` if the driver has none.
+///
+/// # Errors
+///
+/// `ENODEV` if no IOMMU translates for `dev`, and what the driver returns (`EOPNOTSUPP`
+/// for a format it does not have, `ENOMEM`).
+pub fn device_hw_info(dev: &Device, data_type: u32) -> Result<Option<HwInfo>> {
+    let ops = device_ops(dev).ok_or(ENODEV)?;
+    // SAFETY: A driver's ops live as long as devices are bound to it, which `dev` is.
+    let Some(hw_info) = (unsafe { (*ops).hw_info }) else {
+        return Ok(None);
+    };
+    let mut len: u32 = 0;
+    let mut ty = data_type;
+    // SAFETY: `dev` is valid and probed by the driver; `len` and `ty` are valid for writes.
+    let ptr = from_err_ptr(unsafe { hw_info(dev.as_raw(), &mut len, &mut ty) })?;
+    let data = NonNull::new(ptr.cast::<u8>()).ok_or(ENOMEM)?;
+    // INVARIANT: The driver allocated `len` bytes with `kmalloc` for the caller.
+    Ok(Some(HwInfo {
+        data,
+        len: len as usize,
+        data_type: ty,
+    }))
+}
+
 /// Whether the IOMMU that translates for `dev` has the capability `cap` (`IOMMU_CAP_*`).
 pub fn device_capable(dev: &Device, cap: bindings::iommu_cap) -> bool {
     // SAFETY: `dev` is valid for the call.
@@ -215,16 +349,17 @@ pub struct DmaOwner {
 }
 
 impl DmaOwner {
-    /// Claims the DMA ownership of `dev` for `owner`. Devices of one group may share it
-    /// only with the same `owner` token.
+    /// Claims the DMA ownership of `dev` for `owner`, whose address is the token: devices
+    /// of one group may share the claim only with the same token.
     ///
     /// # Errors
     ///
     /// `EBUSY` if the group is owned by the DMA API or another owner, `ENODEV` without an
     /// IOMMU group.
-    pub fn claim(dev: &Device, owner: *mut core::ffi::c_void) -> Result<Self> {
-        // SAFETY: `dev` is valid; `owner` is only compared, never dereferenced.
-        to_result(unsafe { bindings::iommu_device_claim_dma_owner(dev.as_raw(), owner) })?;
+    pub fn claim<T>(dev: &Device, owner: &T) -> Result<Self> {
+        let token = core::ptr::from_ref(owner).cast_mut().cast();
+        // SAFETY: `dev` is valid; the token is only compared, never dereferenced.
+        to_result(unsafe { bindings::iommu_device_claim_dma_owner(dev.as_raw(), token) })?;
         // INVARIANT: The claim succeeded.
         Ok(Self { dev: dev.into() })
     }

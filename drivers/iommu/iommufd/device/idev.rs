@@ -98,8 +98,7 @@ impl IDevice {
     fn publish(ctx: &CtxRef, igroup: &Arc<IGroup>, dev: &Device) -> Result<Arc<Self>> {
         // The context is the owner token: devices of one group may share the claim only
         // within one context.
-        let token: *const crate::ctx::IommufdCtx = &**ctx;
-        let owner = DmaOwner::claim(dev, token.cast_mut().cast())?;
+        let owner = DmaOwner::claim::<crate::ctx::IommufdCtx>(dev, ctx)?;
         let reservation = ctx.objects.reserve()?;
         let id = reservation.id();
         let idev = Arc::pin_init(
@@ -127,6 +126,12 @@ impl IDevice {
     /// The id in the context's table.
     pub(crate) fn id(&self) -> u32 {
         self.id
+    }
+
+    /// Whether the device can issue DMA that bypasses CPU caches, so that only domains that
+    /// enforce coherency suit it.
+    pub(crate) fn enforce_cache_coherency(&self) -> bool {
+        self.enforce_cache_coherency
     }
 
     /// Unbinds the device (C's `iommufd_device_unbind`): removes the object, waiting for
@@ -246,7 +251,7 @@ impl IDevice {
         list.reserve(1, GFP_KERNEL_ACCOUNT)?;
         let reservation = self.ctx.objects.reserve()?;
         let id = reservation.id();
-        let hwpt = HwptPaging::new(ioas.clone(), &self.dev, 0, true)?;
+        let hwpt = HwptPaging::new(ioas.clone(), &self.dev, 0, None, true)?;
         hwpt.set_id(id);
         // Decide coherency before the first map: some IOMMUs set it per IOPTE.
         if self.enforce_cache_coherency && !hwpt.enforce_cache_coherency() {

@@ -58,12 +58,14 @@ fn page_span(area: &Area, last: u64) -> (usize, usize) {
     (area.start_byte / PAGE_SIZE, end / PAGE_SIZE)
 }
 
-/// Maps the pinned pages of `area` into `domain`.
+/// Maps the pinned pages of `area` into `domain`: each run with one `iommu_map`, or, without
+/// `large` pages (`IOMMU_OPTION_HUGE_PAGES` off), each CPU page on its own, so that the
+/// domain uses no IOPTE larger than a page.
 ///
 /// # Errors
 ///
 /// As `iommu_map` fails (`ENOMEM`); nothing stays mapped on error.
-fn map_area(domain: &Domain, area: &Area, last: u64) -> Result {
+fn map_area(domain: &Domain, area: &Area, last: u64, large: bool) -> Result {
     let (first, lastp) = page_span(area, last);
     let start = area.start_byte;
     let end = area.byte_of(last) + 1;
@@ -78,11 +80,21 @@ fn map_area(domain: &Domain, area: &Area, last: u64) -> Result {
             // The bytes of the run that the area maps.
             let b0 = (index * PAGE_SIZE).max(start);
             let b1 = ((index + count) * PAGE_SIZE).min(end);
-            let iova = area.iova as usize + (b0 - start);
-            let paddr = (pfn * PAGE_SIZE + (b0 - index * PAGE_SIZE)) as u64;
-            result = domain.map(iova, paddr, b1 - b0, prot, GFP_KERNEL_ACCOUNT);
-            if result.is_ok() {
-                mapped += b1 - b0;
+            let mut b = b0;
+            while b < b1 && result.is_ok() {
+                // The end of this call: the run's, or the CPU page's without large pages.
+                let e = if large {
+                    b1
+                } else {
+                    ((b / PAGE_SIZE + 1) * PAGE_SIZE).min(b1)
+                };
+                let iova = area.iova as usize + (b - start);
+                let paddr = (pfn * PAGE_SIZE + (b - index * PAGE_SIZE)) as u64;
+                result = domain.map(iova, paddr, e - b, prot, GFP_KERNEL_ACCOUNT);
+                if result.is_ok() {
+                    mapped += e - b;
+                }
+                b = e;
             }
         });
     if result.is_ok() && mapped != end - start {
@@ -109,14 +121,14 @@ fn unmap_area(domain: &Domain, area: &Area, last: u64) {
 ///
 /// As [`super::pages::Pages::add_users`] (`ENOMEM`, also over `RLIMIT_MEMLOCK`; `EFAULT`)
 /// and `iommu_map` fail. Nothing stays pinned or mapped on error.
-pub(crate) fn fill_area(domains: &[DomainEntry], area: &Area, last: u64) -> Result {
+pub(crate) fn fill_area(domains: &[DomainEntry], area: &Area, last: u64, large: bool) -> Result {
     if domains.is_empty() {
         return Ok(());
     }
     let (first, lastp) = page_span(area, last);
     area.pages.add_users(first, lastp)?;
     for (k, entry) in domains.iter().enumerate() {
-        if let Err(e) = map_area(&entry.domain, area, last) {
+        if let Err(e) = map_area(&entry.domain, area, last, large) {
             for done in &domains[..k] {
                 unmap_area(&done.domain, area, last);
             }
@@ -140,13 +152,18 @@ pub(crate) fn unfill_area(domains: &[DomainEntry], area: &Area, last: u64) {
 }
 
 impl IoptState {
-    /// The alignment the domains and accesses need.
+    /// The alignment the domains and accesses need (and a CPU page without large pages).
     pub(crate) fn needed_alignment(&self) -> u64 {
+        let base = if self.large_pages {
+            1
+        } else {
+            PAGE_SIZE as u64
+        };
         let domains = self
             .domains
             .iter()
             .map(|d| min_page_size(&d.domain))
-            .fold(1, u64::max);
+            .fold(base, u64::max);
         self.accesses
             .iter()
             .map(|a| a.alignment)
@@ -219,6 +236,7 @@ impl IoPageTable {
         }
         state.domains.reserve(1, GFP_KERNEL_ACCOUNT)?;
         let pins = state.domains.is_empty();
+        let large = state.large_pages;
         // Fill the new domain alone first: on error only it is undone.
         let mut filled: Option<(u64, Result)> = None;
         for (&last, area) in state.areas.iter() {
@@ -226,13 +244,13 @@ impl IoPageTable {
                 if pins {
                     let (first, lastp) = page_span(area, last);
                     area.pages.add_users(first, lastp)?;
-                    let r = map_area(domain, area, last);
+                    let r = map_area(domain, area, last, large);
                     if r.is_err() {
                         area.pages.remove_users(first, lastp);
                     }
                     r
                 } else {
-                    map_area(domain, area, last)
+                    map_area(domain, area, last, large)
                 }
             })();
             if let Err(e) = r {

@@ -13,8 +13,9 @@
 //! destroyed when its last device detaches, as in C.
 
 use kernel::{
+    bindings,
     device::Device,
-    iommu::domain::Domain,
+    iommu::domain::{device_capable, Domain, UserData},
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
@@ -23,8 +24,11 @@ use kernel::{
 };
 
 use crate::{
+    device::idev::IDevice,
     object::{ObjRef, ObjectHeader},
     pagetable::Ioas,
+    uapi::{self, hwpt_flags},
+    ucmd::UCmd,
 };
 
 /// A paging HWPT.
@@ -38,6 +42,9 @@ pub(crate) struct HwptPaging {
     pub(crate) domain: Arc<Domain>,
     /// Made by iommufd for an attach to an IOAS; destroyed with its last device.
     pub(crate) auto_domain: bool,
+    /// May be the parent of nested HWPTs (`IOMMU_HWPT_ALLOC_NEST_PARENT`).
+    #[allow(dead_code)]
+    pub(crate) nest_parent: bool,
     /// Whether the domain snoops CPU caches for all DMA (set once, never cleared).
     enforce_cache_coherency: Atomic<bool>,
     /// Whether the IOAS fills the domain ([`HwptPaging::fill`] succeeded).
@@ -49,8 +56,9 @@ pub(crate) struct HwptPaging {
 crate::object::object_type!(HwptPaging, HwptPaging);
 
 impl HwptPaging {
-    /// A paging HWPT with a new domain for `dev` (allocation flags `flags`) on `ioas`. The
-    /// domain is not filled yet ([`HwptPaging::fill`]).
+    /// A paging HWPT with a new domain for `dev` on `ioas`, allocated by the device's IOMMU
+    /// driver with the flags `flags` (`IOMMU_HWPT_ALLOC_*`) and the user's driver data
+    /// `data`. The domain is not filled yet ([`HwptPaging::fill`]).
     ///
     /// # Errors
     ///
@@ -60,9 +68,11 @@ impl HwptPaging {
         ioas: ObjRef<Ioas>,
         dev: &Device,
         flags: u32,
+        data: Option<&UserData>,
         auto_domain: bool,
     ) -> Result<Arc<Self>> {
-        let domain = Arc::new(Domain::alloc_paging(dev, flags)?, GFP_KERNEL_ACCOUNT)?;
+        let domain = Domain::alloc_paging_user(dev, flags & !hwpt_flags::FAULT_ID_VALID, data)?;
+        let domain = Arc::new(domain, GFP_KERNEL_ACCOUNT)?;
         Ok(Arc::new(
             Self {
                 header: ObjectHeader::new(),
@@ -70,6 +80,7 @@ impl HwptPaging {
                 ioas,
                 domain,
                 auto_domain,
+                nest_parent: flags & hwpt_flags::NEST_PARENT != 0,
                 enforce_cache_coherency: Atomic::new(false),
                 filled: Atomic::new(false),
                 listed: Atomic::new(false),
@@ -127,4 +138,77 @@ impl Drop for HwptPaging {
             self.ioas.forget_auto_hwpt(self.id());
         }
     }
+}
+
+/// `IOMMU_HWPT_ALLOC`: allocates a paging HWPT on the IOAS `pt_id` for the device `dev_id`,
+/// with the flags and driver data given, fills it, and answers with its id. The HWPT is
+/// not automatic: it stays until destroyed, and devices attach to it by id.
+///
+/// # Errors
+///
+/// `EOPNOTSUPP` for a non-zero reserved field, unknown flags, flags the driver or device
+/// does not support, or `FAULT_ID_VALID` with `NEST_PARENT`; `EINVAL` for data without a
+/// type or the reverse, a `pt_id` that is not an IOAS, or data the driver refuses;
+/// `ENOENT` for an unknown device (or fault queue); as filling fails (`ENOMEM`, also over
+/// `RLIMIT_MEMLOCK`, `EADDRINUSE`); `EFAULT`.
+pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::HwptAlloc) -> Result {
+    const VALID: u32 = hwpt_flags::NEST_PARENT
+        | hwpt_flags::DIRTY_TRACKING
+        | hwpt_flags::FAULT_ID_VALID
+        | hwpt_flags::PASID;
+    if cmd.__reserved != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let no_data = cmd.data_type == hwpt_flags::DATA_NONE;
+    if no_data != (cmd.data_len == 0) {
+        return Err(EINVAL);
+    }
+    let objects = &ucmd.ctx.objects;
+    let idev = objects.get::<IDevice>(cmd.dev_id)?;
+    // Nested HWPTs (on a paging HWPT or a vIOMMU) are not provided yet.
+    let ioas = objects.get::<Ioas>(cmd.pt_id).map_err(|_| {
+        if objects.get::<HwptPaging>(cmd.pt_id).is_ok() {
+            EOPNOTSUPP
+        } else {
+            EINVAL
+        }
+    })?;
+    let flags = cmd.flags;
+    if flags & !VALID != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    if flags & hwpt_flags::DIRTY_TRACKING != 0
+        && !device_capable(&idev.dev, bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING)
+    {
+        return Err(EOPNOTSUPP);
+    }
+    if flags & hwpt_flags::FAULT_ID_VALID != 0 && flags & hwpt_flags::NEST_PARENT != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let data = (!no_data).then_some(UserData {
+        data_type: cmd.data_type,
+        uptr: cmd.data_uptr as usize,
+        len: cmd.data_len as usize,
+    });
+    // Serialises with automatic attaches to the IOAS, as C's `ioas->mutex`.
+    let _guard = ioas.auto_hwpts.lock();
+    let reservation = objects.reserve()?;
+    let id = reservation.id();
+    let hwpt = HwptPaging::new(ioas.clone(), &idev.dev, flags, data.as_ref(), false)?;
+    hwpt.set_id(id);
+    if idev.enforce_cache_coherency() && !hwpt.enforce_cache_coherency() {
+        // A driver that reports the capability enforces it on its new domains.
+        kernel::warn_on!(true);
+        return Err(EINVAL);
+    }
+    hwpt.fill()?;
+    if flags & hwpt_flags::FAULT_ID_VALID != 0 {
+        // No fault queue objects exist yet: the id names none.
+        return Err(ENOENT);
+    }
+    cmd.out_hwpt_id = id;
+    let prepared = reservation.prepare(hwpt)?;
+    ucmd.respond(cmd)?;
+    prepared.publish();
+    Ok(())
 }

@@ -254,13 +254,28 @@ impl IoPageTable {
         self.state.lock().large_pages
     }
 
-    /// Allows or forbids huge IOPTEs for mappings (`IOMMU_OPTION_HUGE_PAGES`).
+    /// Allows or forbids huge IOPTEs for mappings (`IOMMU_OPTION_HUGE_PAGES`). Without
+    /// them every CPU page is mapped on its own, and mappings must be page aligned.
     ///
-    /// Without hardware domains, the IOVA alignment does not depend on it, so this cannot
-    /// fail yet; it returns `Result` because forbidding huge pages will fail with `EINVAL`
-    /// once domains already hold mappings.
+    /// # Errors
+    ///
+    /// `EINVAL` to forbid them while domains hold mappings (those are already mapped with
+    /// huge IOPTEs); `EADDRINUSE` if a mapping is not page aligned.
     pub(crate) fn set_large_pages(&self, enable: bool) -> Result {
-        self.state.lock().large_pages = enable;
+        let mut state = self.state.lock();
+        if state.large_pages == enable {
+            return Ok(());
+        }
+        if !enable {
+            if !state.domains.is_empty() && !state.areas.is_empty() {
+                return Err(EINVAL);
+            }
+            if !state.areas_aligned(PAGE_SIZE as u64) {
+                return Err(EADDRINUSE);
+            }
+        }
+        state.large_pages = enable;
+        state.iova_alignment = state.needed_alignment();
         Ok(())
     }
 
@@ -338,7 +353,12 @@ impl IoPageTable {
                     start: cur,
                     last: cur,
                 },
-                |last, area| (last, fill_area(&state.domains, area, last)),
+                |last, area| {
+                    (
+                        last,
+                        fill_area(&state.domains, area, last, state.large_pages),
+                    )
+                },
             );
             let Some((last, r)) = filled else {
                 kernel::warn_on!(true);

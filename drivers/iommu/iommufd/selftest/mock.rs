@@ -22,7 +22,7 @@ use core::{
     ffi::c_int,
     mem::MaybeUninit,
     ptr::{addr_of_mut, null_mut},
-    sync::atomic::{AtomicU32, Ordering},
+    sync::atomic::{AtomicBool, AtomicU32, Ordering},
 };
 use kernel::{
     bindings, device::Device, error::to_result, prelude::*, sync::aref::ARef, types::Opaque, uapi,
@@ -121,6 +121,8 @@ struct MockDevice {
     dev: Opaque<bindings::device>,
     /// `MOCK_FLAGS_DEVICE_*`.
     flags: u32,
+    /// The device's cache entries, which a vIOMMU's invalidations clear.
+    cache: [AtomicU32; uapi::MOCK_DEV_CACHE_NUM as usize],
 }
 
 /// The mock device of `dev`, which must be on the mock bus.
@@ -131,6 +133,34 @@ struct MockDevice {
 unsafe fn to_mock_dev<'a>(dev: *mut bindings::device) -> &'a MockDevice {
     // SAFETY: By the type invariant the device is the first field of a live `MockDevice`.
     unsafe { &*dev.cast::<MockDevice>() }
+}
+
+/// The mock device behind `dev`, if it is one.
+fn as_mock(dev: &Device) -> Option<&MockDevice> {
+    let raw: *const Device = dev;
+    // `Device` wraps `struct device` transparently.
+    let raw = raw.cast_mut().cast::<bindings::device>();
+    // SAFETY: `dev` is a valid device.
+    if !unsafe { on_mock_bus(raw) } {
+        return None;
+    }
+    // SAFETY: A mock device, valid while `dev` is.
+    Some(unsafe { to_mock_dev(raw) })
+}
+
+/// Whether the cache entry `id` of the mock device `dev` holds `value`.
+///
+/// # Errors
+///
+/// `EINVAL` if `dev` is not a mock device, `id` is out of range, or the entry differs.
+pub(crate) fn check_cache(dev: &Device, id: u32, value: u32) -> Result {
+    let mdev = as_mock(dev).ok_or(EINVAL)?;
+    let entry = mdev.cache.get(id as usize).ok_or(EINVAL)?;
+    if entry.load(Ordering::Relaxed) == value {
+        Ok(())
+    } else {
+        Err(EINVAL)
+    }
 }
 
 /// Whether `dev` is on the mock bus.
@@ -164,6 +194,8 @@ unsafe extern "C" fn mock_dev_release(dev: *mut bindings::device) {
 #[repr(C)]
 struct MockDomain {
     pt: bindings::pt_iommu_amdv1,
+    /// Whether dirty tracking is on (`set_dirty_tracking`).
+    dirty_tracking: AtomicBool,
 }
 
 const _: () = assert!(core::mem::offset_of!(bindings::pt_iommu_amdv1, iommu) == 0);
@@ -203,9 +235,88 @@ unsafe extern "C" fn mock_domain_free(domain: *mut bindings::iommu_domain) {
     }
 }
 
+/// Attaches a device to a mock paging domain: a device without dirty tracking cannot use
+/// a domain that tracks.
+///
+/// # Safety
+///
+/// Called by the iommu core (`iommu_domain_ops::attach_dev`) with a valid domain and a
+/// mock device.
+unsafe extern "C" fn mock_paging_attach(
+    domain: *mut bindings::iommu_domain,
+    dev: *mut bindings::device,
+    _old: *mut bindings::iommu_domain,
+) -> c_int {
+    // SAFETY: The caller passes a valid domain and a mock device.
+    let (tracks, mdev) = unsafe { (!(*domain).dirty_ops.is_null(), to_mock_dev(dev)) };
+    if tracks && mdev.flags & uapi::MOCK_FLAGS_DEVICE_NO_DIRTY != 0 {
+        return EINVAL.to_errno();
+    }
+    0
+}
+
+/// Turns dirty tracking of a mock paging domain on or off.
+///
+/// # Safety
+///
+/// Called by the iommu core (`iommu_dirty_ops::set_dirty_tracking`) with a mock paging
+/// domain.
+unsafe extern "C" fn mock_set_dirty_tracking(
+    domain: *mut bindings::iommu_domain,
+    enable: bool,
+) -> c_int {
+    // SAFETY: The caller passes a mock paging domain, the start of a `MockDomain`.
+    let mock = unsafe { &*domain.cast::<MockDomain>() };
+    mock.dirty_tracking.store(enable, Ordering::Relaxed);
+    0
+}
+
+/// The dirty tracking of the mock's paging domains: the page table library's, with the
+/// mock's switch.
+static DIRTY_OPS: Shared<bindings::iommu_dirty_ops> = Shared::new(bindings::iommu_dirty_ops {
+    set_dirty_tracking: Some(mock_set_dirty_tracking),
+    read_and_clear_dirty: Some(bindings::pt_iommu_amdv1_mock_read_and_clear_dirty),
+});
+
+/// Marks IOVA of a mock paging domain as written by a device, as the hardware would
+/// (`IOMMU_TEST_OP_DIRTY`).
+pub(crate) struct DirtyMarker<'a> {
+    mock: &'a MockDomain,
+    set: unsafe extern "C" fn(*mut bindings::pt_iommu, bindings::dma_addr_t) -> c_int,
+}
+
+impl<'a> DirtyMarker<'a> {
+    /// A marker for `domain`.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if `domain` is not a mock paging domain with dirty tracking on.
+    pub(crate) fn new(domain: &'a kernel::iommu::domain::Domain) -> Result<Self> {
+        if !is_mock_paging(domain) {
+            return Err(EINVAL);
+        }
+        // SAFETY: A mock paging domain is the start of a `MockDomain`, valid while
+        // `domain` is.
+        let mock = unsafe { &*domain.as_raw().cast::<MockDomain>() };
+        if !mock.dirty_tracking.load(Ordering::Relaxed) {
+            return Err(EINVAL);
+        }
+        // SAFETY: An initialised table has its format's ops.
+        let set = unsafe { (*mock.pt.iommu.ops).set_dirty }.ok_or(EINVAL)?;
+        Ok(Self { mock, set })
+    }
+
+    /// Marks the page at `iova` dirty; IOVA that is not mapped is ignored, as in C.
+    pub(crate) fn mark(&self, iova: u64) {
+        let iommu = (&raw const self.mock.pt.iommu).cast_mut();
+        // SAFETY: The table is valid; the library serialises its own updates of an entry.
+        unsafe { (self.set)(iommu, iova) };
+    }
+}
+
 /// The operations of the mock's paging domains.
 static PAGING_OPS: Shared<bindings::iommu_domain_ops> = Shared::new(bindings::iommu_domain_ops {
-    attach_dev: Some(nop_attach),
+    attach_dev: Some(mock_paging_attach),
     set_dev_pasid: Some(nop_set_dev_pasid),
     iova_to_phys: Some(bindings::pt_iommu_amdv1_mock_iova_to_phys),
     iotlb_sync: Some(mock_iotlb_sync),
@@ -213,35 +324,85 @@ static PAGING_OPS: Shared<bindings::iommu_domain_ops> = Shared::new(bindings::io
     ..zeroed()
 });
 
+/// The operations of the mock's huge-page paging domains (`MOCK_IOMMUPT_HUGE`): the same,
+/// told apart by address.
+static PAGING_HUGE_OPS: Shared<bindings::iommu_domain_ops> =
+    Shared::new(bindings::iommu_domain_ops {
+        attach_dev: Some(mock_paging_attach),
+        set_dev_pasid: Some(nop_set_dev_pasid),
+        iova_to_phys: Some(bindings::pt_iommu_amdv1_mock_iova_to_phys),
+        iotlb_sync: Some(mock_iotlb_sync),
+        free: Some(mock_domain_free),
+        ..zeroed()
+    });
+
 /// Whether `domain` is a paging domain of the mock IOMMU.
 pub(crate) fn is_mock_paging(domain: &kernel::iommu::domain::Domain) -> bool {
     domain.domain_type() == bindings::IOMMU_DOMAIN_UNMANAGED
-        && core::ptr::eq(domain.ops(), PAGING_OPS.get())
+        && (core::ptr::eq(domain.ops(), PAGING_OPS.get())
+            || core::ptr::eq(domain.ops(), PAGING_HUGE_OPS.get()))
 }
 
-/// Allocates a paging domain in the AMDv1 mock format.
-fn alloc_paging(dev: *mut bindings::device, flags: u32) -> Result<*mut bindings::iommu_domain> {
-    let paging_flags = uapi::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_DIRTY_TRACKING
+/// What the user asks of a mock paging domain (`struct iommu_hwpt_selftest`).
+fn read_user_cfg(data: &bindings::iommu_user_data) -> Result<uapi::iommu_hwpt_selftest> {
+    const SIZE: usize = core::mem::size_of::<uapi::iommu_hwpt_selftest>();
+    // `iommu_copy_struct_from_user()`: the type must match, and the length cover the first
+    // version of the struct (up to `iotlb`) without exceeding the kernel's.
+    if data.type_ != uapi::IOMMU_HWPT_DATA_SELFTEST {
+        return Err(EINVAL);
+    }
+    if data.len < core::mem::size_of::<u32>() || data.len > SIZE {
+        return Err(EINVAL);
+    }
+    let mut bytes = [0u8; SIZE];
+    crate::ucmd::copy_struct_from_user(
+        &mut bytes,
+        kernel::uaccess::UserPtr::from_addr(data.uptr as usize),
+        data.len,
+    )?;
+    Ok(uapi::iommu_hwpt_selftest {
+        iotlb: u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
+        pagetable_type: u32::from_ne_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
+    })
+}
+
+/// Allocates a paging domain in the AMDv1 mock format, of the page table type `cfg` asks.
+fn alloc_paging(
+    dev: *mut bindings::device,
+    flags: u32,
+    cfg: &uapi::iommu_hwpt_selftest,
+) -> Result<*mut bindings::iommu_domain> {
+    let dirty_flag = uapi::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
+    let paging_flags = dirty_flag
         | uapi::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_NEST_PARENT
         | uapi::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_PASID;
     // SAFETY: The core calls us for devices we probed: mock devices.
     let mdev = unsafe { to_mock_dev(dev) };
-    let no_dirty = mdev.flags & uapi::MOCK_FLAGS_DEVICE_NO_DIRTY != 0;
-    if flags & !paging_flags != 0
-        || (flags & uapi::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0 && no_dirty)
-    {
+    let dirty = flags & dirty_flag != 0;
+    if flags & !paging_flags != 0 || (dirty && mdev.flags & uapi::MOCK_FLAGS_DEVICE_NO_DIRTY != 0) {
         return Err(EOPNOTSUPP);
     }
-    if flags & uapi::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_DIRTY_TRACKING != 0 {
-        // Dirty tracking comes with the dirty ops of the mock format; not provided yet.
-        return Err(EOPNOTSUPP);
-    }
-    let mut mock = KBox::new(MockDomain { pt: zeroed() }, GFP_KERNEL)?;
+    let huge = match cfg.pagetable_type {
+        uapi::MOCK_IOMMUPT_DEFAULT => false,
+        uapi::MOCK_IOMMUPT_HUGE => true,
+        _ => return Err(EOPNOTSUPP),
+    };
+    let mut mock = KBox::new(
+        MockDomain {
+            pt: zeroed(),
+            dirty_tracking: AtomicBool::new(false),
+        },
+        GFP_KERNEL,
+    )?;
     let domain = &mut mock.pt.iommu.domain;
     domain.type_ = bindings::IOMMU_DOMAIN_UNMANAGED;
-    domain.ops = PAGING_OPS.get();
+    domain.ops = if huge {
+        PAGING_HUGE_OPS.get()
+    } else {
+        PAGING_OPS.get()
+    };
     mock.pt.iommu.nid = bindings::NUMA_NO_NODE;
-    let cfg = bindings::pt_iommu_amdv1_cfg {
+    let pt_cfg = bindings::pt_iommu_amdv1_cfg {
         common: bindings::pt_iommu_cfg {
             features: 0,
             // The mock format: 2 KiB pages.
@@ -250,16 +411,25 @@ fn alloc_paging(dev: *mut bindings::device, flags: u32) -> Result<*mut bindings:
         },
         starting_level: 2,
     };
-    // SAFETY: `mock.pt` is zeroed memory for the table, `cfg` is valid for the call.
+    // SAFETY: `mock.pt` is zeroed memory for the table, `pt_cfg` is valid for the call.
     let rc =
-        unsafe { bindings::pt_iommu_amdv1_mock_init(&mut mock.pt, &cfg, bindings::GFP_KERNEL) };
+        unsafe { bindings::pt_iommu_amdv1_mock_init(&mut mock.pt, &pt_cfg, bindings::GFP_KERNEL) };
     if rc != 0 {
         // Nothing to deinit: init failed.
         return Err(Error::from_errno(rc));
     }
     let domain = &mut mock.pt.iommu.domain;
-    domain.geometry.aperture_start = u64::from(uapi::MOCK_APERTURE_START);
-    domain.geometry.aperture_end = u64::from(uapi::MOCK_APERTURE_LAST);
+    if dirty {
+        domain.dirty_ops = DIRTY_OPS.get();
+    }
+    if huge {
+        // Only huge pages, but the domain must take CPU pages to suit iommufd.
+        domain.pgsize_bitmap = (uapi::MOCK_HUGE_PAGE_SIZE as usize) | kernel::page::PAGE_SIZE;
+    } else {
+        // The aperture the tests expect.
+        domain.geometry.aperture_start = u64::from(uapi::MOCK_APERTURE_START);
+        domain.geometry.aperture_end = u64::from(uapi::MOCK_APERTURE_LAST);
+    }
     // INVARIANT: Freed by `mock_domain_free`, through the ops just set.
     Ok(KBox::into_raw(mock).cast())
 }
@@ -268,17 +438,28 @@ fn alloc_paging(dev: *mut bindings::device, flags: u32) -> Result<*mut bindings:
 ///
 /// # Safety
 ///
-/// Called by the iommu core with a mock device it probed.
+/// Called by the iommu core with a mock device it probed, and `user_data` null or valid.
 unsafe extern "C" fn mock_domain_alloc_paging_flags(
     dev: *mut bindings::device,
     flags: u32,
     user_data: *const bindings::iommu_user_data,
 ) -> *mut bindings::iommu_domain {
-    if !user_data.is_null() {
-        // Driver data (IOMMU_HWPT_DATA_SELFTEST) arrives with IOMMU_HWPT_ALLOC.
-        return EOPNOTSUPP.to_ptr();
-    }
-    match alloc_paging(dev, flags) {
+    let cfg = if user_data.is_null() {
+        Ok(uapi::iommu_hwpt_selftest {
+            iotlb: 0,
+            pagetable_type: uapi::MOCK_IOMMUPT_DEFAULT,
+        })
+    } else {
+        // SAFETY: The caller passes valid data.
+        let data = unsafe { &*user_data };
+        if data.type_ != uapi::IOMMU_HWPT_DATA_SELFTEST
+            && data.type_ != uapi::iommu_hwpt_data_type_IOMMU_HWPT_DATA_NONE
+        {
+            return EOPNOTSUPP.to_ptr();
+        }
+        read_user_cfg(data)
+    };
+    match cfg.and_then(|cfg| alloc_paging(dev, flags, &cfg)) {
         Ok(domain) => domain,
         Err(e) => e.to_ptr(),
     }
@@ -315,6 +496,43 @@ unsafe extern "C" fn mock_probe_device(dev: *mut bindings::device) -> *mut bindi
     }
 }
 
+/// Answers `IOMMU_GET_HW_INFO` for a mock device (`iommu_ops::hw_info`): a register
+/// value the tests check, in the selftest format.
+///
+/// # Safety
+///
+/// Called by the iommu core with a mock device and valid `length` and `type_`.
+unsafe extern "C" fn mock_hw_info(
+    _dev: *mut bindings::device,
+    length: *mut u32,
+    type_: *mut bindings::iommu_hw_info_type,
+) -> *mut core::ffi::c_void {
+    // SAFETY: The caller passes valid pointers.
+    let ty = unsafe { *type_ };
+    if ty != bindings::iommu_hw_info_type_IOMMU_HW_INFO_TYPE_DEFAULT
+        && ty != uapi::IOMMU_HW_INFO_TYPE_SELFTEST
+    {
+        return EOPNOTSUPP.to_ptr();
+    }
+    let info = KBox::new(
+        uapi::iommu_test_hw_info {
+            flags: 0,
+            test_reg: uapi::IOMMU_HW_INFO_SELFTEST_REGVAL,
+        },
+        GFP_KERNEL,
+    );
+    let Ok(info) = info else {
+        return ENOMEM.to_ptr();
+    };
+    // SAFETY: As above. The caller frees the data with `kfree`, which takes what `KBox`'s
+    // allocator (`krealloc`) returns.
+    unsafe {
+        *length = core::mem::size_of::<uapi::iommu_test_hw_info>() as u32;
+        *type_ = uapi::IOMMU_HW_INFO_TYPE_SELFTEST;
+    }
+    KBox::into_raw(info).cast()
+}
+
 /// The mock IOMMU driver.
 static MOCK_OPS: Shared<bindings::iommu_ops> = Shared::new(bindings::iommu_ops {
     // IOMMU_DOMAIN_BLOCKED cannot be returned from def_domain_type() (it is 0): name the
@@ -322,6 +540,7 @@ static MOCK_OPS: Shared<bindings::iommu_ops> = Shared::new(bindings::iommu_ops {
     default_domain: BLOCKING_DOMAIN.get(),
     blocked_domain: BLOCKING_DOMAIN.get(),
     owner: crate::THIS_MODULE.as_ptr(),
+    hw_info: Some(mock_hw_info),
     domain_alloc_paging_flags: Some(mock_domain_alloc_paging_flags),
     capable: Some(mock_capable),
     device_group: Some(bindings::generic_device_group),
@@ -338,6 +557,8 @@ pub(crate) struct Registration(());
 ///
 /// As bus and IOMMU registration fail (`ENOMEM`).
 pub(crate) fn register() -> Result<Registration> {
+    // SAFETY: Not registered yet: nothing else reads the IOMMU.
+    unsafe { (*MOCK_IOMMU.get()).max_pasids = 1 << uapi::MOCK_PASID_WIDTH };
     // SAFETY: The bus is a static with a name; it is registered once, here.
     to_result(unsafe { bindings::bus_register(MOCK_BUS.get()) })?;
     // SAFETY: The IOMMU is a static, added to sysfs once; the format has no conversion
@@ -392,6 +613,18 @@ impl Drop for Registration {
     }
 }
 
+/// The software-node properties of a mock device: `pasid-num-bits`, then the terminator.
+fn pasid_property(bits: u32) -> [bindings::property_entry; 2] {
+    let mut p: bindings::property_entry = zeroed();
+    p.name = c"pasid-num-bits".as_char_ptr();
+    p.length = core::mem::size_of::<u32>();
+    p.is_inline = true;
+    p.type_ = bindings::dev_prop_type_DEV_PROP_U32;
+    // SAFETY: Writing the inline value of a zeroed entry; all union members are plain data.
+    unsafe { p.__bindgen_anon_1.value.u32_data[0] = bits };
+    [p, zeroed()]
+}
+
 /// Numbers mock devices (`iommufd_mockN`).
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 
@@ -411,19 +644,17 @@ impl MockDev {
     ///
     /// # Errors
     ///
-    /// `EINVAL` for unknown flags, `EOPNOTSUPP` for PASID devices (not provided yet),
-    /// `ENOMEM`, or as adding the device fails.
+    /// `EINVAL` for unknown flags, `ENOMEM`, or as adding the device fails.
     pub(crate) fn new(flags: u32) -> Result<Self> {
         if flags & !(uapi::MOCK_FLAGS_DEVICE_NO_DIRTY | uapi::MOCK_FLAGS_DEVICE_PASID) != 0 {
             return Err(EINVAL);
-        }
-        if flags & uapi::MOCK_FLAGS_DEVICE_PASID != 0 {
-            return Err(EOPNOTSUPP);
         }
         let mdev = KBox::new(
             MockDevice {
                 dev: Opaque::zeroed(),
                 flags,
+                cache: [const { AtomicU32::new(uapi::IOMMU_TEST_DEV_CACHE_DEFAULT) };
+                    uapi::MOCK_DEV_CACHE_NUM as usize],
             },
             GFP_KERNEL,
         )?;
@@ -440,6 +671,22 @@ impl MockDev {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         // SAFETY: `dev` is initialised; the format takes one unsigned int.
         let rc = unsafe { bindings::dev_set_name(dev, c"iommufd_mock%u".as_char_ptr(), id) };
+        // The PASID width the iommu core reads at probe: 0 unless the device does PASID.
+        let bits = if flags & uapi::MOCK_FLAGS_DEVICE_PASID != 0 {
+            uapi::MOCK_PASID_WIDTH
+        } else {
+            0
+        };
+        let props = pasid_property(bits);
+        let rc = if rc == 0 {
+            // SAFETY: The device is initialised; the properties are copied, and end with an
+            // empty entry.
+            unsafe {
+                bindings::device_create_managed_software_node(dev, props.as_ptr(), null_mut())
+            }
+        } else {
+            rc
+        };
         let rc = if rc == 0 {
             // SAFETY: The device is initialised and named; the IOMMU is registered.
             unsafe { bindings::iommu_mock_device_add(dev, MOCK_IOMMU.get()) }

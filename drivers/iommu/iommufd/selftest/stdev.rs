@@ -142,3 +142,53 @@ pub(super) fn check_map(
     }
     Ok(())
 }
+
+/// `IOMMU_TEST_OP_DIRTY`: marks as written, in the mock domain of HWPT `hwpt_id`, each page
+/// of `page_size` bytes of `[iova, iova + length)` whose bit is set in the user bitmap at
+/// `uptr`, as a device would; answers with the number marked.
+///
+/// # Errors
+///
+/// `EINVAL` for a zero or misaligned range or page size, a null bitmap, a HWPT of another
+/// driver or not tracking; `EOVERFLOW` for more than 2^27 pages; `ENOENT`; `EFAULT`;
+/// `ENOMEM`.
+pub(super) fn dirty(
+    ucmd: &UCmd<'_>,
+    cmd: &mut crate::uapi::TestCmd,
+    hwpt_id: u32,
+    iova: u64,
+    length: u64,
+    page_size: u64,
+    uptr: u64,
+) -> Result {
+    if page_size == 0
+        || length == 0
+        || iova % page_size != 0
+        || length % page_size != 0
+        || uptr == 0
+    {
+        return Err(EINVAL);
+    }
+    let max = length / page_size;
+    if max > (16u64 << 20) * 8 {
+        return Err(EOVERFLOW);
+    }
+    let hwpt = ucmd.ctx.objects.get::<HwptPaging>(hwpt_id)?;
+    let marker = super::mock::DirtyMarker::new(&hwpt.domain)?;
+    let nbytes = max.div_ceil(8) as usize;
+    let mut bits = KVVec::<u8>::with_capacity(nbytes, GFP_KERNEL_ACCOUNT)?;
+    bits.resize(nbytes, 0, GFP_KERNEL_ACCOUNT)?;
+    kernel::uaccess::UserSlice::new(kernel::uaccess::UserPtr::from_addr(uptr as usize), nbytes)
+        .reader()
+        .read_slice(&mut bits)?;
+    let mut count = 0u64;
+    for i in 0..max {
+        if bits[(i / 8) as usize] & (1 << (i % 8)) == 0 {
+            continue;
+        }
+        marker.mark(iova + i * page_size);
+        count += 1;
+    }
+    cmd.__bindgen_anon_1.dirty.out_nr_dirty = count;
+    ucmd.respond(cmd)
+}
