@@ -35,11 +35,11 @@ use crate::{
     ctx::CtxRef,
     object::{ObjRef, ObjectHeader, ObjectType},
     pagetable::{hwpt::HwptPaging, Ioas},
-    system::group::IGroup,
+    system::group::GroupHold,
 };
 
 /// A bound device.
-#[pin_data(PinnedDrop)]
+#[pin_data]
 pub(crate) struct IDevice {
     header: ObjectHeader,
     ctx: CtxRef,
@@ -48,7 +48,7 @@ pub(crate) struct IDevice {
     /// The device.
     pub(crate) dev: ARef<Device>,
     /// Its IOMMU group, in this context.
-    igroup: Arc<IGroup>,
+    igroup: GroupHold,
     /// The claim on the group's DMA, released when the object goes.
     _owner: DmaOwner,
     /// Whether the device can do DMA that bypasses CPU caches, so that only domains that
@@ -86,16 +86,13 @@ impl IDevice {
             // The module parameter allow_unsafe_interrupts comes with VFIO support.
             return Err(EPERM);
         }
-        let igroup = ctx.groups.get(group)?;
-        let built = Self::publish(&ctx, &igroup, dev);
-        if built.is_err() {
-            ctx.groups.put(&igroup);
-        }
-        built
+        // Released when the hold is dropped: on error here, or with the object.
+        let igroup = GroupHold::new(ctx.clone(), group)?;
+        Self::publish(&ctx, igroup, dev)
     }
 
     /// Claims the DMA of `dev` and publishes its object, which holds `igroup`.
-    fn publish(ctx: &CtxRef, igroup: &Arc<IGroup>, dev: &Device) -> Result<Arc<Self>> {
+    fn publish(ctx: &CtxRef, igroup: GroupHold, dev: &Device) -> Result<Arc<Self>> {
         // The context is the owner token: devices of one group may share the claim only
         // within one context.
         let owner = DmaOwner::claim::<crate::ctx::IommufdCtx>(dev, ctx)?;
@@ -107,7 +104,7 @@ impl IDevice {
                 ctx: ctx.clone(),
                 id,
                 dev: dev.into(),
-                igroup: igroup.clone(),
+                igroup,
                 _owner: owner,
                 enforce_cache_coherency: device_capable(
                     dev,
@@ -268,12 +265,5 @@ impl IDevice {
         prepared.publish();
         *pt_id = id;
         Ok(old)
-    }
-}
-
-#[pinned_drop]
-impl PinnedDrop for IDevice {
-    fn drop(self: Pin<&mut Self>) {
-        self.ctx.groups.put(&self.igroup);
     }
 }

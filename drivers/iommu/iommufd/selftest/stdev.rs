@@ -20,6 +20,8 @@ use crate::{
 /// mock bus.
 pub(crate) struct StDev {
     header: ObjectHeader,
+    /// Dropped before `_mock`: the device object must go (releasing the device's DMA
+    /// ownership, which needs its IOMMU group) before the device leaves the bus.
     idev: Arc<IDevice>,
     /// Dropped last: the device outlives its binding.
     _mock: MockDev,
@@ -59,24 +61,21 @@ pub(super) fn mock_domain(
         IDevice::unbind(&idev);
         return Err(e);
     }
+    let idev_id = idev.id();
+    // The selftest object takes the only references to the device object and the mock
+    // device, so that on any error below, dropping it detaches and unbinds, frees the
+    // device object (releasing the DMA ownership), and only then deletes the device.
     let st = Arc::new(
         StDev {
             header: ObjectHeader::new(),
-            idev: idev.clone(),
+            idev,
             _mock: mock,
         },
         GFP_KERNEL_ACCOUNT,
-    );
-    let st = match st {
-        Ok(st) => st,
-        Err(e) => {
-            // `Arc::new` dropped the `StDev`, which undid the attach and the bind.
-            return Err(e.into());
-        }
-    };
+    )?;
     cmd.__bindgen_anon_1.mock_domain.out_stdev_id = stdev_id;
     cmd.__bindgen_anon_1.mock_domain.out_hwpt_id = pt_id;
-    cmd.__bindgen_anon_1.mock_domain.out_idev_id = idev.id();
+    cmd.__bindgen_anon_1.mock_domain.out_idev_id = idev_id;
     let prepared = reservation.prepare(st)?;
     ucmd.respond(cmd)?;
     prepared.publish();

@@ -11,7 +11,7 @@
 //! # Ownership
 //!
 //! A context's [`GroupTable`] holds its groups; each bound device holds its group as
-//! well ([`GroupTable::get`], [`GroupTable::put`]), and the last device to go removes it.
+//! well (a [`GroupHold`]), and the last device to go removes it.
 //! While a group is attached it holds one user of the HWPT per attached device, so the HWPT
 //! cannot be destroyed under them (`EBUSY`).
 //!
@@ -30,7 +30,7 @@ use kernel::{
     types::Opaque,
 };
 
-use crate::{object::ObjectType, pagetable::hwpt::HwptPaging};
+use crate::{ctx::CtxRef, object::ObjectType, pagetable::hwpt::HwptPaging};
 
 /// The iommu core's record of an attachment, which it keeps until the detach.
 ///
@@ -171,6 +171,39 @@ impl IGroup {
     }
 }
 
+/// A bound device's hold on the record of its group in its context
+/// ([`GroupTable::get`]); dropping it releases the record ([`GroupTable::put`]).
+pub(crate) struct GroupHold {
+    ctx: CtxRef,
+    ig: Arc<IGroup>,
+}
+
+impl GroupHold {
+    /// Takes the record of `group` in `ctx`, created if needed.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    pub(crate) fn new(ctx: CtxRef, group: ARef<Group>) -> Result<Self> {
+        let ig = ctx.groups.get(group)?;
+        Ok(Self { ctx, ig })
+    }
+}
+
+impl core::ops::Deref for GroupHold {
+    type Target = IGroup;
+
+    fn deref(&self) -> &IGroup {
+        &self.ig
+    }
+}
+
+impl Drop for GroupHold {
+    fn drop(&mut self) {
+        self.ctx.groups.put(&self.ig);
+    }
+}
+
 /// The groups of a context's bound devices.
 #[pin_data]
 pub(crate) struct GroupTable {
@@ -187,12 +220,12 @@ impl GroupTable {
     }
 
     /// The context's record of `group`, created if needed; the caller holds it until
-    /// [`GroupTable::put`].
+    /// [`GroupTable::put`] (through a [`GroupHold`]).
     ///
     /// # Errors
     ///
     /// `ENOMEM`.
-    pub(crate) fn get(&self, group: ARef<Group>) -> Result<Arc<IGroup>> {
+    fn get(&self, group: ARef<Group>) -> Result<Arc<IGroup>> {
         let mut groups = self.groups.lock();
         for ig in groups.iter() {
             if ig.group.as_raw() == group.as_raw() {
@@ -215,7 +248,7 @@ impl GroupTable {
     }
 
     /// Releases a record taken with [`GroupTable::get`].
-    pub(crate) fn put(&self, ig: &Arc<IGroup>) {
+    fn put(&self, ig: &Arc<IGroup>) {
         let mut groups = self.groups.lock();
         let mut state = ig.state.lock();
         state.bound -= 1;
