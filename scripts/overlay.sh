@@ -39,6 +39,8 @@ add_line() {
 # kernel::bindings holds the tree's own iommufd.h; the module's ABI check
 # compares the two at compile time.
 add_line rust/uapi/uapi_helper.h '#include <uapi/linux/iommu.h>'
+# VFIO's type1 container ABI, which /dev/iommu also answers (vfio_compat.rs).
+add_line rust/uapi/uapi_helper.h '#include <uapi/linux/vfio.h>'
 # The test ABI (IOMMU_TEST_CMD), which lives beside the module as in C.
 add_line rust/uapi/uapi_helper.h '#include "../../drivers/iommu/iommufd/iommufd_test.h"'
 # C helpers for inline functions the kernel crate lacks.

@@ -101,7 +101,7 @@ impl MiscDevice for IommufdCtx {
     }
 
     fn ioctl(me: Pin<&Self>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        ucmd::dispatch(&me, file, cmd, arg).map(|()| 0)
+        ucmd::dispatch(&me, file, cmd, arg)
     }
 }
 

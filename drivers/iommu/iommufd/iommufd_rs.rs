@@ -56,6 +56,7 @@ mod selftest;
 mod system;
 mod uapi;
 mod ucmd;
+mod vfio_compat;
 
 module! {
     type: IommufdModule,

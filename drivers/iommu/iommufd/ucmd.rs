@@ -173,12 +173,13 @@ fn find_op(nr: u32) -> Option<&'static Op> {
 ///
 /// # Errors
 ///
-/// `ENOTTY` for an ioctl that is not iommufd's, `EFAULT` if the size cannot be read, `EINVAL`
+/// `ENOTTY` for an ioctl that is neither iommufd's nor VFIO's, `EFAULT` if the size cannot be read, `EINVAL`
 /// if the size is too small, and whatever the command returns.
-pub(crate) fn dispatch(ctx: &IommufdCtx, file: &File, cmd: u32, arg: usize) -> Result {
+pub(crate) fn dispatch(ctx: &IommufdCtx, file: &File, cmd: u32, arg: usize) -> Result<isize> {
     let nr = kernel::ioctl::_IOC_NR(cmd);
     if !(cmd::BASE..=cmd::LAST).contains(&nr) {
-        return Err(ENOTTY);
+        // Not an iommufd command: perhaps VFIO's, on the compatibility IOAS.
+        return crate::vfio_compat::ioctl(ctx, cmd, arg);
     }
     let ubuf = UserPtr::from_addr(arg);
     let user_size: u32 = UserSlice::new(ubuf, 4).reader().read()?;
@@ -196,6 +197,7 @@ pub(crate) fn dispatch(ctx: &IommufdCtx, file: &File, cmd: u32, arg: usize) -> R
         ubuf,
         user_size,
     })
+    .map(|()| 0)
 }
 
 /// `IOMMU_DESTROY`: destroys any object by id.

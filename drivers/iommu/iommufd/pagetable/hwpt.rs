@@ -116,6 +116,12 @@ impl HwptPaging {
         self.listed.store(true, Relaxed);
     }
 
+    /// Whether the domain snoops CPU caches for every DMA (set by
+    /// [`HwptPaging::enforce_cache_coherency`]).
+    pub(crate) fn coherent(&self) -> bool {
+        self.enforce_cache_coherency.load(Relaxed)
+    }
+
     /// Makes the domain snoop CPU caches for every DMA, if it can; returns whether it does.
     pub(crate) fn enforce_cache_coherency(&self) -> bool {
         if self.enforce_cache_coherency.load(Relaxed) {

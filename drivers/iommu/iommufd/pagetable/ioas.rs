@@ -174,15 +174,36 @@ pub(crate) fn map(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasMap) -> Result {
     check_limits(&[cmd.iova, cmd.length])?;
     require_access(prot)?;
     let ioas = ucmd.ctx.objects.get::<Ioas>(cmd.ioas_id)?;
-    let length = cmd.length as usize;
-    let (pages, offset) = Pages::new_user(
+    cmd.iova = map_user(
+        ucmd.ctx,
+        &ioas,
         cmd.user_va as usize,
-        length,
-        prot.write,
-        ucmd.ctx.account_mode(),
+        cmd.length as usize,
+        cmd.flags,
+        cmd.iova,
+        prot,
     )?;
-    cmd.iova = map_one(&ioas, pages, offset, length, cmd.flags, cmd.iova, prot)?;
     ucmd.respond(cmd)
+}
+
+/// Maps `length` bytes of user memory from `uptr` into `ioas`, at `iova` if `flags` has
+/// `IOMMU_IOAS_MAP_FIXED_IOVA`, else where the allocator finds room; returns the IOVA.
+/// Shared by `IOMMU_IOAS_MAP` and the VFIO compatibility `VFIO_IOMMU_MAP_DMA`.
+///
+/// # Errors
+///
+/// As [`IoPageTable::map`], and `ENOMEM`.
+pub(crate) fn map_user(
+    ctx: &crate::ctx::IommufdCtx,
+    ioas: &Ioas,
+    uptr: usize,
+    length: usize,
+    flags: u32,
+    iova: u64,
+    prot: Prot,
+) -> Result<u64> {
+    let (pages, offset) = Pages::new_user(uptr, length, prot.write, ctx.account_mode())?;
+    map_one(ioas, pages, offset, length, flags, iova, prot)
 }
 
 /// Maps `length` bytes of `pages` from `offset` into `ioas`, at `iova` with
