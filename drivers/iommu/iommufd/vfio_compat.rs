@@ -9,8 +9,9 @@
 //! mapping limit as capabilities), `VFIO_IOMMU_MAP_DMA` and `VFIO_IOMMU_UNMAP_DMA`. Their
 //! structs are VFIO's (`argsz` first, minimum sizes by `offsetofend`), not iommufd's.
 //!
-//! Not provided: cutting a mapping in the middle for `VFIO_TYPE1_IOMMU` (its unmaps then
-//! fail as type1v2's do, with `ENOENT`), and the no-IOMMU mode.
+//! Type1 (as opposed to type1v2) may unmap inside a mapping: it turns huge IOPTEs off, and
+//! its unmaps first cut the mappings at both ends of the range. Not provided: the no-IOMMU
+//! mode.
 
 use kernel::{
     ioctl::_IO,
@@ -174,6 +175,11 @@ fn unmap_dma(ctx: &IommufdCtx, arg: usize) -> Result {
         let last = iova.checked_add(size - 1).ok_or(EOVERFLOW)?;
         // The kernel's IOVA is an `unsigned long`.
         usize::try_from(last).map_err(|_| EOVERFLOW)?;
+        if !ioas.iopt.large_pages() {
+            // Type1: cut at both ends of the range (no cut needed before IOVA 0).
+            let cuts = [last, iova.wrapping_sub(1)];
+            ioas.iopt.cut(&cuts[..if iova != 0 { 2 } else { 1 }])?;
+        }
         ioas.iopt.unmap(IovaRange { start: iova, last })?
     };
     b[16..24].copy_from_slice(&unmapped.to_ne_bytes());

@@ -454,6 +454,74 @@ impl IoPageTable {
         }
     }
 
+    /// Cuts the mappings at each IOVA of `at`: the area holding `iova` becomes two, one
+    /// ending at `iova` and one starting after it (C's `iopt_cut_iova`), so that the VFIO
+    /// type1 emulation may unmap inside a mapping. An IOVA that ends an area, or is not
+    /// mapped, needs no cut.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if a cut is not aligned to the IOVA alignment (in the IOVA or in the
+    /// memory), if domains hold the area with huge IOPTEs allowed (they cannot be split), or
+    /// if an access pins pages in it; `EBUSY` while an unmap waits for it; `ENOMEM`. Cuts
+    /// made before the error stay, as in C; each leaves a valid table.
+    pub(crate) fn cut(&self, at: &[u64]) -> Result {
+        let mut guard = self.state.lock();
+        let state = &mut *guard;
+        for &iova in at {
+            let probe = IovaRange {
+                start: iova,
+                last: iova,
+            };
+            let Some(last) = with_first_in(&state.areas, probe, |last, _| last) else {
+                continue;
+            };
+            if last == iova {
+                continue;
+            }
+            let new_start = iova + 1;
+            let align = state.iova_alignment;
+            let lhs = {
+                let Some(area) = state.areas.get(&last) else {
+                    return Err(EINVAL);
+                };
+                if area.prevent_access {
+                    return Err(EBUSY);
+                }
+                if new_start & (align - 1) != 0 || area.byte_of(new_start) as u64 & (align - 1) != 0
+                {
+                    return Err(EINVAL);
+                }
+                if area.num_accesses != 0 || (!state.domains.is_empty() && state.large_pages) {
+                    return Err(EINVAL);
+                }
+                let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
+                if !state.domains.is_empty() {
+                    // The halves will drop their users separately.
+                    area.pages.split_runs(area.byte_of(new_start) / PAGE_SIZE)?;
+                }
+                node.into_node(
+                    iova,
+                    Area {
+                        iova: area.iova,
+                        pages: area.pages.clone(),
+                        start_byte: area.start_byte,
+                        prot: area.prot,
+                        num_accesses: 0,
+                        prevent_access: false,
+                    },
+                )
+            };
+            // Nothing below fails: the right half keeps the node (and key) of the area.
+            if let Some(area) = state.areas.get_mut(&last) {
+                area.start_byte = area.byte_of(new_start);
+                area.iova = new_start;
+            }
+            state.areas.insert(lhs);
+        }
+        Ok(())
+    }
+
     /// The memory mapped at `range`, which must be mapped without a gap, as pieces ready to
     /// be mapped elsewhere ([`IoPageTable::map`]).
     ///

@@ -422,6 +422,16 @@ impl Pages {
         self.with_set(|set, pinner| set.add_users(first, last, pinner))
     }
 
+    /// Makes `index` the first page of a run, so that the users of the pages before it and
+    /// from it can be removed separately (an area cut in two there).
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`; nothing changed then.
+    pub(crate) fn split_runs(&self, index: usize) -> Result {
+        self.with_set(|set, _| set.split_at(index))
+    }
+
     /// Removes a user added with [`Pages::add_users`] over the same range (or within a
     /// larger one added whole); pages left without users are unpinned and refunded.
     pub(crate) fn remove_users(&self, first: usize, last: usize) {

@@ -94,7 +94,7 @@ impl PinnedSet {
     }
 
     /// Makes `index` the start of a run if a run covers it.
-    fn split_at(&mut self, index: usize) -> Result {
+    pub(crate) fn split_at(&mut self, index: usize) -> Result {
         let i = self.find(index);
         let Some(&run) = self.runs.get(i) else {
             return Ok(());

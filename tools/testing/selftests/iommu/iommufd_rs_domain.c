@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <sys/resource.h>
+#include <linux/vfio.h>
 
 #include "kselftest_harness.h"
 #include "iommufd_rs_utils.h"
@@ -169,6 +170,59 @@ TEST_F(domain, aperture_and_alignment)
 	EXPECT_EQ(2048, ranges.out_iova_alignment);
 	ASSERT_EQ(0, destroy(self->fd, stdev));
 	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, PAGE, PAGE));
+}
+
+/*
+ * VFIO type1 through /dev/iommu: an unmap inside a mapping cuts it, and
+ * exactly the pages unmapped leave the domain and are unpinned.
+ */
+TEST_F(domain, vfio_type1_cut)
+{
+	struct iommu_vfio_ioas set = {
+		.size = sizeof(set), .op = IOMMU_VFIO_IOAS_SET, .ioas_id = self->ioas,
+	};
+	struct vfio_iommu_type1_dma_map dma_map = {
+		.argsz = sizeof(dma_map),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)self->buf, .iova = IOVA, .size = 16 * PAGE,
+	};
+	struct vfio_iommu_type1_dma_unmap dma_unmap = {
+		.argsz = sizeof(dma_unmap), .iova = IOVA + 6 * PAGE, .size = 4 * PAGE,
+	};
+	uint32_t stdev, hwpt;
+
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_VFIO_IOAS, &set));
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas, &stdev, &hwpt));
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU));
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_IOMMU_MAP_DMA, &dma_map));
+	EXPECT_EQ(self->pinned0 + 64, vm_pinned_kb());
+	EXPECT_EQ(0, check_map(self->fd, hwpt, IOVA, self->buf, 16 * PAGE));
+
+	/* The middle four pages go; the 6 before and 6 after stay mapped and pinned. */
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_IOMMU_UNMAP_DMA, &dma_unmap));
+	EXPECT_EQ(4 * PAGE, dma_unmap.size);
+	EXPECT_EQ(self->pinned0 + 48, vm_pinned_kb());
+	EXPECT_EQ(0, check_refs(self->fd, self->buf + 6 * PAGE, 4 * PAGE, 0));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, 6 * PAGE, 1));
+	EXPECT_EQ(0, check_refs(self->fd, self->buf + 10 * PAGE, 6 * PAGE, 1));
+	EXPECT_EQ(0, check_map(self->fd, hwpt, IOVA, self->buf, 6 * PAGE));
+	EXPECT_EQ(0, check_map(self->fd, hwpt, IOVA + 10 * PAGE, self->buf + 10 * PAGE,
+			       6 * PAGE));
+	EXPECT_EQ(-EINVAL, check_map(self->fd, hwpt, IOVA + 6 * PAGE, self->buf + 6 * PAGE, PAGE));
+
+	/* Each half unmaps on its own, with its own pages. */
+	dma_unmap.iova = IOVA + 10 * PAGE;
+	dma_unmap.size = 6 * PAGE;
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_IOMMU_UNMAP_DMA, &dma_unmap));
+	EXPECT_EQ(self->pinned0 + 24, vm_pinned_kb());
+	dma_unmap.iova = 0;
+	dma_unmap.size = 0;
+	dma_unmap.flags = VFIO_DMA_UNMAP_FLAG_ALL;
+	ASSERT_EQ(0, ioctl(self->fd, VFIO_IOMMU_UNMAP_DMA, &dma_unmap));
+	EXPECT_EQ(6 * PAGE, dma_unmap.size);
+	EXPECT_EQ(self->pinned0, vm_pinned_kb());
+	EXPECT_EQ(0, check_refs(self->fd, self->buf, 16 * PAGE, 0));
+	ASSERT_EQ(0, destroy(self->fd, stdev));
 }
 
 /*
