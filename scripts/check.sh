@@ -8,7 +8,8 @@
 #              against 7.2's, clippy and rustfmt, the log scanner itself)
 #   selftests  tools/testing/selftests/iommu of this project, in the guest
 #   upstream   the kernel's own iommufd selftest, unmodified: the cases listed in
-#              tools/testing/selftests/iommu/upstream-iommufd.pass
+#              tools/testing/selftests/iommu/upstream-iommufd.pass; and its
+#              iommufd_fail_nth: the cases in upstream-iommufd_fail_nth.pass
 #   kunit      the module's KUnit suites, run when it loads
 #   kernel-log the guest finished, and its kernel log holds no BUG, WARNING, KASAN,
 #              lockdep, kmemleak, oops or hang report
@@ -39,6 +40,11 @@ gcc -static -O2 -pthread -D_GNU_SOURCE -I"$out/usr/include" -I"$src/tools/testin
 	-o "$upbin/iommufd" "$src/tools/testing/selftests/iommu/iommufd.c" -lcap >&2 ||
 	{ echo "check: the upstream iommufd selftest did not build"; echo "0 passed, 1 failed"; exit 1; }
 uplist=$(grep -v '^#' "$repo/tools/testing/selftests/iommu/upstream-iommufd.pass" | sed 's/^/-r /' | tr '\n' ' ')
+# And its allocation-failure sweep, iommufd_fail_nth: the cases listed in its own file.
+gcc -static -O2 -pthread -D_GNU_SOURCE -I"$out/usr/include" -I"$src/tools/testing/selftests" \
+	-o "$upbin/iommufd_fail_nth" "$src/tools/testing/selftests/iommu/iommufd_fail_nth.c" -lcap >&2 ||
+	{ echo "check: the upstream iommufd_fail_nth selftest did not build"; echo "0 passed, 1 failed"; exit 1; }
+fnlist=$(grep -v '^#' "$repo/tools/testing/selftests/iommu/upstream-iommufd_fail_nth.pass" | sed 's/^/-r /' | tr '\n' ' ')
 
 # --- host suite.
 host=$results/host.tap
@@ -67,18 +73,21 @@ host=$results/host.tap
 
 # --- guest suites: selftests, the listed upstream cases, then the KUnit results.
 cp "$upbin/iommufd" "$bin/upstream-iommufd"
+cp "$upbin/iommufd_fail_nth" "$bin/upstream-iommufd_fail_nth"
 tests=$(cd "$bin" && ls | grep -v '^upstream-')
 cmd='for t in '"$(echo $tests)"'; do echo "@@SUITE selftests/$t"; ./$t; done
 echo "@@SUITE upstream/iommufd"
 ./upstream-iommufd '"$uplist"'
 ./upstream-iommufd >all.out 2>&1
 echo "# upstream iommufd, whole program (not counted): $(grep -c "^ok" all.out) of $(grep -cE "^(not )?ok" all.out) pass"
+echo "@@SUITE upstream/iommufd_fail_nth"
+./upstream-iommufd_fail_nth '"$fnlist"'
 echo "@@SUITE kunit"
 for d in /sys/kernel/debug/kunit/*/; do [ -f "$d/results" ] && cat "$d/results"; done
 echo "@@SUITE end"'
 guest=$results/guest.out
 vmlog=$out/check-console.log
-(cd "$bin" && VM_FILES="$tests upstream-iommufd" VM_CMD="$cmd" VM_KMEMLEAK=1 VM_LOG="$vmlog" \
+(cd "$bin" && VM_FILES="$tests upstream-iommufd upstream-iommufd_fail_nth" VM_CMD="$cmd" VM_KMEMLEAK=1 VM_LOG="$vmlog" \
 	VM_TIMEOUT=${CHECK_TIMEOUT:-1200} "$here/vm.sh" "$out") >"$guest"
 vmrc=$?
 
@@ -132,6 +141,12 @@ if [ -s "$f" ]; then
 	suite "upstream/iommufd" "$f"
 else
 	echo "# Suite: upstream/iommufd"; echo "not ok 1 upstream-iommufd # did not run"; fail=$((fail + 1))
+fi
+f=$results/suite-upstream_iommufd_fail_nth.tap
+if [ -s "$f" ]; then
+	suite "upstream/iommufd_fail_nth" "$f"
+else
+	echo "# Suite: upstream/iommufd_fail_nth"; echo "not ok 1 upstream-iommufd_fail_nth # did not run"; fail=$((fail + 1))
 fi
 f=$results/suite-kunit.tap
 # KUnit: only the test cases (indented) count; a suite line repeats its cases' verdict.

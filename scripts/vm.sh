@@ -77,7 +77,8 @@ if [ "$(cat /work/.vm_kmemleak)" = 1 ] && [ -w /sys/kernel/debug/kmemleak ]; the
 	sleep 6
 	echo scan >/sys/kernel/debug/kmemleak
 	echo scan >/sys/kernel/debug/kmemleak
-	cat /sys/kernel/debug/kmemleak >/dev/kmsg
+	# One write per line: /dev/kmsg takes a record per write, and drops a long one.
+	while IFS= read -r line; do echo "kmemleak: $line" >/dev/kmsg; done </sys/kernel/debug/kmemleak
 	echo "iommufd-vm: kmemleak scan done" >/dev/kmsg
 fi
 echo "iommufd-vm: done" >/dev/kmsg

@@ -315,26 +315,23 @@ impl<'a> DirtyMarker<'a> {
 }
 
 /// The operations of the mock's paging domains.
-static PAGING_OPS: Shared<bindings::iommu_domain_ops> = Shared::new(bindings::iommu_domain_ops {
-    attach_dev: Some(mock_paging_attach),
-    set_dev_pasid: Some(nop_set_dev_pasid),
-    iova_to_phys: Some(bindings::pt_iommu_amdv1_mock_iova_to_phys),
-    iotlb_sync: Some(mock_iotlb_sync),
-    free: Some(mock_domain_free),
-    ..zeroed()
-});
-
-/// The operations of the mock's huge-page paging domains (`MOCK_IOMMUPT_HUGE`): the same,
-/// told apart by address.
-static PAGING_HUGE_OPS: Shared<bindings::iommu_domain_ops> =
-    Shared::new(bindings::iommu_domain_ops {
+const fn paging_ops() -> bindings::iommu_domain_ops {
+    bindings::iommu_domain_ops {
         attach_dev: Some(mock_paging_attach),
         set_dev_pasid: Some(nop_set_dev_pasid),
         iova_to_phys: Some(bindings::pt_iommu_amdv1_mock_iova_to_phys),
         iotlb_sync: Some(mock_iotlb_sync),
         free: Some(mock_domain_free),
         ..zeroed()
-    });
+    }
+}
+
+/// The operations of the mock's default paging domains.
+static PAGING_OPS: Shared<bindings::iommu_domain_ops> = Shared::new(paging_ops());
+
+/// The operations of the mock's huge-page paging domains (`MOCK_IOMMUPT_HUGE`): the same
+/// table at another address, which tells the two kinds apart.
+static PAGING_HUGE_OPS: Shared<bindings::iommu_domain_ops> = Shared::new(paging_ops());
 
 /// Whether `domain` is a paging domain of the mock IOMMU.
 pub(crate) fn is_mock_paging(domain: &kernel::iommu::domain::Domain) -> bool {
@@ -694,6 +691,20 @@ impl MockDev {
             rc
         };
         if rc != 0 {
+            // `iommu_fwspec_init()` (7.2) returns ENOMEM with `dev->iommu` still allocated
+            // when allocating the fwspec fails, and `iommu_mock_device_add()` does not free
+            // it on that path (it does when `device_add()` fails): free it here, or it leaks
+            // (kmemleak, under the upstream fail_nth selftest). `dev_iommu_free()` is not
+            // exported; with no fwspec, it amounts to this.
+            // SAFETY: The device was never added, so nothing else uses `dev->iommu`; it was
+            // allocated with `kzalloc` by `dev_iommu_get()` and holds no fwspec.
+            unsafe {
+                let param = (*dev).iommu;
+                if !param.is_null() && (*param).fwspec.is_null() {
+                    (*dev).iommu = null_mut();
+                    bindings::kfree(param.cast());
+                }
+            }
             // SAFETY: Drops the initial reference; the release callback frees the memory.
             unsafe { bindings::put_device(dev) };
             return Err(Error::from_errno(rc));
