@@ -248,15 +248,17 @@ impl IDevice {
         list.reserve(1, GFP_KERNEL_ACCOUNT)?;
         let reservation = self.ctx.objects.reserve()?;
         let id = reservation.id();
-        let hwpt = HwptPaging::new(ioas.clone(), &self.dev, 0, None, true)?;
-        hwpt.set_id(id);
-        // Decide coherency before the first map: some IOMMUs set it per IOPTE.
-        if self.enforce_cache_coherency && !hwpt.enforce_cache_coherency() {
-            return Err(EINVAL);
-        }
-        // Fill, then attach: the device never sees the domain before it maps the IOAS. On
-        // error the HWPT is dropped here, which takes the domain back out of the IOAS.
-        hwpt.fill()?;
+        // Filled before the attach: the device never sees the domain before it maps the
+        // IOAS. On error the HWPT is dropped here, which takes the domain back out.
+        let hwpt = HwptPaging::new(
+            ioas.clone(),
+            id,
+            &self.dev,
+            0,
+            None,
+            true,
+            self.enforce_cache_coherency,
+        )?;
         let prepared = reservation.prepare(hwpt.clone())?;
         let old = self.do_change(&hwpt, change)?;
         hwpt.set_listed();

@@ -41,12 +41,11 @@ struct Gather {
 impl Gather {
     /// Initialises the gather in place (`iommu_iotlb_gather_init()`).
     fn init(slot: &mut MaybeUninit<Gather>) -> &mut Gather {
-        // SAFETY: All-zero is a valid gather (integers, a list head, a bool); the list head
-        // is then made empty, pointing to itself at its final address.
-        let gather = unsafe {
-            slot.as_mut_ptr().write_bytes(0, 1);
-            slot.assume_init_mut()
-        };
+        let gather = slot.write(Gather {
+            // SAFETY: All-zero is a valid gather (integers, a list head, a bool).
+            inner: unsafe { MaybeUninit::zeroed().assume_init() },
+        });
+        // The list head must point to itself at its final address.
         gather.reset();
         gather
     }

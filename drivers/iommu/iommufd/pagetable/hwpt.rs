@@ -34,21 +34,16 @@ use crate::{
 /// A paging HWPT.
 pub(crate) struct HwptPaging {
     header: ObjectHeader,
-    /// The id in the context's table, set when published.
-    id: Atomic<u32>,
+    /// The id in the context's table (reserved before the HWPT is built).
+    id: u32,
     /// The IOAS whose mappings fill the domain.
     pub(crate) ioas: ObjRef<Ioas>,
     /// The domain.
     pub(crate) domain: Arc<Domain>,
     /// Made by iommufd for an attach to an IOAS; destroyed with its last device.
     pub(crate) auto_domain: bool,
-    /// May be the parent of nested HWPTs (`IOMMU_HWPT_ALLOC_NEST_PARENT`).
-    #[allow(dead_code)]
-    pub(crate) nest_parent: bool,
     /// Whether the domain snoops CPU caches for all DMA (set once, never cleared).
     enforce_cache_coherency: Atomic<bool>,
-    /// Whether the IOAS fills the domain ([`HwptPaging::fill`] succeeded).
-    filled: Atomic<bool>,
     /// Whether the IOAS lists it among its automatic HWPTs.
     listed: Atomic<bool>,
 }
@@ -56,58 +51,55 @@ pub(crate) struct HwptPaging {
 crate::object::object_type!(HwptPaging, HwptPaging);
 
 impl HwptPaging {
-    /// A paging HWPT with a new domain for `dev` on `ioas`, allocated by the device's IOMMU
-    /// driver with the flags `flags` (`IOMMU_HWPT_ALLOC_*`) and the user's driver data
-    /// `data`. The domain is not filled yet ([`HwptPaging::fill`]).
+    /// A paging HWPT, to be published as `id`, with a new domain for `dev` on `ioas`,
+    /// allocated by the device's IOMMU driver with the flags `flags`
+    /// (`IOMMU_HWPT_ALLOC_*`) and the user's driver data `data`, and filled from the
+    /// IOAS's mappings (from then on it follows them). With `coherent`, the domain is made
+    /// to snoop CPU caches first: some IOMMUs set that per IOPTE, so it is decided before
+    /// the first map.
     ///
     /// # Errors
     ///
-    /// As the driver's domain allocation fails (`EOPNOTSUPP` for unsupported flags),
-    /// `ENOMEM`.
+    /// As the driver's domain allocation fails (`EOPNOTSUPP` for unsupported flags);
+    /// `EINVAL` if `coherent` and the domain cannot enforce it; as
+    /// [`crate::pagetable::iopt::IoPageTable::add_domain`] fails; `ENOMEM`. Nothing stays
+    /// allocated or filled on error.
     pub(crate) fn new(
         ioas: ObjRef<Ioas>,
+        id: u32,
         dev: &Device,
         flags: u32,
         data: Option<&UserData>,
         auto_domain: bool,
+        coherent: bool,
     ) -> Result<Arc<Self>> {
         let domain = Domain::alloc_paging_user(dev, flags & !hwpt_flags::FAULT_ID_VALID, data)?;
         let domain = Arc::new(domain, GFP_KERNEL_ACCOUNT)?;
+        if coherent && !domain.enforce_cache_coherency() {
+            // A driver that reports the capability enforces it on its new domains.
+            kernel::warn_on!(true);
+            return Err(EINVAL);
+        }
+        ioas.iopt.add_domain(&domain)?;
+        // From here on the HWPT's drop takes the domain back out of the IOAS, also when
+        // `Arc::new` fails and drops it.
         Ok(Arc::new(
             Self {
                 header: ObjectHeader::new(),
-                id: Atomic::new(0),
+                id,
                 ioas,
                 domain,
                 auto_domain,
-                nest_parent: flags & hwpt_flags::NEST_PARENT != 0,
-                enforce_cache_coherency: Atomic::new(false),
-                filled: Atomic::new(false),
+                enforce_cache_coherency: Atomic::new(coherent),
                 listed: Atomic::new(false),
             },
             GFP_KERNEL_ACCOUNT,
         )?)
     }
 
-    /// Fills the domain from the IOAS's mappings; from now on it follows them.
-    ///
-    /// # Errors
-    ///
-    /// As [`crate::pagetable::iopt::IoPageTable::add_domain`].
-    pub(crate) fn fill(&self) -> Result {
-        self.ioas.iopt.add_domain(&self.domain)?;
-        self.filled.store(true, Relaxed);
-        Ok(())
-    }
-
     /// The id in the context's table.
     pub(crate) fn id(&self) -> u32 {
-        self.id.load(Relaxed)
-    }
-
-    /// Records the id the HWPT is published under.
-    pub(crate) fn set_id(&self, id: u32) {
-        self.id.store(id, Relaxed);
+        self.id
     }
 
     /// Records that the IOAS lists the HWPT among its automatic ones (under their lock);
@@ -137,9 +129,7 @@ impl HwptPaging {
 
 impl Drop for HwptPaging {
     fn drop(&mut self) {
-        if self.filled.load(Relaxed) {
-            self.ioas.iopt.remove_domain(&self.domain);
-        }
+        self.ioas.iopt.remove_domain(&self.domain);
         if self.listed.load(Relaxed) {
             self.ioas.forget_auto_hwpt(self.id());
         }
@@ -200,14 +190,15 @@ pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::HwptAlloc) -> Result {
     let _guard = ioas.auto_hwpts.lock();
     let reservation = objects.reserve()?;
     let id = reservation.id();
-    let hwpt = HwptPaging::new(ioas.clone(), &idev.dev, flags, data.as_ref(), false)?;
-    hwpt.set_id(id);
-    if idev.enforce_cache_coherency() && !hwpt.enforce_cache_coherency() {
-        // A driver that reports the capability enforces it on its new domains.
-        kernel::warn_on!(true);
-        return Err(EINVAL);
-    }
-    hwpt.fill()?;
+    let hwpt = HwptPaging::new(
+        ioas.clone(),
+        id,
+        &idev.dev,
+        flags,
+        data.as_ref(),
+        false,
+        idev.enforce_cache_coherency(),
+    )?;
     if flags & hwpt_flags::FAULT_ID_VALID != 0 {
         // No fault queue objects exist yet: the id names none.
         return Err(ENOENT);

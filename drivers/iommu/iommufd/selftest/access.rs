@@ -170,13 +170,8 @@ pub(super) fn replace_ioas(fd: u32, ioas_id: u32) -> Result {
 ///
 /// `EBADE` on a mismatch, `EFAULT`.
 fn check_pages(uptr: usize, pfns: &[usize]) -> Result {
-    use kernel::mm::pin::{PinBatch, PinFlags};
-    let mut batch = PinBatch::new(1)?;
     for (i, &pfn) in pfns.iter().enumerate() {
-        batch.pin_user(None, uptr + i * PAGE_SIZE, 1, PinFlags::LONGTERM)?;
-        let same = batch.pfn(0) == Some(pfn);
-        batch.release(false);
-        if !same {
+        if super::user_pfn(uptr + i * PAGE_SIZE)? != pfn {
             return Err(errno(bindings::EBADE));
         }
     }
