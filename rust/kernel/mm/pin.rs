@@ -68,6 +68,65 @@ fn page_of(pfn: usize) -> *mut bindings::page {
     unsafe { bindings::pfn_to_page(pfn) }
 }
 
+/// Copies between `buf` and `page` from byte `offset` (at most to the page's end): into
+/// the page if `write`, out of it otherwise.
+///
+/// # Errors
+///
+/// `EINVAL` if the bytes do not fit in the page.
+///
+/// # Safety
+///
+/// `page` must be a valid page the caller holds a pin (or a reference) on for the call.
+unsafe fn copy_page(
+    page: *mut bindings::page,
+    offset: usize,
+    buf: &mut [u8],
+    write: bool,
+) -> Result {
+    if offset
+        .checked_add(buf.len())
+        .is_none_or(|end| end > PAGE_SIZE)
+    {
+        return Err(EINVAL);
+    }
+    // SAFETY: By the caller's guarantee `page` stays allocated while mapped.
+    let va = unsafe { bindings::kmap_local_page(page) }.cast::<u8>();
+    // SAFETY: `va` maps the page's `PAGE_SIZE` bytes and `offset + len <= PAGE_SIZE`. The
+    // page is user memory that others may access concurrently; bytes are copied as bytes,
+    // as `copy_{to,from}_user` would.
+    unsafe {
+        let p = va.add(offset);
+        if write {
+            core::ptr::copy_nonoverlapping(buf.as_ptr(), p, buf.len());
+        } else {
+            core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), buf.len());
+        }
+        bindings::kunmap_local(va.cast());
+    }
+    Ok(())
+}
+
+/// Copies between `buf` and the pinned page of `pfn` from byte `offset` (at most to the
+/// page's end): into the page if `write`, out of it otherwise.
+///
+/// This reaches pages that stay pinned in a store of raw runs (see
+/// [`PinnedRun::into_raw`]) without pinning them again, which works even after the
+/// address space they were pinned from is gone.
+///
+/// # Errors
+///
+/// `EINVAL` if the bytes do not fit in the page.
+///
+/// # Safety
+///
+/// The caller must hold a pin on the page of `pfn` for the duration of the call.
+pub unsafe fn copy_pinned(pfn: usize, offset: usize, buf: &mut [u8], write: bool) -> Result {
+    // SAFETY: The caller holds a pin on the page of `pfn`, so it has a valid `struct page`
+    // that stays allocated for the call.
+    unsafe { copy_page(page_of(pfn), offset, buf, write) }
+}
+
 /// Pages pinned by one call or a few, before they are stored or used.
 ///
 /// # Invariants
@@ -270,27 +329,8 @@ impl PinBatch {
     /// `EINVAL` if there is no page `i` or the bytes do not fit in it.
     pub fn copy(&self, i: usize, offset: usize, buf: &mut [u8], write: bool) -> Result {
         let &page = self.pages.get(i).ok_or(EINVAL)?;
-        if offset
-            .checked_add(buf.len())
-            .is_none_or(|end| end > PAGE_SIZE)
-        {
-            return Err(EINVAL);
-        }
-        // SAFETY: The batch holds a pin on `page`, so it stays allocated while mapped.
-        let va = unsafe { bindings::kmap_local_page(page) }.cast::<u8>();
-        // SAFETY: `va` maps the page's `PAGE_SIZE` bytes and `offset + len <= PAGE_SIZE`.
-        // The page is user memory that others may access concurrently; bytes are copied as
-        // bytes, as `copy_{to,from}_user` would.
-        unsafe {
-            let p = va.add(offset);
-            if write {
-                core::ptr::copy_nonoverlapping(buf.as_ptr(), p, buf.len());
-            } else {
-                core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), buf.len());
-            }
-            bindings::kunmap_local(va.cast());
-        }
-        Ok(())
+        // SAFETY: The batch holds a pin on `page` (type invariant) while `self` is borrowed.
+        unsafe { copy_page(page, offset, buf, write) }
     }
 
     /// Unpins every page, marking them dirty if `dirty` (after writing to them).

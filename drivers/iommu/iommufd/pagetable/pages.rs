@@ -449,8 +449,10 @@ impl Pages {
     }
 
     /// Copies between `buf` and the span from byte `start_byte`: into the memory if
-    /// `write`, out of it otherwise. Pages are pinned for the copy only (not charged: the
-    /// pins do not outlive the call).
+    /// `write`, out of it otherwise. Pages that are pinned already (a domain or an access
+    /// holds them) are copied through their pins, as C copies through its pinned pages;
+    /// this works even after the process that mapped them has exited. The others are
+    /// pinned for the copy only (not charged: those pins do not outlive the call).
     ///
     /// # Errors
     ///
@@ -460,20 +462,38 @@ impl Pages {
         if buf.is_empty() || end > self.npages * PAGE_SIZE {
             return Err(EINVAL);
         }
-        self.with_set(|_, pinner| {
+        self.with_set(|set, pinner| {
             let first = start_byte / PAGE_SIZE;
             let last = (end - 1) / PAGE_SIZE;
-            let mut batch = PinBatch::new((last - first + 1).min(batch_pages()))?;
+            // The bytes of page `index` in `buf`: (offset in the page, range in `buf`).
+            let span = |index: usize| {
+                let page_start = index * PAGE_SIZE;
+                let from = start_byte.max(page_start);
+                let to = end.min(page_start + PAGE_SIZE);
+                (from - page_start, from - start_byte..to - start_byte)
+            };
+            let mut batch = None;
             let mut index = first;
-            let mut done = 0usize;
             while index <= last {
-                let n = pinner.pin(&mut batch, index, last - index + 1)?;
+                let (offset, range) = span(index);
+                if let Some(r) = set.copy(index, offset, &mut buf[range], write) {
+                    r?;
+                    index += 1;
+                    continue;
+                }
+                let batch = match &mut batch {
+                    Some(b) => b,
+                    None => batch.insert(PinBatch::new((last - index + 1).min(batch_pages()))?),
+                };
+                // Pin the pages up to the next pinned one only.
+                let mut stop = index + 1;
+                while stop <= last && !set.contains(stop) {
+                    stop += 1;
+                }
+                let n = pinner.pin(batch, index, stop - index)?;
                 for k in 0..n {
-                    let page_start = (index + k) * PAGE_SIZE;
-                    let from = (start_byte + done) - page_start;
-                    let len = (PAGE_SIZE - from).min(buf.len() - done);
-                    batch.copy(k, from, &mut buf[done..done + len], write)?;
-                    done += len;
+                    let (offset, range) = span(index + k);
+                    batch.copy(k, offset, &mut buf[range], write)?;
                 }
                 batch.release(write);
                 index += n;

@@ -29,7 +29,7 @@
 
 use kernel::{
     alloc::{flags::GFP_KERNEL_ACCOUNT, KVVec},
-    mm::pin::{PinBatch, PinnedRun},
+    mm::pin::{copy_pinned, PinBatch, PinnedRun},
     prelude::*,
 };
 
@@ -91,6 +91,16 @@ impl PinnedSet {
     /// The position of the first run that ends after `index`.
     fn find(&self, index: usize) -> usize {
         self.runs.partition_point(|r| r.end() <= index)
+    }
+
+    /// The run that holds page `index`, if one does.
+    fn run_of(&self, index: usize) -> Option<&Run> {
+        self.runs.get(self.find(index)).filter(|r| r.index <= index)
+    }
+
+    /// Whether page `index` is pinned.
+    pub(crate) fn contains(&self, index: usize) -> bool {
+        self.run_of(index).is_some()
     }
 
     /// Makes `index` the start of a run if a run covers it.
@@ -272,6 +282,21 @@ impl PinnedSet {
             f(from, run.pfn + (from - run.index), to - from + 1);
             i += 1;
         }
+    }
+
+    /// Copies between `buf` and page `index` from byte `offset` if the set holds that page:
+    /// into it if `write`, out of it otherwise. Returns `None` when the page is not pinned.
+    pub(crate) fn copy(
+        &self,
+        index: usize,
+        offset: usize,
+        buf: &mut [u8],
+        write: bool,
+    ) -> Option<Result> {
+        let run = self.run_of(index)?;
+        // SAFETY: The set owns a pin on each page of its runs (type invariant), and `&self`
+        // keeps the run in the set for the call.
+        Some(unsafe { copy_pinned(run.pfn + (index - run.index), offset, buf, write) })
     }
 
     /// Unpins everything, whatever the users (a `Pages` dropped with users left is a bug);
