@@ -62,6 +62,8 @@ add_line rust/bindings/bindings_helper.h '#include <linux/generic_pt/iommu.h>'
 # devices), which it keeps out of include/.
 add_line rust/bindings/bindings_helper.h '#include "../../drivers/iommu/iommu-priv.h"'
 add_line rust/bindings/bindings_helper.h '#include "../../drivers/iommu/iommu-pages.h"'
+# The structures IOMMU drivers embed (struct iommufd_viommu) and their ops.
+add_line rust/bindings/bindings_helper.h '#include <linux/iommufd.h>'
 add_after rust/kernel/iommu/mod.rs 'pub mod pgtable;' 'pub mod domain;'
 add_after rust/kernel/iommu/mod.rs 'pub mod domain;' 'pub mod group;'
 # Errnos the kernel crate lacks and the uAPI returns: EOPNOTSUPP (unknown flags) and

@@ -311,6 +311,28 @@ impl<'a, T: ForeignOwnable> Guard<'a, T> {
         Ok(id)
     }
 
+    /// Replaces the element at `index` with a reserved entry and returns it: the index
+    /// reads as empty but is not handed out again until [`Guard::remove`] releases it.
+    ///
+    /// Does not allocate (the index holds an entry already).
+    pub fn tombstone(&mut self, index: usize) -> Option<T> {
+        // SAFETY:
+        // - `self.xa.xa` is always valid by the type invariant.
+        // - The caller holds the lock.
+        // - On an array that tracks free indices, storing NULL stores a reserved entry; the
+        //   slot exists, so nothing is allocated and the store cannot fail.
+        let old =
+            unsafe { bindings::__xa_store(self.xa.xa.get(), index, core::ptr::null_mut(), 0) };
+        // SAFETY: `__xa_store` returns the old entry (or an error, which `try_from_foreign`
+        // never sees since the store cannot fail); the entry came from `T::into_foreign`,
+        // and `&mut self` ends every borrow of it.
+        if unsafe { bindings::xa_err(old) } != 0 {
+            return None;
+        }
+        // SAFETY: As above.
+        unsafe { T::try_from_foreign(old.cast()) }
+    }
+
     /// Finds the first present element at an index of `start` or more.
     ///
     /// Reserved indices are skipped.

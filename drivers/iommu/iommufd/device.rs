@@ -8,7 +8,32 @@
 //! - [`idev`]: a physical device bound to a context by its driver (VFIO, or the test
 //!   command's mock devices), and its attachment to an IOAS or a HWPT.
 //! - [`hw_info`]: `IOMMU_GET_HW_INFO`, what the IOMMU of a bound device can do.
+//! - [`vdevice`]: a bound device's virtual ID on a vIOMMU.
 
 pub(crate) mod access;
 pub(crate) mod hw_info;
 pub(crate) mod idev;
+pub(crate) mod vdevice;
+
+use kernel::{bindings, device::Device};
+
+/// The C device behind `dev`, for the iommu core's calls that take one
+/// (`Device::as_raw` is the kernel crate's own).
+pub(crate) fn raw(dev: &Device) -> *mut bindings::device {
+    let ptr: *const Device = dev;
+    // `Device` wraps `struct device` transparently.
+    ptr.cast_mut().cast::<bindings::device>()
+}
+
+/// The IOMMU instance that translates for `dev`, null if none.
+pub(crate) fn iommu_dev(dev: &Device) -> *mut bindings::iommu_device {
+    // SAFETY: `dev` is valid; a device without IOMMU has no `dev->iommu`.
+    unsafe {
+        let param = (*raw(dev)).iommu;
+        if param.is_null() {
+            core::ptr::null_mut()
+        } else {
+            (*param).iommu_dev
+        }
+    }
+}

@@ -28,11 +28,11 @@
 //!
 //! 1. `IommufdCtx::change_process_lock` (serialises `IOMMU_IOAS_CHANGE_PROCESS`);
 //! 2. a test accessor's `items` (held across a pin, as in C);
-//! 3. `IDevice::attached` (a bound device's attach, replace and detach);
+//! 3. a fault queue's `Fault::state` when read or written (alone);
 //! 4. `Access::state` (C's `ioas_lock`; dropped around the driver's unmap callback);
 //! 5. `Ioas::auto_hwpts` (C's `ioas->mutex`: attaches that pick or make an automatic HWPT);
-//! 6. `GroupTable::groups`, then `IGroup::state` (C's `igroup->lock`: what a group is
-//!    attached to);
+//! 6. `GroupTable::groups`, then `IGroup::state` (C's `igroup->lock`: what each PASID of
+//!    a group is attached to), then `Fault::state` (a detach answers the faults left);
 //! 7. `IoPageTable::state` (a mutex, one per IOAS; C's `iova_rwsem` and `domains_rwsem`).
 //!    An unmap drops it before asking accesses to unpin; `iommu_map`/`iommu_unmap` of the
 //!    IOAS's domains run under it;

@@ -41,8 +41,8 @@ use kernel::{
 };
 
 use crate::{
-    device::{access::Access, idev::IDevice},
-    pagetable::{hwpt::HwptPaging, Ioas},
+    device::{access::Access, idev::IDevice, vdevice::VDevice},
+    pagetable::{fault::Fault, hwpt::HwptPaging, nested::HwptNested, viommu::Viommu, Ioas},
 };
 
 /// The largest id (`xa_limit_31b`).
@@ -129,6 +129,14 @@ pub(crate) enum ObjectKind {
     Device(Arc<IDevice>),
     /// A paging hardware page table.
     HwptPaging(Arc<HwptPaging>),
+    /// A nested hardware page table.
+    HwptNested(Arc<HwptNested>),
+    /// A fault queue.
+    Fault(Arc<Fault>),
+    /// A vIOMMU.
+    Viommu(Arc<Viommu>),
+    /// A device's identity on a vIOMMU.
+    VDevice(Arc<VDevice>),
     /// A test object (a mock device, `IOMMU_TEST_OP_MOCK_DOMAIN`).
     #[cfg(CONFIG_IOMMUFD_TEST)]
     Selftest(Arc<crate::selftest::StDev>),
@@ -141,6 +149,10 @@ impl ObjectKind {
             ObjectKind::Access(access) => access.header(),
             ObjectKind::Device(idev) => idev.header(),
             ObjectKind::HwptPaging(hwpt) => hwpt.header(),
+            ObjectKind::HwptNested(hwpt) => hwpt.header(),
+            ObjectKind::Fault(fault) => fault.header(),
+            ObjectKind::Viommu(viommu) => viommu.header(),
+            ObjectKind::VDevice(vdev) => vdev.header(),
             #[cfg(CONFIG_IOMMUFD_TEST)]
             ObjectKind::Selftest(st) => st.header(),
         }
@@ -368,6 +380,32 @@ impl ObjectTable {
             }
             drop(xa);
             // A lookup holds it for the length of an ioctl or of an unmap callback.
+            kernel::time::delay::fsleep(kernel::time::Delta::from_micros(100));
+        }
+    }
+
+    /// Destroys the object `id` of type `T`, if `is_it` says it is the one meant, for the
+    /// destruction of what it depends on (a vDEVICE when its device goes), leaving a
+    /// tombstone: the id stays taken until the file is closed, and looking it up or
+    /// destroying it fails with `ENOENT` (C's `iommufd_object_tombstone_user`). Waits until
+    /// lookups in flight are done.
+    pub(crate) fn tombstone<T: ObjectType>(&self, id: u32, is_it: impl Fn(&T) -> bool) {
+        loop {
+            let mut xa = self.xa.lock();
+            let Some(kind) = xa.get(id as usize) else {
+                return;
+            };
+            if !T::from_kind(kind).is_some_and(|o| is_it(o)) {
+                return;
+            }
+            if kind.header().take_last_user() {
+                let removed = xa.tombstone(id as usize);
+                drop(xa);
+                drop(removed);
+                return;
+            }
+            drop(xa);
+            // A lookup holds it for the length of an ioctl.
             kernel::time::delay::fsleep(kernel::time::Delta::from_micros(100));
         }
     }

@@ -9,7 +9,10 @@
 //! - [`area`]: the mappings, IOVA range to a slice of [`pages::Pages`].
 //! - [`pages`]: the memory mappings point into, shared between IO address spaces, and
 //!   [`pinned`]: its pinned pages, as runs of contiguous pfns.
-//! - [`hwpt`]: paging hardware page tables: an iommu domain filled from an IOAS, and
+//! - [`hwpt`]: paging hardware page tables: an iommu domain filled from an IOAS;
+//!   [`nested`]: nested ones, a user-owned stage 1 on a paging parent; [`fault`]: the
+//!   queues their IO page faults go to user space through; [`viommu`]: a VM's share of
+//!   an IOMMU, which nested HWPTs and cache invalidations may go through; and
 //!   [`domains`]: how an IO page table fills the domains attached to it, and [`dirty`]:
 //!   reading which IOVA devices wrote.
 //! - [`access`]: in-kernel access to the mappings (pin, unpin, copy) for emulated devices.
@@ -19,11 +22,14 @@ pub(crate) mod access;
 pub(crate) mod area;
 pub(crate) mod dirty;
 pub(crate) mod domains;
+pub(crate) mod fault;
 pub(crate) mod hwpt;
 pub(crate) mod ioas;
 pub(crate) mod iopt;
 pub(crate) mod iova;
+pub(crate) mod nested;
 pub(crate) mod pages;
 pub(crate) mod pinned;
+pub(crate) mod viommu;
 
 pub(crate) use ioas::Ioas;

@@ -41,6 +41,12 @@ mod op {
     pub(super) const ACCESS_PAGES: u32 = uapi::IOMMU_TEST_OP_ACCESS_PAGES;
     pub(super) const ACCESS_RW: u32 = uapi::IOMMU_TEST_OP_ACCESS_RW;
     pub(super) const ACCESS_REPLACE_IOAS: u32 = uapi::IOMMU_TEST_OP_ACCESS_REPLACE_IOAS;
+    pub(super) const MD_CHECK_IOTLB: u32 = uapi::IOMMU_TEST_OP_MD_CHECK_IOTLB;
+    pub(super) const TRIGGER_IOPF: u32 = uapi::IOMMU_TEST_OP_TRIGGER_IOPF;
+    pub(super) const PASID_ATTACH: u32 = uapi::IOMMU_TEST_OP_PASID_ATTACH;
+    pub(super) const PASID_REPLACE: u32 = uapi::IOMMU_TEST_OP_PASID_REPLACE;
+    pub(super) const PASID_DETACH: u32 = uapi::IOMMU_TEST_OP_PASID_DETACH;
+    pub(super) const PASID_CHECK_HWPT: u32 = uapi::IOMMU_TEST_OP_PASID_CHECK_HWPT;
 }
 
 /// `IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT`: the bytes of temporary memory a pinning batch may
@@ -127,6 +133,39 @@ pub(crate) fn test_cmd(ucmd: &UCmd<'_>, cmd: &mut crate::uapi::TestCmd) -> Resul
             // SAFETY: As above.
             let a = unsafe { args.access_rw };
             access::rw(cmd.id, a.iova, a.length, a.uptr, a.flags)
+        }
+        op::MD_CHECK_IOTLB => {
+            // SAFETY: As above.
+            let a = unsafe { args.check_iotlb };
+            stdev::check_iotlb(ucmd, cmd.id, a.id, a.iotlb)
+        }
+        op::TRIGGER_IOPF => {
+            // SAFETY: As above.
+            let a = unsafe { args.trigger_iopf };
+            let idev = ucmd.ctx.objects.get::<IDevice>(a.dev_id)?;
+            mock::trigger_iopf(&idev.dev, a.pasid, a.grpid, a.perm, a.addr)
+        }
+        op::PASID_ATTACH => {
+            // SAFETY: As above.
+            let a = unsafe { args.pasid_attach };
+            let id = cmd.id;
+            stdev::pasid_change(ucmd, cmd, id, a.pasid, a.pt_id, false)
+        }
+        op::PASID_REPLACE => {
+            // SAFETY: As above.
+            let a = unsafe { args.pasid_replace };
+            let id = cmd.id;
+            stdev::pasid_change(ucmd, cmd, id, a.pasid, a.pt_id, true)
+        }
+        op::PASID_DETACH => {
+            // SAFETY: As above.
+            let a = unsafe { args.pasid_detach };
+            stdev::pasid_detach(ucmd, cmd.id, a.pasid)
+        }
+        op::PASID_CHECK_HWPT => {
+            // SAFETY: As above.
+            let a = unsafe { args.pasid_check };
+            stdev::pasid_check(ucmd, cmd.id, a.pasid, a.hwpt_id)
         }
         _ => Err(EOPNOTSUPP),
     }

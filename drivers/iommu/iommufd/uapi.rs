@@ -42,20 +42,30 @@ pub(crate) const fn field_size<T, F>(_f: fn(&T) -> &F) -> usize {
     core::mem::size_of::<F>()
 }
 
-/// Declares the wrapper of one ioctl struct: `Name = uapi_struct, last_field`.
-macro_rules! ioctl_struct {
-    ($($(#[$meta:meta])* $name:ident = $raw:ident, $last:ident;)*) => {$(
+/// Declares a `#[repr(transparent)]` wrapper of a padding-free uAPI record that is read
+/// from or written to user memory as is: `Name = uapi_struct;`.
+macro_rules! user_record {
+    ($($(#[$meta:meta])* $name:ident = $raw:ident;)*) => {$(
         $(#[$meta])*
         #[repr(transparent)]
         #[derive(Clone, Copy)]
         pub(crate) struct $name(pub(crate) uapi::$raw);
 
-        // SAFETY: `uapi::$raw` is a `#[repr(C)]` struct of integers without padding (its size
-        // is the sum of its fields': `abi_check` compares it with the C layout), so any bytes
-        // are a valid value.
+        // SAFETY: `uapi::$raw` is a `#[repr(C)]` struct of integers without padding
+        // (`abi_check` compares its size with C's), so any bytes are a valid value.
         unsafe impl FromBytes for $name {}
-        // SAFETY: As above, the struct has no padding, so every byte is initialised.
+        // SAFETY: As above, no padding: every byte is initialised.
         unsafe impl AsBytes for $name {}
+    )*};
+}
+
+/// Declares the wrapper of one ioctl struct: `Name = uapi_struct, last_field`.
+macro_rules! ioctl_struct {
+    ($($(#[$meta:meta])* $name:ident = $raw:ident, $last:ident;)*) => {$(
+        user_record! {
+            $(#[$meta])*
+            $name = $raw;
+        }
 
         // SAFETY: `#[repr(transparent)]` over a padding-free uAPI struct whose first field is
         // its size.
@@ -110,12 +120,27 @@ ioctl_struct! {
     HwptSetDirtyTracking = iommu_hwpt_set_dirty_tracking, __reserved;
     /// `IOMMU_HWPT_GET_DIRTY_BITMAP`.
     HwptGetDirtyBitmap = iommu_hwpt_get_dirty_bitmap, data;
+    /// `IOMMU_HWPT_INVALIDATE`.
+    HwptInvalidate = iommu_hwpt_invalidate, __reserved;
+    /// `IOMMU_FAULT_QUEUE_ALLOC`.
+    FaultAlloc = iommu_fault_alloc, out_fault_fd;
+    /// `IOMMU_VIOMMU_ALLOC`.
+    ViommuAlloc = iommu_viommu_alloc, out_viommu_id;
+    /// `IOMMU_VDEVICE_ALLOC`.
+    VdeviceAlloc = iommu_vdevice_alloc, virt_id;
 }
 
 #[cfg(CONFIG_IOMMUFD_TEST)]
 ioctl_struct! {
     /// `IOMMU_TEST_CMD`.
     TestCmd = iommu_test_cmd, last;
+}
+
+user_record! {
+    /// A fault record read from a fault queue's file.
+    PgFault = iommu_hwpt_pgfault;
+    /// A response written to a fault queue's file.
+    PageResponse = iommu_hwpt_page_response;
 }
 
 /// One entry of the array `IOMMU_IOAS_IOVA_RANGES` and `IOMMU_IOAS_ALLOW_IOVAS` take.
@@ -172,6 +197,14 @@ pub(crate) mod cmd {
     pub(crate) const HWPT_SET_DIRTY_TRACKING: u32 = uapi::IOMMUFD_CMD_HWPT_SET_DIRTY_TRACKING;
     /// `IOMMU_HWPT_GET_DIRTY_BITMAP`.
     pub(crate) const HWPT_GET_DIRTY_BITMAP: u32 = uapi::IOMMUFD_CMD_HWPT_GET_DIRTY_BITMAP;
+    /// `IOMMU_HWPT_INVALIDATE`.
+    pub(crate) const HWPT_INVALIDATE: u32 = uapi::IOMMUFD_CMD_HWPT_INVALIDATE;
+    /// `IOMMU_FAULT_QUEUE_ALLOC`.
+    pub(crate) const FAULT_QUEUE_ALLOC: u32 = uapi::IOMMUFD_CMD_FAULT_QUEUE_ALLOC;
+    /// `IOMMU_VIOMMU_ALLOC`.
+    pub(crate) const VIOMMU_ALLOC: u32 = uapi::IOMMUFD_CMD_VIOMMU_ALLOC;
+    /// `IOMMU_VDEVICE_ALLOC`.
+    pub(crate) const VDEVICE_ALLOC: u32 = uapi::IOMMUFD_CMD_VDEVICE_ALLOC;
     /// `IOMMU_TEST_CMD`.
     #[cfg(CONFIG_IOMMUFD_TEST)]
     pub(crate) const TEST: u32 = BASE + 32;

@@ -160,6 +160,26 @@ const OPS: &[Op] = &[
         uapi::HwptGetDirtyBitmap,
         crate::pagetable::dirty::get_dirty_bitmap
     ),
+    op!(
+        cmd::HWPT_INVALIDATE,
+        uapi::HwptInvalidate,
+        crate::pagetable::hwpt::invalidate
+    ),
+    op!(
+        cmd::FAULT_QUEUE_ALLOC,
+        uapi::FaultAlloc,
+        crate::pagetable::fault::alloc
+    ),
+    op!(
+        cmd::VIOMMU_ALLOC,
+        uapi::ViommuAlloc,
+        crate::pagetable::viommu::alloc
+    ),
+    op!(
+        cmd::VDEVICE_ALLOC,
+        uapi::VdeviceAlloc,
+        crate::device::vdevice::alloc
+    ),
     #[cfg(CONFIG_IOMMUFD_TEST)]
     op!(cmd::TEST, uapi::TestCmd, crate::selftest::test_cmd),
 ];

@@ -16,15 +16,41 @@ use crate::{
     bindings,
     fs::{File, LocalFile},
     prelude::*,
-    sync::aref::ARef,
+    sync::{aref::ARef, poll::PollTable, Arc},
     types::ForeignOwnable,
+    uaccess::{UserPtr, UserSlice, UserSliceReader, UserSliceWriter},
     ThisModule,
 };
 use core::{marker::PhantomData, ptr::NonNull};
 
+/// What an anonymous file with [`AnonFileOps::with_io`] does on `read`, `write` and
+/// `poll`. The files are not seekable: `pos` is the position the VFS passes, which callers
+/// usually require to be 0.
+pub trait FileIo: Send + Sync {
+    /// Reads into `writer` (the user's buffer); returns the bytes written to it.
+    ///
+    /// # Errors
+    ///
+    /// What the file reports; an error after some bytes were written should instead
+    /// return the count, as `read(2)` does.
+    fn read(&self, writer: &mut UserSliceWriter, pos: i64) -> Result<usize>;
+
+    /// Writes from `reader` (the user's buffer); returns the bytes consumed.
+    ///
+    /// # Errors
+    ///
+    /// What the file reports (as for [`FileIo::read`]).
+    fn write(&self, reader: &mut UserSliceReader, pos: i64) -> Result<usize>;
+
+    /// Registers `table` on the file's wait queues and returns the ready events
+    /// (`EPOLLIN`, ...).
+    fn poll(&self, file: &File, table: PollTable<'_>) -> u32;
+}
+
 /// The file operations of anonymous files whose private data is a `T`.
 ///
-/// Only `release` is provided: it drops the private data.
+/// [`AnonFileOps::new`] provides only `release`, which drops the private data;
+/// [`AnonFileOps::with_io`] adds `read`, `write` and `poll` through [`FileIo`].
 pub struct AnonFileOps<T: ForeignOwnable + Send + Sync> {
     fops: bindings::file_operations,
     _p: PhantomData<T>,
@@ -44,6 +70,15 @@ impl<T: ForeignOwnable + Send + Sync> AnonFileOps<T> {
         Self {
             fops,
             _p: PhantomData,
+        }
+    }
+
+    /// Converts a user count and a `read`/`write` result to what the VFS expects.
+    fn ret(r: Result<usize>) -> isize {
+        match r {
+            // A count fits in `isize`: the VFS caps I/O sizes at `MAX_RW_COUNT`.
+            Ok(n) => n as isize,
+            Err(e) => e.to_errno() as isize,
         }
     }
 
@@ -91,5 +126,78 @@ impl<T: ForeignOwnable + Send + Sync> AnonFileOps<T> {
         // SAFETY: The file is ours, so `data` came from `T::into_foreign` and is released
         // only when the file is, which `&'a File` prevents for `'a`.
         Some(unsafe { T::borrow(data) })
+    }
+}
+
+impl<U: FileIo + 'static> AnonFileOps<Arc<U>> {
+    /// Operations owned by `owner` with `read`, `write` and `poll` of `U` (and
+    /// `nonseekable_open` semantics: the VFS passes positions the file ignores or refuses).
+    pub const fn with_io(owner: &'static ThisModule) -> Self {
+        let mut this = Self::new(owner);
+        this.fops.read = Some(Self::read);
+        this.fops.write = Some(Self::write);
+        this.fops.poll = Some(Self::poll);
+        this
+    }
+
+    /// The private data of a file of these operations.
+    ///
+    /// # Safety
+    ///
+    /// `file` is a valid, open file of these operations.
+    unsafe fn io<'a>(file: *mut bindings::file) -> &'a U {
+        // SAFETY: The file is open, so its private data from `Arc::into_foreign` is valid
+        // until `release`, which cannot run during a file operation.
+        let data = unsafe { <Arc<U> as ForeignOwnable>::borrow((*file).private_data) };
+        // SAFETY: As above, the `Arc` lives at least as long as the operation.
+        unsafe { &*core::ptr::from_ref::<U>(&data) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with a valid open file of these operations and a user buffer.
+    unsafe extern "C" fn read(
+        file: *mut bindings::file,
+        buf: *mut crate::ffi::c_char,
+        count: usize,
+        ppos: *mut bindings::loff_t,
+    ) -> isize {
+        // SAFETY: By the function's safety requirements.
+        let io = unsafe { Self::io(file) };
+        let mut writer = UserSlice::new(UserPtr::from_addr(buf as usize), count).writer();
+        // SAFETY: The VFS passes a valid position.
+        Self::ret(io.read(&mut writer, unsafe { *ppos }))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with a valid open file of these operations and a user buffer.
+    unsafe extern "C" fn write(
+        file: *mut bindings::file,
+        buf: *const crate::ffi::c_char,
+        count: usize,
+        ppos: *mut bindings::loff_t,
+    ) -> isize {
+        // SAFETY: By the function's safety requirements.
+        let io = unsafe { Self::io(file) };
+        let mut reader = UserSlice::new(UserPtr::from_addr(buf as usize), count).reader();
+        // SAFETY: The VFS passes a valid position.
+        Self::ret(io.write(&mut reader, unsafe { *ppos }))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS with a valid open file of these operations.
+    unsafe extern "C" fn poll(
+        file: *mut bindings::file,
+        wait: *mut bindings::poll_table_struct,
+    ) -> bindings::__poll_t {
+        // SAFETY: By the function's safety requirements.
+        let io = unsafe { Self::io(file) };
+        // SAFETY: The VFS passes a valid poll table (or null) for the call.
+        let table = unsafe { PollTable::from_raw(wait) };
+        // SAFETY: The file is valid for the call; `File` is transparent over it.
+        let f = unsafe { File::from_raw_file(file) };
+        io.poll(f, table)
     }
 }

@@ -108,11 +108,7 @@ impl Domain {
             }
             return Self::alloc_paging(dev, 0);
         };
-        let raw = data.map(|d| bindings::iommu_user_data {
-            type_: d.data_type,
-            uptr: d.uptr as *mut core::ffi::c_void,
-            len: d.len,
-        });
+        let raw = data.map(UserData::as_raw);
         let raw_ptr = raw.as_ref().map_or(core::ptr::null(), core::ptr::from_ref);
         // SAFETY: `dev` is valid and probed by the driver; `raw_ptr` is null or valid for
         // the call.
@@ -125,6 +121,104 @@ impl Domain {
         unsafe { (*ptr).owner = ops };
         // SAFETY: As above.
         Ok(unsafe { Self::from_raw(ptr) })
+    }
+
+    /// Allocates a nested domain (`IOMMU_DOMAIN_NESTED`) for `dev` on the paging domain
+    /// `parent`, through the driver's `domain_alloc_nested` callback, with the allocation
+    /// flags `flags` and the driver-specific data `data` (which describes the stage-1
+    /// table user space owns). The domain's owner is set to the driver.
+    ///
+    /// # Errors
+    ///
+    /// `ENODEV` if no IOMMU translates for `dev`, `EOPNOTSUPP` if the driver cannot nest
+    /// (or returns a domain of another type), and what the driver returns (`EINVAL` for a
+    /// parent it cannot nest on or bad data, `EFAULT`, `ENOMEM`, ...).
+    pub fn alloc_nested(
+        dev: &Device,
+        parent: &Domain,
+        flags: u32,
+        data: &UserData,
+    ) -> Result<Self> {
+        let ops = device_ops(dev).ok_or(ENODEV)?;
+        // SAFETY: A driver's ops live as long as devices are bound to it, which `dev` is.
+        let alloc = unsafe { (*ops).domain_alloc_nested }.ok_or(EOPNOTSUPP)?;
+        let raw = data.as_raw();
+        // SAFETY: `dev` is valid and probed by the driver, `parent` is a valid domain, and
+        // `raw` is valid for the call; the driver returns an error pointer or a domain that
+        // is now ours.
+        unsafe { Self::from_driver_nested(alloc(dev.as_raw(), parent.as_raw(), flags, &raw), ops) }
+    }
+
+    /// Takes the driver's new nested domain at `ptr` (from `domain_alloc_nested`, or a
+    /// vIOMMU's `alloc_domain_nested`), records `owner` as the driver that made it, and
+    /// checks its type.
+    ///
+    /// # Errors
+    ///
+    /// What `ptr` encodes as an error pointer; `ENOMEM` for null; `EOPNOTSUPP` (freeing
+    /// it) if it is not a nested domain.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is an error pointer or a valid domain the caller owns and gives away.
+    pub unsafe fn from_driver_nested(
+        ptr: *mut bindings::iommu_domain,
+        owner: *const bindings::iommu_ops,
+    ) -> Result<Self> {
+        let ptr = from_err_ptr(ptr)?;
+        if ptr.is_null() {
+            return Err(ENOMEM);
+        }
+        // SAFETY: The caller gives us a valid domain.
+        unsafe { (*ptr).owner = owner };
+        // SAFETY: As above.
+        let domain = unsafe { Self::from_raw(ptr) };
+        if domain.domain_type() != bindings::IOMMU_DOMAIN_NESTED {
+            crate::warn_on!(true);
+            return Err(EOPNOTSUPP);
+        }
+        Ok(domain)
+    }
+
+    /// Sets the handler the iommu core calls with the IO page faults of devices attached
+    /// to this domain (`iopf_handler`); only before the domain is shared or attached.
+    pub fn set_iopf_handler(
+        &mut self,
+        handler: unsafe extern "C" fn(*mut bindings::iopf_group) -> core::ffi::c_int,
+    ) {
+        // SAFETY: `&mut self` means no one else uses the domain yet.
+        unsafe { (*self.as_raw()).iopf_handler = Some(handler) };
+    }
+
+    /// Whether the driver can invalidate its caches of this domain on the user's request
+    /// ([`Domain::cache_invalidate_user`]).
+    pub fn has_cache_invalidate_user(&self) -> bool {
+        let ops = self.raw().ops;
+        // SAFETY: A domain's ops are valid while the domain lives.
+        !ops.is_null() && unsafe { (*ops).cache_invalidate_user }.is_some()
+    }
+
+    /// Invalidates the driver's caches of a nested domain as the user's array of requests
+    /// `array` says (`cache_invalidate_user`); on return `array.entry_num` holds the
+    /// number of requests handled.
+    ///
+    /// # Errors
+    ///
+    /// `EOPNOTSUPP` if the driver cannot; what it returns for the first request it
+    /// refused.
+    pub fn cache_invalidate_user(&self, array: &mut UserDataArray) -> Result {
+        let ops = self.raw().ops;
+        // SAFETY: A domain's ops are valid while the domain lives.
+        let f = (!ops.is_null())
+            .then(|| unsafe { (*ops).cache_invalidate_user })
+            .flatten()
+            .ok_or(EOPNOTSUPP)?;
+        let mut raw = array.as_raw();
+        // SAFETY: The domain is valid and `raw` lives for the call; the driver copies the
+        // entries from user memory itself.
+        let r = to_result(unsafe { f(self.as_raw(), &mut raw) });
+        array.entry_num = raw.entry_num;
+        r
     }
 
     /// Takes ownership of the domain at `ptr`.
@@ -245,6 +339,43 @@ pub struct UserData {
     pub uptr: usize,
     /// Its length in bytes.
     pub len: usize,
+}
+
+impl UserData {
+    /// The C form, valid while `self` is.
+    pub fn as_raw(&self) -> bindings::iommu_user_data {
+        bindings::iommu_user_data {
+            type_: self.data_type,
+            uptr: self.uptr as *mut core::ffi::c_void,
+            len: self.len,
+        }
+    }
+}
+
+/// An array of driver-specific requests from user space (`struct iommu_user_data_array`),
+/// which the driver copies in entry by entry.
+#[derive(Copy, Clone, Debug)]
+pub struct UserDataArray {
+    /// The type of every entry.
+    pub data_type: u32,
+    /// The user address of the array.
+    pub uptr: usize,
+    /// The length of one entry, in bytes.
+    pub entry_len: usize,
+    /// The entries; on return of a call, the entries handled.
+    pub entry_num: u32,
+}
+
+impl UserDataArray {
+    /// The C form, valid while `self` is.
+    pub fn as_raw(&self) -> bindings::iommu_user_data_array {
+        bindings::iommu_user_data_array {
+            type_: self.data_type,
+            uptr: self.uptr as *mut core::ffi::c_void,
+            entry_len: self.entry_len,
+            entry_num: self.entry_num,
+        }
+    }
 }
 
 /// The operations of the IOMMU driver that translates for `dev`, if any.

@@ -16,8 +16,8 @@
 //!
 //! # Locking
 //!
-//! `IDevice::attached` (a device's own attach state) → `Ioas::auto_hwpts` (automatic
-//! attaches) → `IGroup::state` → `IoPageTable::state`.
+//! `Ioas::auto_hwpts` (automatic attaches) → `IGroup::state` (which records the
+//! attachments of each PASID of each device) → `IoPageTable::state`.
 
 use kernel::{
     bindings,
@@ -26,17 +26,22 @@ use kernel::{
         domain::{device_capable, DmaOwner},
         group::Group,
     },
-    new_mutex,
     prelude::*,
     sync::{aref::ARef, Arc, Mutex},
 };
 
 use crate::{
     ctx::CtxRef,
-    object::{ObjRef, ObjectHeader, ObjectType},
-    pagetable::{hwpt::HwptPaging, Ioas},
+    object::{ObjRef, ObjectHeader},
+    pagetable::{
+        hwpt::{Hwpt, HwptPaging, PagingSpec},
+        Ioas,
+    },
     system::group::GroupHold,
 };
+
+use super::vdevice::{VDevice, VdevSlot};
+use crate::object::Prepared;
 
 /// A bound device.
 #[pin_data]
@@ -54,9 +59,9 @@ pub(crate) struct IDevice {
     /// Whether the device can do DMA that bypasses CPU caches, so that only domains that
     /// enforce coherency suit it.
     enforce_cache_coherency: bool,
-    /// Whether the device is attached (its group holds a user of the HWPT for it).
+    /// Its vDEVICE, if it has one.
     #[pin]
-    attached: Mutex<bool>,
+    vdev: Mutex<VdevSlot>,
 }
 
 crate::object::object_type!(IDevice, Device);
@@ -110,7 +115,7 @@ impl IDevice {
                     dev,
                     bindings::iommu_cap_IOMMU_CAP_ENFORCE_CACHE_COHERENCY,
                 ),
-                attached <- new_mutex!(false),
+                vdev <- VdevSlot::new(),
             }),
             GFP_KERNEL_ACCOUNT,
         )?;
@@ -134,91 +139,124 @@ impl IDevice {
     /// Unbinds the device (C's `iommufd_device_unbind`): removes the object, waiting for
     /// lookups in flight. The driver detached it first.
     pub(crate) fn unbind(this: &Arc<Self>) {
-        kernel::warn_on!(*this.attached.lock());
+        kernel::warn_on!(this.igroup.is_attached(this.id));
+        // The vDEVICE goes with the device, leaving a tombstone (as in C).
+        let vdev_id = this.vdev.lock().close();
+        if vdev_id != 0 {
+            this.ctx
+                .objects
+                .tombstone::<VDevice>(vdev_id, |v| v.is_of(this));
+        }
         this.ctx.objects.remove_owned::<Self>(this.id);
     }
 
-    /// Attaches the device to the IOAS or HWPT `pt_id`; for an IOAS, sets `pt_id` to the
-    /// HWPT used (C's `iommufd_device_attach`).
+    /// Claims the device's vDEVICE slot for the vDEVICE `id`.
     ///
     /// # Errors
     ///
-    /// `ENOENT` for an unknown id, `EINVAL` for an object of another type, a device already
-    /// attached, or a HWPT that does not suit it; as filling a new domain fails (`ENOMEM`,
-    /// also over `RLIMIT_MEMLOCK`, `EADDRINUSE`).
-    pub(crate) fn attach(this: &Arc<Self>, pt_id: &mut u32) -> Result {
-        Self::change_pt(this, pt_id, Change::Attach)
+    /// `EEXIST` if the device has a vDEVICE.
+    pub(crate) fn claim_vdev(&self, id: u32) -> Result {
+        self.vdev.lock().claim(id)
     }
 
-    /// Moves the attached device to the IOAS or HWPT `pt_id` without a moment in which its
-    /// DMA is unmapped (C's `iommufd_device_replace`).
+    /// Publishes the vDEVICE `id` of a claim, unless the device is being unbound.
     ///
     /// # Errors
     ///
-    /// As [`IDevice::attach`]; `EINVAL` if the device is not attached.
-    pub(crate) fn replace(this: &Arc<Self>, pt_id: &mut u32) -> Result {
-        Self::change_pt(this, pt_id, Change::Replace)
-    }
-
-    /// Detaches the device (C's `iommufd_device_detach`).
-    pub(crate) fn detach(this: &Arc<Self>) {
-        let mut attached = this.attached.lock();
-        if !*attached {
-            kernel::warn_on!(true);
-            return;
+    /// `ENOENT` if the device is being unbound; the vDEVICE is dropped then.
+    pub(crate) fn publish_vdev(&self, id: u32, prepared: Prepared<'_>) -> Result {
+        let slot = self.vdev.lock();
+        if !slot.holds(id) {
+            drop(slot);
+            drop(prepared);
+            return Err(ENOENT);
         }
-        let hwpt = this.igroup.detach();
-        *attached = false;
-        drop(attached);
-        if let Some(hwpt) = hwpt {
+        prepared.publish();
+        Ok(())
+    }
+
+    /// Releases the claim of the vDEVICE `id`.
+    pub(crate) fn clear_vdev(&self, id: u32) {
+        self.vdev.lock().clear(id);
+    }
+
+    /// Attaches `pasid` of the device (`NO_PASID` for its RID) to the IOAS or HWPT `pt_id`;
+    /// for an IOAS, sets `pt_id` to the HWPT used (C's `iommufd_device_attach`).
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` for an unknown id, `EBUSY` if `pasid` is attached already, `EINVAL` for an
+    /// object of another type or a HWPT that does not suit the device or `pasid`; as
+    /// filling a new domain fails (`ENOMEM`, also over `RLIMIT_MEMLOCK`, `EADDRINUSE`).
+    pub(crate) fn attach(this: &Arc<Self>, pasid: u32, pt_id: &mut u32) -> Result {
+        Self::change_pt(this, pasid, pt_id, Change::Attach)
+    }
+
+    /// Moves the attached `pasid` of the device to the IOAS or HWPT `pt_id` without a
+    /// moment in which its DMA is unmapped (C's `iommufd_device_replace`).
+    ///
+    /// # Errors
+    ///
+    /// As [`IDevice::attach`]; `EINVAL` if `pasid` is not attached.
+    pub(crate) fn replace(this: &Arc<Self>, pasid: u32, pt_id: &mut u32) -> Result {
+        Self::change_pt(this, pasid, pt_id, Change::Replace)
+    }
+
+    /// Detaches `pasid` of the device (C's `iommufd_device_detach`); nothing if it is not
+    /// attached.
+    pub(crate) fn detach(this: &Arc<Self>, pasid: u32) {
+        if let Some(hwpt) = this.igroup.detach(&this.dev, this.id, pasid) {
             this.release_hwpt(&hwpt, 1);
+        }
+    }
+
+    /// Detaches every attached PASID of the device, and its RID (before it unbinds).
+    pub(crate) fn detach_all(this: &Arc<Self>) {
+        while let Some(pasid) = this.igroup.attached_pasid(this.id) {
+            Self::detach(this, pasid);
         }
     }
 
     /// Drops `n` users of `hwpt` that attachments held; an automatic HWPT no device uses
     /// any more is destroyed.
-    fn release_hwpt(&self, hwpt: &Arc<HwptPaging>, n: u32) {
+    fn release_hwpt(&self, hwpt: &Hwpt, n: u32) {
         for _ in 0..n {
             hwpt.header().put_user();
         }
-        if hwpt.auto_domain {
-            self.ctx.objects.try_destroy(hwpt.id(), hwpt);
+        if let Hwpt::Paging(paging) = hwpt {
+            if paging.auto_domain {
+                self.ctx.objects.try_destroy(paging.id(), paging);
+            }
         }
     }
 
-    fn change_pt(this: &Arc<Self>, pt_id: &mut u32, change: Change) -> Result {
-        let mut attached = this.attached.lock();
-        if (change == Change::Attach) == *attached {
-            return Err(EINVAL);
-        }
-        let old = if let Ok(hwpt) = this.ctx.objects.get::<HwptPaging>(*pt_id) {
-            this.do_change(hwpt.arc(), change)?
-        } else if let Ok(ioas) = this.ctx.objects.get::<Ioas>(*pt_id) {
-            this.auto_domain(ioas, pt_id, change)?
+    fn change_pt(this: &Arc<Self>, pasid: u32, pt_id: &mut u32, change: Change) -> Result {
+        let old = if let Ok(ioas) = this.ctx.objects.get::<Ioas>(*pt_id) {
+            this.auto_domain(ioas, pasid, pt_id, change)?
         } else {
-            return Err(this.ctx.objects.kind_error(*pt_id));
+            let hwpt = Hwpt::get(&this.ctx.objects, *pt_id)?;
+            this.do_change(&hwpt.hwpt(), pasid, change)?
         };
-        *attached = true;
-        drop(attached);
         if let Some((old, n)) = old {
             this.release_hwpt(&old, n);
         }
         Ok(())
     }
 
-    /// Attaches to (or moves to) `hwpt`; for a move, returns the old HWPT and the users to
-    /// drop on it.
-    fn do_change(
-        &self,
-        hwpt: &Arc<HwptPaging>,
-        change: Change,
-    ) -> Result<Option<(Arc<HwptPaging>, u32)>> {
-        if self.enforce_cache_coherency && !hwpt.enforce_cache_coherency() {
-            return Err(EINVAL);
+    /// Attaches `pasid` to (or moves it to) `hwpt`; for a move, returns the old HWPT and
+    /// the users to drop on it.
+    fn do_change(&self, hwpt: &Hwpt, pasid: u32, change: Change) -> Result<Option<(Hwpt, u32)>> {
+        if let Hwpt::Paging(paging) = hwpt {
+            if self.enforce_cache_coherency && !paging.enforce_cache_coherency() {
+                return Err(EINVAL);
+            }
         }
         match change {
-            Change::Attach => self.igroup.attach(hwpt).map(|()| None),
-            Change::Replace => self.igroup.replace(hwpt),
+            Change::Attach => self
+                .igroup
+                .attach(&self.dev, self.id, pasid, hwpt)
+                .map(|()| None),
+            Change::Replace => self.igroup.replace(&self.dev, self.id, pasid, hwpt),
         }
     }
 
@@ -227,15 +265,16 @@ impl IDevice {
     fn auto_domain(
         &self,
         ioas: ObjRef<Ioas>,
+        pasid: u32,
         pt_id: &mut u32,
         change: Change,
-    ) -> Result<Option<(Arc<HwptPaging>, u32)>> {
+    ) -> Result<Option<(Hwpt, u32)>> {
         let mut list = ioas.auto_hwpts.lock();
         for &id in list.iter() {
             let Ok(hwpt) = self.ctx.objects.get::<HwptPaging>(id) else {
                 continue;
             };
-            match self.do_change(hwpt.arc(), change) {
+            match self.do_change(&Hwpt::Paging(hwpt.arc().clone()), pasid, change) {
                 // The domain does not suit the device: try the next.
                 Err(e) if e == EINVAL => continue,
                 Err(e) => return Err(e),
@@ -250,17 +289,16 @@ impl IDevice {
         let id = reservation.id();
         // Filled before the attach: the device never sees the domain before it maps the
         // IOAS. On error the HWPT is dropped here, which takes the domain back out.
-        let hwpt = HwptPaging::new(
-            ioas.clone(),
-            id,
-            &self.dev,
-            0,
-            None,
-            true,
-            self.enforce_cache_coherency,
-        )?;
+        let spec = PagingSpec {
+            flags: 0,
+            data: None,
+            auto_domain: true,
+            coherent: self.enforce_cache_coherency,
+            fault: None,
+        };
+        let hwpt = HwptPaging::new(ioas.clone(), id, &self.dev, spec)?;
         let prepared = reservation.prepare(hwpt.clone())?;
-        let old = self.do_change(&hwpt, change)?;
+        let old = self.do_change(&Hwpt::Paging(hwpt.clone()), pasid, change)?;
         hwpt.set_listed();
         // Room was reserved above.
         let _ = list.push_within_capacity(id);

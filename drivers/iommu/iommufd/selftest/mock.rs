@@ -22,11 +22,13 @@ use core::{
     ffi::c_int,
     mem::MaybeUninit,
     ptr::{addr_of_mut, null_mut},
-    sync::atomic::{AtomicBool, AtomicU32, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering},
 };
 use kernel::{
     bindings, device::Device, error::to_result, prelude::*, sync::aref::ARef, types::Opaque, uapi,
 };
+
+use crate::pagetable::viommu::Viommu;
 
 /// A C structure that the core reads (and, for the bus and the IOMMU, writes) through a
 /// static.
@@ -69,36 +71,140 @@ static MOCK_BUS_NB: Shared<bindings::notifier_block> = Shared::new(zeroed());
 /// The mock IOMMU instance.
 static MOCK_IOMMU: Shared<bindings::iommu_device> = Shared::new(zeroed());
 
-/// Attaching a mock domain needs no hardware programming.
+/// The mock IOMMU's IO page fault queue, while the module is loaded.
+static IOPF_QUEUE: AtomicPtr<bindings::iopf_queue> = AtomicPtr::new(null_mut());
+
+/// Starts delivering the IO page faults of `dev` when it attaches to `domain`, if the
+/// domain handles faults: the first such attachment adds the device to the mock's fault
+/// queue (C's `mock_dev_enable_iopf`).
 ///
 /// # Safety
 ///
-/// Called by the iommu core (`iommu_domain_ops::attach_dev`); touches nothing.
-unsafe extern "C" fn nop_attach(
-    _domain: *mut bindings::iommu_domain,
-    _dev: *mut bindings::device,
+/// `dev` is a mock device and `domain` null or valid; the caller holds the group's mutex,
+/// which serialises the device's attachments.
+unsafe fn enable_iopf(dev: *mut bindings::device, domain: *mut bindings::iommu_domain) -> Result {
+    // SAFETY: As the caller guarantees.
+    if domain.is_null() || unsafe { (*domain).iopf_handler }.is_none() {
+        return Ok(());
+    }
+    let queue = IOPF_QUEUE.load(Ordering::Relaxed);
+    if queue.is_null() {
+        return Err(ENODEV);
+    }
+    // SAFETY: A mock device.
+    let mdev = unsafe { to_mock_dev(dev) };
+    if mdev.iopf_users.load(Ordering::Relaxed) == 0 {
+        // SAFETY: The queue lives while the module does; `dev` is valid.
+        to_result(unsafe { bindings::iopf_queue_add_device(queue, dev) })?;
+    }
+    mdev.iopf_users.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Undoes [`enable_iopf`] when `dev` leaves `domain`.
+///
+/// # Safety
+///
+/// As for [`enable_iopf`], for an attachment `enable_iopf` accepted.
+unsafe fn disable_iopf(dev: *mut bindings::device, domain: *mut bindings::iommu_domain) {
+    // SAFETY: As the caller guarantees.
+    if domain.is_null() || unsafe { (*domain).iopf_handler }.is_none() {
+        return;
+    }
+    // SAFETY: A mock device.
+    let mdev = unsafe { to_mock_dev(dev) };
+    if mdev.iopf_users.fetch_sub(1, Ordering::Relaxed) == 1 {
+        // SAFETY: Added by `enable_iopf`.
+        unsafe { bindings::iopf_queue_remove_device(IOPF_QUEUE.load(Ordering::Relaxed), dev) };
+    }
+}
+
+/// Attaches a mock device's RID to a domain of the mock (blocking, paging or nested): no
+/// hardware to program, but a device without dirty tracking cannot use a domain that
+/// tracks, and faults start or stop being delivered (C's `mock_domain_nop_attach`).
+///
+/// # Safety
+///
+/// Called by the iommu core (`iommu_domain_ops::attach_dev`) with a valid domain and a
+/// mock device, under the group's mutex.
+unsafe extern "C" fn mock_attach(
+    domain: *mut bindings::iommu_domain,
+    dev: *mut bindings::device,
     _old: *mut bindings::iommu_domain,
 ) -> c_int {
+    // SAFETY: The caller passes a valid domain and a mock device.
+    let (tracks, mdev) = unsafe { (!(*domain).dirty_ops.is_null(), to_mock_dev(dev)) };
+    if tracks && mdev.flags & uapi::MOCK_FLAGS_DEVICE_NO_DIRTY != 0 {
+        return EINVAL.to_errno();
+    }
+    // A nested domain of a vIOMMU translates for the vIOMMU's devices only.
+    // SAFETY: The caller passes a valid domain; a nested one of the mock is a `MockNested`
+    // whose vIOMMU (if any) outlives it.
+    unsafe {
+        if (*domain).type_ == bindings::IOMMU_DOMAIN_NESTED {
+            let viommu = (*domain.cast::<MockNested>()).viommu;
+            if !viommu.is_null() {
+                let viommu = Viommu::from_raw(viommu);
+                if let Err(e) = viommu.vdev_id_of(Device::from_raw(dev)) {
+                    return e.to_errno();
+                }
+            }
+        }
+    }
+    // SAFETY: As above, under the group's mutex.
+    if let Err(e) = unsafe { enable_iopf(dev, domain) } {
+        return e.to_errno();
+    }
+    let old = mdev.domain.swap(domain, Ordering::Relaxed);
+    // SAFETY: `old` is the domain the device was attached to, accepted by this function.
+    unsafe { disable_iopf(dev, old) };
     0
 }
 
-/// Nor does attaching one to a PASID.
+/// Attaches a PASID of a mock device to a domain (C's `mock_domain_set_dev_pasid_nop`).
+///
+/// For PASID 1024 it fails every other attach to a non-blocking domain with `ENOMEM`, so
+/// that the tests reach the core's roll back of a failed replace: the first attach arms
+/// the failure, the next fails (and disarms it), blocking disarms it.
 ///
 /// # Safety
 ///
-/// Called by the iommu core (`iommu_domain_ops::set_dev_pasid`); touches nothing.
-unsafe extern "C" fn nop_set_dev_pasid(
-    _domain: *mut bindings::iommu_domain,
-    _dev: *mut bindings::device,
-    _pasid: bindings::ioasid_t,
-    _old: *mut bindings::iommu_domain,
+/// Called by the iommu core (`iommu_domain_ops::set_dev_pasid`) with a valid domain, a
+/// mock device, and the old domain (null or valid), under the group's mutex.
+unsafe extern "C" fn mock_set_dev_pasid(
+    domain: *mut bindings::iommu_domain,
+    dev: *mut bindings::device,
+    pasid: bindings::ioasid_t,
+    old: *mut bindings::iommu_domain,
 ) -> c_int {
+    // SAFETY: The caller passes a valid domain and a mock device.
+    let (blocking, mdev) = unsafe {
+        (
+            (*domain).type_ == bindings::IOMMU_DOMAIN_BLOCKED,
+            to_mock_dev(dev),
+        )
+    };
+    if pasid == 1024 {
+        if blocking {
+            mdev.pasid_1024_fake_error.store(false, Ordering::Relaxed);
+        } else if mdev.pasid_1024_fake_error.swap(false, Ordering::Relaxed) {
+            return ENOMEM.to_errno();
+        } else {
+            mdev.pasid_1024_fake_error.store(true, Ordering::Relaxed);
+        }
+    }
+    // SAFETY: As above, under the group's mutex.
+    if let Err(e) = unsafe { enable_iopf(dev, domain) } {
+        return e.to_errno();
+    }
+    // SAFETY: `old` is the PASID's previous domain, accepted by this function.
+    unsafe { disable_iopf(dev, old) };
     0
 }
 
 static BLOCKING_OPS: Shared<bindings::iommu_domain_ops> = Shared::new(bindings::iommu_domain_ops {
-    attach_dev: Some(nop_attach),
-    set_dev_pasid: Some(nop_set_dev_pasid),
+    attach_dev: Some(mock_attach),
+    set_dev_pasid: Some(mock_set_dev_pasid),
     ..zeroed()
 });
 
@@ -123,6 +229,13 @@ struct MockDevice {
     flags: u32,
     /// The device's cache entries, which a vIOMMU's invalidations clear.
     cache: [AtomicU32; uapi::MOCK_DEV_CACHE_NUM as usize],
+    /// Armed by an attach of PASID 1024: the next one fails (see [`mock_set_dev_pasid`]).
+    pasid_1024_fake_error: AtomicBool,
+    /// Attachments to domains that handle faults (the device is on the fault queue while
+    /// non-zero); changed under the group's mutex.
+    iopf_users: AtomicU32,
+    /// The domain the RID is attached to; changed under the group's mutex.
+    domain: AtomicPtr<bindings::iommu_domain>,
 }
 
 /// The mock device of `dev`, which must be on the mock bus.
@@ -137,9 +250,7 @@ unsafe fn to_mock_dev<'a>(dev: *mut bindings::device) -> &'a MockDevice {
 
 /// The mock device behind `dev`, if it is one.
 fn as_mock(dev: &Device) -> Option<&MockDevice> {
-    let raw: *const Device = dev;
-    // `Device` wraps `struct device` transparently.
-    let raw = raw.cast_mut().cast::<bindings::device>();
+    let raw = crate::device::raw(dev);
     // SAFETY: `dev` is a valid device.
     if !unsafe { on_mock_bus(raw) } {
         return None;
@@ -235,26 +346,6 @@ unsafe extern "C" fn mock_domain_free(domain: *mut bindings::iommu_domain) {
     }
 }
 
-/// Attaches a device to a mock paging domain: a device without dirty tracking cannot use
-/// a domain that tracks.
-///
-/// # Safety
-///
-/// Called by the iommu core (`iommu_domain_ops::attach_dev`) with a valid domain and a
-/// mock device.
-unsafe extern "C" fn mock_paging_attach(
-    domain: *mut bindings::iommu_domain,
-    dev: *mut bindings::device,
-    _old: *mut bindings::iommu_domain,
-) -> c_int {
-    // SAFETY: The caller passes a valid domain and a mock device.
-    let (tracks, mdev) = unsafe { (!(*domain).dirty_ops.is_null(), to_mock_dev(dev)) };
-    if tracks && mdev.flags & uapi::MOCK_FLAGS_DEVICE_NO_DIRTY != 0 {
-        return EINVAL.to_errno();
-    }
-    0
-}
-
 /// Turns dirty tracking of a mock paging domain on or off.
 ///
 /// # Safety
@@ -317,8 +408,8 @@ impl<'a> DirtyMarker<'a> {
 /// The operations of the mock's paging domains.
 const fn paging_ops() -> bindings::iommu_domain_ops {
     bindings::iommu_domain_ops {
-        attach_dev: Some(mock_paging_attach),
-        set_dev_pasid: Some(nop_set_dev_pasid),
+        attach_dev: Some(mock_attach),
+        set_dev_pasid: Some(mock_set_dev_pasid),
         iova_to_phys: Some(bindings::pt_iommu_amdv1_mock_iova_to_phys),
         iotlb_sync: Some(mock_iotlb_sync),
         free: Some(mock_domain_free),
@@ -358,8 +449,8 @@ fn read_user_cfg(data: &bindings::iommu_user_data) -> Result<uapi::iommu_hwpt_se
         data.len,
     )?;
     Ok(uapi::iommu_hwpt_selftest {
-        iotlb: u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
-        pagetable_type: u32::from_ne_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
+        iotlb: word(&bytes, 0),
+        pagetable_type: word(&bytes, 1),
     })
 }
 
@@ -462,6 +553,409 @@ unsafe extern "C" fn mock_domain_alloc_paging_flags(
     }
 }
 
+/// The nested domains of the mock IOMMU, with a mock IOTLB that user invalidations clear.
+///
+/// # Invariants
+///
+/// `domain` is the first field, so the core's `iommu_domain` converts back to its
+/// `MockNested`. Allocated by [`mock_domain_alloc_nested`] from a `KBox`, freed by
+/// [`mock_nested_free`].
+#[repr(C)]
+struct MockNested {
+    domain: bindings::iommu_domain,
+    iotlb: [AtomicU32; uapi::MOCK_NESTED_DOMAIN_IOTLB_NUM as usize],
+    /// The vIOMMU the domain was made on, null if made on a paging domain.
+    viommu: *mut bindings::iommufd_viommu,
+}
+
+/// Frees a mock nested domain.
+///
+/// # Safety
+///
+/// Called by the iommu core, once, with a domain of [`NESTED_OPS`] nothing uses any more.
+unsafe extern "C" fn mock_nested_free(domain: *mut bindings::iommu_domain) {
+    // SAFETY: By the type invariant the domain is the start of a `MockNested` we
+    // allocated from a `KBox`.
+    drop(unsafe { KBox::from_raw(domain.cast::<MockNested>()) });
+}
+
+/// Handles the user's invalidation requests for a mock nested domain: each clears one
+/// IOTLB entry, or all with `IOMMU_TEST_INVALIDATE_FLAG_ALL` (C's
+/// `mock_domain_cache_invalidate_user`). On return `entry_num` is the requests handled.
+///
+/// # Safety
+///
+/// Called by the iommu core with a domain of [`NESTED_OPS`] and a valid array.
+unsafe extern "C" fn mock_nested_invalidate(
+    domain: *mut bindings::iommu_domain,
+    array: *mut bindings::iommu_user_data_array,
+) -> c_int {
+    // SAFETY: By the caller's guarantee.
+    let (mock, array) = unsafe { (&*domain.cast::<MockNested>(), &mut *array) };
+    let mut done = 0;
+    let r = (|| -> Result {
+        if array.type_ != uapi::IOMMU_HWPT_INVALIDATE_DATA_SELFTEST {
+            return Err(EINVAL);
+        }
+        while done < array.entry_num {
+            let inv = read_user_entry(array, done)?;
+            if inv.flags & !uapi::IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
+                return Err(EOPNOTSUPP);
+            }
+            if inv.iotlb_id > uapi::MOCK_NESTED_DOMAIN_IOTLB_ID_MAX {
+                return Err(EINVAL);
+            }
+            clear_entries(&mock.iotlb, inv.flags, inv.iotlb_id);
+            done += 1;
+        }
+        Ok(())
+    })();
+    array.entry_num = done;
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Entry `index` of the user's invalidation array, as `iommu_copy_struct_from_user_array`
+/// reads it: an entry may not be longer than the kernel's struct, nor shorter than its
+/// first version (up to `iotlb_id`, which is all of it).
+fn read_user_entry(
+    array: &bindings::iommu_user_data_array,
+    index: u32,
+) -> Result<uapi::iommu_hwpt_invalidate_selftest> {
+    const SIZE: usize = core::mem::size_of::<uapi::iommu_hwpt_invalidate_selftest>();
+    if array.entry_len != SIZE {
+        return Err(EINVAL);
+    }
+    let bytes = array_entry::<SIZE>(array, index as usize)?;
+    Ok(uapi::iommu_hwpt_invalidate_selftest {
+        flags: word(&bytes, 0),
+        iotlb_id: word(&bytes, 1),
+    })
+}
+
+/// The bytes of entry `index` of a user array, read as `copy_struct_from_user` does (a
+/// shorter entry is zero-extended, a longer one must end in zeroes).
+fn array_entry<const N: usize>(
+    array: &bindings::iommu_user_data_array,
+    index: usize,
+) -> Result<[u8; N]> {
+    let at = (array.uptr as usize)
+        .checked_add(array.entry_len.checked_mul(index).ok_or(EINVAL)?)
+        .ok_or(EINVAL)?;
+    let mut bytes = [0u8; N];
+    crate::ucmd::copy_struct_from_user(
+        &mut bytes,
+        kernel::uaccess::UserPtr::from_addr(at),
+        array.entry_len,
+    )?;
+    Ok(bytes)
+}
+
+/// The `i`-th `u32` of `bytes`.
+fn word(bytes: &[u8], i: usize) -> u32 {
+    let k = i * 4;
+    u32::from_ne_bytes([bytes[k], bytes[k + 1], bytes[k + 2], bytes[k + 3]])
+}
+
+/// Clears entry `id` of a mock cache (an IOTLB, a device cache), or all of them if
+/// `flags` has `IOMMU_TEST_INVALIDATE_FLAG_ALL`; `id` was checked.
+fn clear_entries(entries: &[AtomicU32], flags: u32, id: u32) {
+    if flags & uapi::IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
+        for e in entries {
+            e.store(0, Ordering::Relaxed);
+        }
+    } else if let Some(e) = entries.get(id as usize) {
+        e.store(0, Ordering::Relaxed);
+    }
+}
+
+/// The operations of the mock's nested domains.
+static NESTED_OPS: Shared<bindings::iommu_domain_ops> = Shared::new(bindings::iommu_domain_ops {
+    attach_dev: Some(mock_attach),
+    set_dev_pasid: Some(mock_set_dev_pasid),
+    cache_invalidate_user: Some(mock_nested_invalidate),
+    free: Some(mock_nested_free),
+    ..zeroed()
+});
+
+/// Allocates a nested domain on a mock paging domain (`iommu_ops::domain_alloc_nested`);
+/// its IOTLB entries start at the value the user's `struct iommu_hwpt_selftest` gives.
+///
+/// # Safety
+///
+/// Called by the iommu core (or iommufd) with a mock device, a valid parent domain and
+/// valid user data.
+unsafe extern "C" fn mock_domain_alloc_nested(
+    _dev: *mut bindings::device,
+    parent: *mut bindings::iommu_domain,
+    flags: u32,
+    user_data: *const bindings::iommu_user_data,
+) -> *mut bindings::iommu_domain {
+    if flags & !uapi::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_PASID != 0 {
+        return EOPNOTSUPP.to_ptr();
+    }
+    // SAFETY: The caller passes a valid parent.
+    if parent.is_null() || unsafe { (*parent).type_ } & bindings::__IOMMU_DOMAIN_PAGING == 0 {
+        return EINVAL.to_ptr();
+    }
+    // SAFETY: The caller passes valid data.
+    alloc_nested(unsafe { &*user_data }, null_mut())
+}
+
+/// A nested domain for the user's `struct iommu_hwpt_selftest` (C's
+/// `__mock_domain_alloc_nested`), on `viommu` if not null; as an error pointer on failure.
+fn alloc_nested(
+    data: &bindings::iommu_user_data,
+    viommu: *mut bindings::iommufd_viommu,
+) -> *mut bindings::iommu_domain {
+    if data.type_ != uapi::IOMMU_HWPT_DATA_SELFTEST {
+        return EOPNOTSUPP.to_ptr();
+    }
+    let cfg = match read_user_cfg(data) {
+        Ok(cfg) => cfg,
+        Err(e) => return e.to_ptr(),
+    };
+    let mock = KBox::new(
+        MockNested {
+            domain: bindings::iommu_domain {
+                type_: bindings::IOMMU_DOMAIN_NESTED,
+                ops: NESTED_OPS.get(),
+                ..zeroed()
+            },
+            iotlb: [const { AtomicU32::new(0) }; uapi::MOCK_NESTED_DOMAIN_IOTLB_NUM as usize],
+            viommu,
+        },
+        GFP_KERNEL,
+    );
+    let Ok(mock) = mock else {
+        return ENOMEM.to_ptr();
+    };
+    for e in &mock.iotlb {
+        e.store(cfg.iotlb, Ordering::Relaxed);
+    }
+    // INVARIANT: Freed by `mock_nested_free`, through the ops just set.
+    KBox::into_raw(mock).cast()
+}
+
+/// Checks IOTLB entry `id` of the mock nested domain `domain` against `value`
+/// (`IOMMU_TEST_OP_MD_CHECK_IOTLB`).
+///
+/// # Errors
+///
+/// `EINVAL` if `domain` is not a mock nested domain, `id` is out of range, or the entry
+/// differs.
+pub(crate) fn check_iotlb(domain: &kernel::iommu::domain::Domain, id: u32, value: u32) -> Result {
+    if domain.domain_type() != bindings::IOMMU_DOMAIN_NESTED
+        || !core::ptr::eq(domain.ops(), NESTED_OPS.get())
+    {
+        return Err(EINVAL);
+    }
+    // SAFETY: A mock nested domain is the start of a `MockNested`, valid while `domain` is.
+    let mock = unsafe { &*domain.as_raw().cast::<MockNested>() };
+    let entry = mock.iotlb.get(id as usize).ok_or(EINVAL)?;
+    if entry.load(Ordering::Relaxed) == value {
+        Ok(())
+    } else {
+        Err(EINVAL)
+    }
+}
+
+/// Reports a page request of `dev` to the iommu core, as the hardware would
+/// (`IOMMU_TEST_OP_TRIGGER_IOPF`): one fault, the last of group `grpid`.
+///
+/// # Errors
+///
+/// `EINVAL` if `dev` is not a mock device.
+pub(crate) fn trigger_iopf(dev: &Device, pasid: u32, grpid: u32, perm: u32, addr: u64) -> Result {
+    as_mock(dev).ok_or(EINVAL)?;
+    let mut evt: bindings::iopf_fault = zeroed();
+    evt.fault.type_ = bindings::iommu_fault_type_IOMMU_FAULT_PAGE_REQ;
+    let mut flags = bindings::IOMMU_FAULT_PAGE_REQUEST_LAST_PAGE;
+    if pasid != 0 {
+        flags |= bindings::IOMMU_FAULT_PAGE_REQUEST_PASID_VALID;
+    }
+    evt.fault.prm = bindings::iommu_fault_page_request {
+        flags,
+        pasid,
+        grpid,
+        perm,
+        addr,
+        ..zeroed()
+    };
+    // SAFETY: `dev` is a valid device and `evt` valid for the call (the core copies it).
+    // Like C, the result is not reported: an unhandled fault is answered by the core.
+    let _ = unsafe { bindings::iommu_report_device_fault(crate::device::raw(dev), &mut evt) };
+    Ok(())
+}
+
+/// The mock's vIOMMU: C's `struct iommufd_viommu` first, as drivers lay it out.
+///
+/// # Invariants
+///
+/// `core` is at offset 0; iommufd allocates and frees the structure, the mock
+/// initialises it in [`mock_viommu_init`].
+#[repr(C)]
+struct MockViommu {
+    core: bindings::iommufd_viommu,
+    /// The nest parent's domain (a mock paging domain).
+    s2_parent: *mut bindings::iommu_domain,
+}
+
+/// The size of the mock's vIOMMU for `type_` (`iommu_ops::get_viommu_size`), 0 for a type
+/// it does not provide.
+///
+/// # Safety
+///
+/// Called by iommufd with a mock device.
+unsafe extern "C" fn mock_get_viommu_size(
+    _dev: *mut bindings::device,
+    type_: bindings::iommu_viommu_type,
+) -> usize {
+    if type_ == uapi::IOMMU_VIOMMU_TYPE_SELFTEST {
+        core::mem::size_of::<MockViommu>()
+    } else {
+        0
+    }
+}
+
+/// Initialises a mock vIOMMU (`iommu_ops::viommu_init`).
+///
+/// User data (`struct iommu_viommu_selftest`) asks for an mmap region shared with the
+/// vIOMMU, which needs `mmap` of `/dev/iommu`: not provided yet, so such a vIOMMU is
+/// refused with `EOPNOTSUPP`.
+///
+/// # Safety
+///
+/// Called by iommufd with a zeroed `MockViommu` whose core part is filled, the parent's
+/// valid domain, and `user_data` null or valid.
+unsafe extern "C" fn mock_viommu_init(
+    viommu: *mut bindings::iommufd_viommu,
+    parent: *mut bindings::iommu_domain,
+    user_data: *const bindings::iommu_user_data,
+) -> c_int {
+    if !user_data.is_null() {
+        return EOPNOTSUPP.to_errno();
+    }
+    let mock = viommu.cast::<MockViommu>();
+    // SAFETY: By the caller's guarantee `viommu` is the start of a `MockViommu`.
+    unsafe {
+        (*mock).s2_parent = parent;
+        (*mock).core.ops = VIOMMU_OPS.get();
+    }
+    0
+}
+
+/// Allocates a nested domain of a mock vIOMMU (`iommufd_viommu_ops::alloc_domain_nested`).
+///
+/// # Safety
+///
+/// Called by iommufd with an initialised mock vIOMMU and valid user data.
+unsafe extern "C" fn mock_viommu_alloc_domain_nested(
+    viommu: *mut bindings::iommufd_viommu,
+    flags: u32,
+    user_data: *const bindings::iommu_user_data,
+) -> *mut bindings::iommu_domain {
+    if flags & !uapi::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_PASID != 0 {
+        return EOPNOTSUPP.to_ptr();
+    }
+    // SAFETY: The caller passes valid data.
+    alloc_nested(unsafe { &*user_data }, viommu)
+}
+
+/// Handles the user's invalidation requests for a mock vIOMMU: each clears a cache entry
+/// (or all) of the device with a virtual ID (`iommufd_viommu_ops::cache_invalidate`). All
+/// requests are read before any is handled, as C does; on return `entry_num` is the
+/// requests handled.
+///
+/// # Safety
+///
+/// Called by iommufd with a live, initialised mock vIOMMU and a valid array.
+unsafe extern "C" fn mock_viommu_cache_invalidate(
+    viommu: *mut bindings::iommufd_viommu,
+    array: *mut bindings::iommu_user_data_array,
+) -> c_int {
+    // SAFETY: By the caller's guarantee.
+    let (viommu, array) = unsafe { (Viommu::from_raw(viommu), &mut *array) };
+    // A zero-length array checks the type only.
+    if array.entry_num == 0 && array.type_ == uapi::IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST {
+        return 0;
+    }
+    let cmds = match read_viommu_invalidations(array) {
+        Ok(cmds) => cmds,
+        Err(e) => {
+            array.entry_num = 0;
+            return e.to_errno();
+        }
+    };
+    let mut done = 0;
+    let r = cmds.iter().try_for_each(|cmd| {
+        if cmd.flags & !uapi::IOMMU_TEST_INVALIDATE_FLAG_ALL != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        if cmd.cache_id > uapi::MOCK_DEV_CACHE_ID_MAX {
+            return Err(EINVAL);
+        }
+        viommu.with_dev(u64::from(cmd.vdev_id), |dev| {
+            let mdev = dev.and_then(as_mock).ok_or(EINVAL)?;
+            clear_entries(&mdev.cache, cmd.flags, cmd.cache_id);
+            Ok::<(), Error>(())
+        })?;
+        done += 1;
+        Ok(())
+    });
+    array.entry_num = done;
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Reads the whole user array of vIOMMU invalidations, as
+/// `iommu_copy_struct_from_full_user_array` does.
+fn read_viommu_invalidations(
+    array: &bindings::iommu_user_data_array,
+) -> Result<KVec<uapi::iommu_viommu_invalidate_selftest>> {
+    const SIZE: usize = core::mem::size_of::<uapi::iommu_viommu_invalidate_selftest>();
+    if array.type_ != uapi::IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST || array.entry_num == 0 {
+        return Err(EINVAL);
+    }
+    let mut cmds = KVec::with_capacity(array.entry_num as usize, GFP_KERNEL)?;
+    for i in 0..array.entry_num as usize {
+        let bytes = array_entry::<SIZE>(array, i)?;
+        cmds.push(
+            uapi::iommu_viommu_invalidate_selftest {
+                flags: word(&bytes, 0),
+                vdev_id: word(&bytes, 1),
+                cache_id: word(&bytes, 2),
+            },
+            GFP_KERNEL,
+        )?;
+    }
+    Ok(cmds)
+}
+
+/// The mock vIOMMU's operations.
+static VIOMMU_OPS: Shared<bindings::iommufd_viommu_ops> =
+    Shared::new(bindings::iommufd_viommu_ops {
+        alloc_domain_nested: Some(mock_viommu_alloc_domain_nested),
+        cache_invalidate: Some(mock_viommu_cache_invalidate),
+        ..zeroed()
+    });
+
+/// Answers a page request towards the (absent) hardware (`iommu_ops::page_response`).
+///
+/// # Safety
+///
+/// Called by the iommu core; touches nothing.
+unsafe extern "C" fn mock_page_response(
+    _dev: *mut bindings::device,
+    _evt: *mut bindings::iopf_fault,
+    _msg: *mut bindings::iommu_page_response,
+) {
+}
+
 /// Reports the mock IOMMU's capabilities (`iommu_ops::capable`).
 ///
 /// # Safety
@@ -539,6 +1033,10 @@ static MOCK_OPS: Shared<bindings::iommu_ops> = Shared::new(bindings::iommu_ops {
     owner: crate::THIS_MODULE.as_ptr(),
     hw_info: Some(mock_hw_info),
     domain_alloc_paging_flags: Some(mock_domain_alloc_paging_flags),
+    domain_alloc_nested: Some(mock_domain_alloc_nested),
+    page_response: Some(mock_page_response),
+    get_viommu_size: Some(mock_get_viommu_size),
+    viommu_init: Some(mock_viommu_init),
     capable: Some(mock_capable),
     device_group: Some(bindings::generic_device_group),
     probe_device: Some(mock_probe_device),
@@ -554,6 +1052,9 @@ pub(crate) struct Registration(());
 ///
 /// As bus and IOMMU registration fail (`ENOMEM`).
 pub(crate) fn register() -> Result<Registration> {
+    // SAFETY: Not registered yet: nothing else reads the ops. The PASID table of a nested
+    // domain is the user's (a bitfield, so not set in the static's initialiser).
+    unsafe { (*MOCK_OPS.get()).set_user_pasid_table(1) };
     // SAFETY: Not registered yet: nothing else reads the IOMMU.
     unsafe { (*MOCK_IOMMU.get()).max_pasids = 1 << uapi::MOCK_PASID_WIDTH };
     // SAFETY: The bus is a static with a name; it is registered once, here.
@@ -591,6 +1092,11 @@ pub(crate) fn register() -> Result<Registration> {
         }
         return Err(Error::from_errno(rc));
     }
+    // SAFETY: The name is a static string.
+    let queue = unsafe { bindings::iopf_queue_alloc(c"mock-iopfq".as_char_ptr()) };
+    // Without a queue, attaching to a domain that handles faults fails with ENODEV, as in
+    // C.
+    IOPF_QUEUE.store(queue, Ordering::Relaxed);
     Ok(Registration(()))
 }
 
@@ -606,6 +1112,10 @@ impl Drop for Registration {
                 MOCK_BUS_NB.get(),
             );
             bindings::bus_unregister(MOCK_BUS.get());
+            let queue = IOPF_QUEUE.swap(null_mut(), Ordering::Relaxed);
+            if !queue.is_null() {
+                bindings::iopf_queue_free(queue);
+            }
         }
     }
 }
@@ -652,6 +1162,9 @@ impl MockDev {
                 flags,
                 cache: [const { AtomicU32::new(uapi::IOMMU_TEST_DEV_CACHE_DEFAULT) };
                     uapi::MOCK_DEV_CACHE_NUM as usize],
+                pasid_1024_fake_error: AtomicBool::new(false),
+                iopf_users: AtomicU32::new(0),
+                domain: AtomicPtr::new(null_mut()),
             },
             GFP_KERNEL,
         )?;

@@ -8,9 +8,17 @@ use kernel::{prelude::*, sync::Arc};
 
 use super::mock::{is_mock_paging, MockDev};
 use crate::{
-    ctx::CtxRef, device::idev::IDevice, object::ObjectHeader, pagetable::hwpt::HwptPaging,
+    ctx::CtxRef,
+    device::idev::IDevice,
+    object::ObjectHeader,
+    pagetable::{
+        hwpt::{Hwpt, HwptPaging},
+        nested::HwptNested,
+    },
+    system::group::NO_PASID,
     ucmd::UCmd,
 };
+use kernel::{bindings, iommu::group::Group};
 
 /// A mock device bound to a context (C's `selftest_obj` of type `TYPE_IDEV`).
 ///
@@ -31,7 +39,7 @@ crate::object::object_type!(StDev, Selftest);
 
 impl Drop for StDev {
     fn drop(&mut self) {
-        IDevice::detach(&self.idev);
+        IDevice::detach_all(&self.idev);
         IDevice::unbind(&self.idev);
     }
 }
@@ -57,7 +65,7 @@ pub(super) fn mock_domain(
     let ctx = unsafe { CtxRef::new_uncounted(ucmd) };
     let idev = IDevice::bind(ctx, mock.device(), false)?;
     let mut pt_id = cmd.id;
-    if let Err(e) = IDevice::attach(&idev, &mut pt_id) {
+    if let Err(e) = IDevice::attach(&idev, NO_PASID, &mut pt_id) {
         IDevice::unbind(&idev);
         return Err(e);
     }
@@ -96,7 +104,7 @@ pub(super) fn mock_domain_replace(
 ) -> Result {
     let st = ucmd.ctx.objects.get::<StDev>(stdev_id)?;
     let mut pt_id = pt_id;
-    IDevice::replace(&st.idev, &mut pt_id)?;
+    IDevice::replace(&st.idev, NO_PASID, &mut pt_id)?;
     cmd.__bindgen_anon_1.mock_domain_replace.pt_id = pt_id;
     ucmd.respond(cmd)
 }
@@ -190,4 +198,91 @@ pub(super) fn dirty(
     }
     cmd.__bindgen_anon_1.dirty.out_nr_dirty = count;
     ucmd.respond(cmd)
+}
+
+/// `IOMMU_TEST_OP_PASID_ATTACH` and `IOMMU_TEST_OP_PASID_REPLACE`: attaches (or moves)
+/// `pasid` of the device of the selftest object `stdev_id` to `pt_id`; answers with the
+/// HWPT used. An attach is undone if the answer cannot be written.
+///
+/// # Errors
+///
+/// `ENOENT` for an unknown object, as attaching or replacing fails, `EFAULT`.
+pub(super) fn pasid_change(
+    ucmd: &UCmd<'_>,
+    cmd: &mut crate::uapi::TestCmd,
+    stdev_id: u32,
+    pasid: u32,
+    pt_id: u32,
+    replace: bool,
+) -> Result {
+    let st = ucmd.ctx.objects.get::<StDev>(stdev_id)?;
+    let mut pt_id = pt_id;
+    if replace {
+        IDevice::replace(&st.idev, pasid, &mut pt_id)?;
+        cmd.__bindgen_anon_1.pasid_replace.pt_id = pt_id;
+        return ucmd.respond(cmd);
+    }
+    IDevice::attach(&st.idev, pasid, &mut pt_id)?;
+    cmd.__bindgen_anon_1.pasid_attach.pt_id = pt_id;
+    ucmd.respond(cmd)
+        .inspect_err(|_| IDevice::detach(&st.idev, pasid))
+}
+
+/// `IOMMU_TEST_OP_PASID_DETACH`: detaches `pasid` of the device of the selftest object
+/// `stdev_id` (nothing if it is not attached).
+///
+/// # Errors
+///
+/// `ENOENT` for an unknown object.
+pub(super) fn pasid_detach(ucmd: &UCmd<'_>, stdev_id: u32, pasid: u32) -> Result {
+    let st = ucmd.ctx.objects.get::<StDev>(stdev_id)?;
+    IDevice::detach(&st.idev, pasid);
+    Ok(())
+}
+
+/// `IOMMU_TEST_OP_PASID_CHECK_HWPT`: checks, with the iommu core, that `pasid` of the
+/// device of the selftest object `stdev_id` is attached to the HWPT `hwpt_id`, or to
+/// nothing if `hwpt_id` is 0.
+///
+/// # Errors
+///
+/// `ENOENT` for an unknown object; `EINVAL` for an object that is not a HWPT, or on a
+/// mismatch.
+pub(super) fn pasid_check(ucmd: &UCmd<'_>, stdev_id: u32, pasid: u32, hwpt_id: u32) -> Result {
+    let st = ucmd.ctx.objects.get::<StDev>(stdev_id)?;
+    let group = Group::of(&st.idev.dev).ok_or(EINVAL)?;
+    // SAFETY: The group is valid; the core looks the handle up under its own lock.
+    let handle = unsafe { bindings::iommu_attach_handle_get(group.as_raw(), pasid, 0) };
+    let attached = if kernel::error::from_err_ptr(handle).is_ok() && !handle.is_null() {
+        // SAFETY: A handle the core returns is valid while attached; the test serialises
+        // its own attaches with this check.
+        unsafe { (*handle).domain }
+    } else {
+        core::ptr::null_mut()
+    };
+    if hwpt_id == 0 {
+        return if attached.is_null() {
+            Ok(())
+        } else {
+            Err(EINVAL)
+        };
+    }
+    let hwpt = Hwpt::get(&ucmd.ctx.objects, hwpt_id)?.hwpt();
+    if core::ptr::eq(hwpt.domain().as_raw(), attached) {
+        Ok(())
+    } else {
+        Err(EINVAL)
+    }
+}
+
+/// `IOMMU_TEST_OP_MD_CHECK_IOTLB`: checks IOTLB entry `iotlb_id` of the mock nested HWPT
+/// `hwpt_id` against `iotlb`.
+///
+/// # Errors
+///
+/// `ENOENT` for an unknown nested HWPT, `EINVAL` for one of another driver, an id out of
+/// range, or a mismatch.
+pub(super) fn check_iotlb(ucmd: &UCmd<'_>, hwpt_id: u32, iotlb_id: u32, iotlb: u32) -> Result {
+    let hwpt = ucmd.ctx.objects.get::<HwptNested>(hwpt_id)?;
+    super::mock::check_iotlb(&hwpt.domain, iotlb_id, iotlb)
 }

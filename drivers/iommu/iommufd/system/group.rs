@@ -1,27 +1,33 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The groups of bound devices, and what each group is attached to.
+//! The groups of bound devices, and what each group and PASID is attached to.
 //!
-//! The iommu core attaches a domain to a whole IOMMU group, while iommufd attaches
-//! devices. One [`IGroup`] per IOMMU group and context records which devices of the group
-//! asked for the attachment: the first attaches the group, later ones of the same group
-//! must ask for the same HWPT (`EINVAL` otherwise, as in C), and the last to detach
-//! detaches the group.
+//! The iommu core attaches a domain to a whole IOMMU group (for the RID), or to one PASID
+//! of one device, while iommufd attaches devices. One [`IGroup`] per IOMMU group and
+//! context records, per PASID, which devices of the group asked for the attachment: the
+//! first attaches, later ones of the same group must ask for the same HWPT (`EINVAL`
+//! otherwise, as in C), and the last to detach detaches.
+//!
+//! A HWPT may serve PASIDs only if it was allocated PASID-compatible
+//! (`IOMMU_HWPT_ALLOC_PASID`); while any PASID of the group is attached, the RID may only
+//! use such HWPTs too, and the reverse (C's `iommufd_hwpt_pasid_compat`).
 //!
 //! # Ownership
 //!
 //! A context's [`GroupTable`] holds its groups; each bound device holds its group as
 //! well (a [`GroupHold`]), and the last device to go removes it.
-//! While a group is attached it holds one user of the HWPT per attached device, so the HWPT
+//! While attached, a group holds one user of the HWPT per attached device, so the HWPT
 //! cannot be destroyed under them (`EBUSY`).
 //!
 //! # Locking
 //!
-//! `IGroup::state` is taken before `IoPageTable::state` (an attach fills the domain).
-//! The table's mutex is never held across anything else.
+//! `IGroup::state` is taken before `IoPageTable::state` (an attach fills the domain) and
+//! before `Fault::state` (a detach answers the faults left). The table's mutex is never
+//! held across anything else.
 
 use kernel::{
     bindings,
+    device::Device,
     error::to_result,
     iommu::group::Group,
     new_mutex,
@@ -30,47 +36,120 @@ use kernel::{
     types::Opaque,
 };
 
-use crate::{ctx::CtxRef, object::ObjectType, pagetable::hwpt::HwptPaging};
+use crate::{ctx::CtxRef, pagetable::fault::Fault, pagetable::hwpt::Hwpt};
 
-/// The iommu core's record of an attachment, which it keeps until the detach.
+/// `IOMMU_NO_PASID`: the PASID of DMA without one (the RID).
+pub(crate) const NO_PASID: u32 = 0;
+
+/// The iommu core's record of an attachment, which it keeps until the detach, with what
+/// iommufd's IO page fault handler needs to know about it.
 ///
 /// # Invariants
 ///
-/// Boxed, so its address stays fixed while the core holds it.
-struct AttachHandle {
+/// Boxed, so its address stays fixed while the core holds it; `handle` is the first field
+/// of a `#[repr(C)]` struct, so the core's pointer to it is a pointer to the whole.
+#[repr(C)]
+pub(crate) struct AttachHandle {
     handle: Opaque<bindings::iommu_attach_handle>,
+    /// The fault queue of the HWPT attached.
+    fault: Option<Arc<Fault>>,
+    /// The device that attached first.
+    dev_id: u32,
 }
 
 // SAFETY: The handle is data the iommu core reads under the group's lock; it is not tied
 // to a thread.
 unsafe impl Send for AttachHandle {}
-// SAFETY: Nothing is reached through `&AttachHandle` but its address.
+// SAFETY: Through `&AttachHandle` only its address and immutable fields are used.
 unsafe impl Sync for AttachHandle {}
 
 impl AttachHandle {
-    fn new() -> Result<KBox<Self>> {
+    fn new(hwpt: &Hwpt, dev_id: u32) -> Result<KBox<Self>> {
         Ok(KBox::new(
             Self {
                 handle: Opaque::zeroed(),
+                fault: hwpt.fault().cloned(),
+                dev_id,
             },
             GFP_KERNEL_ACCOUNT,
         )?)
     }
+
+    fn as_raw(&self) -> *mut bindings::iommu_attach_handle {
+        self.handle.get()
+    }
+
+    /// The iommufd handle the core's `handle` belongs to.
+    ///
+    /// # Safety
+    ///
+    /// `handle` was attached by this module (it is the `handle` of an [`AttachHandle`])
+    /// and stays attached for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(handle: *mut bindings::iommu_attach_handle) -> &'a Self {
+        // SAFETY: By the type invariant `handle` is at offset 0 of the `AttachHandle`,
+        // valid for `'a` by the caller's guarantee.
+        unsafe { &*handle.cast::<Self>() }
+    }
+
+    /// The fault queue faults through this attachment go to.
+    pub(crate) fn fault(&self) -> Option<&Arc<Fault>> {
+        self.fault.as_ref()
+    }
+
+    /// The id of the device faults through this attachment are reported for.
+    pub(crate) fn dev_id(&self) -> u32 {
+        self.dev_id
+    }
+
+    /// Ends the handle after the core dropped it: pending faults that came through it are
+    /// answered `IOMMU_PAGE_RESP_INVALID`.
+    fn retire(self: KBox<Self>) {
+        if let Some(fault) = &self.fault {
+            fault.auto_respond(self.as_raw());
+        }
+    }
 }
 
-/// What an attached group is attached to.
+/// What one PASID (or the RID) of a group is attached to.
 struct Attached {
-    hwpt: Arc<HwptPaging>,
+    pasid: u32,
+    hwpt: Hwpt,
     handle: KBox<AttachHandle>,
-    /// The attached devices of the group (each holds a user of `hwpt`).
-    devices: u32,
+    /// The ids of the attached devices (each holds a user of `hwpt`).
+    devices: KVec<u32>,
 }
 
 /// What [`IGroup::state`] protects.
 struct IGroupState {
-    attached: Option<Attached>,
+    attached: KVec<Attached>,
     /// Bound devices holding the group (under the table's lock, not this one).
     bound: u32,
+}
+
+impl IGroupState {
+    fn find(&self, pasid: u32) -> Option<usize> {
+        self.attached.iter().position(|a| a.pasid == pasid)
+    }
+
+    /// Whether `hwpt` may serve `pasid` given the other attachments (C's
+    /// `iommufd_hwpt_pasid_compat`).
+    fn pasid_compat(&self, hwpt: &Hwpt, pasid: u32) -> Result {
+        if pasid == NO_PASID {
+            if !hwpt.pasid_compat() && self.attached.iter().any(|a| a.pasid != NO_PASID) {
+                return Err(EINVAL);
+            }
+        } else {
+            if !hwpt.pasid_compat() {
+                return Err(EINVAL);
+            }
+            if let Some(i) = self.find(NO_PASID) {
+                if !self.attached[i].hwpt.pasid_compat() {
+                    return Err(EINVAL);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The bound devices of one IOMMU group in one context.
@@ -83,91 +162,157 @@ pub(crate) struct IGroup {
 }
 
 impl IGroup {
-    /// Attaches one device of the group to `hwpt`; the first attaches the group.
+    /// Attaches `pasid` of the device `dev` (id `dev_id`) of the group to `hwpt`; the first
+    /// device attaches the group (for the RID) or the PASID.
     ///
     /// # Errors
     ///
-    /// `EINVAL` if the group is attached to another HWPT or the domain does not suit the
-    /// group, as the iommu core fails, `ENOMEM`.
-    pub(crate) fn attach(&self, hwpt: &Arc<HwptPaging>) -> Result {
+    /// `EBUSY` if the device's `pasid` is attached already; `EINVAL` if the group's `pasid`
+    /// is attached to another HWPT, the HWPT cannot serve `pasid`, or the domain does not
+    /// suit the device; as the iommu core fails; `ENOMEM`.
+    pub(crate) fn attach(&self, dev: &Device, dev_id: u32, pasid: u32, hwpt: &Hwpt) -> Result {
         let mut state = self.state.lock();
-        if let Some(attached) = state.attached.as_mut() {
-            if !Arc::ptr_eq(&attached.hwpt, hwpt) {
+        if let Some(i) = state.find(pasid) {
+            let attached = &mut state.attached[i];
+            if attached.devices.contains(&dev_id) {
+                return Err(EBUSY);
+            }
+            if !attached.hwpt.ptr_eq(hwpt) {
                 return Err(EINVAL);
             }
+            attached.devices.push(dev_id, GFP_KERNEL_ACCOUNT)?;
             hwpt.header().add_user();
-            attached.devices += 1;
             return Ok(());
         }
-        let handle = AttachHandle::new()?;
-        // SAFETY: The domain and the group are valid; the handle is boxed, and stays until
-        // the group is detached (`detach`) or moved to another handle (`replace`).
+        state.pasid_compat(hwpt, pasid)?;
+        state.attached.reserve(1, GFP_KERNEL_ACCOUNT)?;
+        let mut devices = KVec::with_capacity(1, GFP_KERNEL_ACCOUNT)?;
+        // Room was reserved.
+        let _ = devices.push_within_capacity(dev_id);
+        let handle = AttachHandle::new(hwpt, dev_id)?;
+        let domain = hwpt.domain().as_raw();
+        // SAFETY: The domain, the group and the device are valid; the handle is boxed, and
+        // stays until the detach or is moved to another handle by a replace.
         to_result(unsafe {
-            bindings::iommu_attach_group_handle(
-                hwpt.domain.as_raw(),
-                self.group.as_raw(),
-                handle.handle.get(),
-            )
+            if pasid == NO_PASID {
+                bindings::iommu_attach_group_handle(domain, self.group.as_raw(), handle.as_raw())
+            } else {
+                bindings::iommu_attach_device_pasid(
+                    domain,
+                    crate::device::raw(dev),
+                    pasid,
+                    handle.as_raw(),
+                )
+            }
         })?;
         hwpt.header().add_user();
-        state.attached = Some(Attached {
+        // Room was reserved above.
+        let _ = state.attached.push_within_capacity(Attached {
+            pasid,
             hwpt: hwpt.clone(),
             handle,
-            devices: 1,
+            devices,
         });
         Ok(())
     }
 
-    /// Detaches one device of the group; the last detaches the group. Returns the HWPT,
-    /// whose user the device held, for the caller to release (and destroy if automatic)
-    /// without the group's lock.
-    pub(crate) fn detach(&self) -> Option<Arc<HwptPaging>> {
+    /// Detaches `pasid` of the device `dev_id`; the last device detaches the group or the
+    /// PASID. Returns the HWPT, whose user the device held, for the caller to release (and
+    /// destroy if automatic) without the group's lock; `None` if the device's `pasid` was
+    /// not attached.
+    pub(crate) fn detach(&self, dev: &Device, dev_id: u32, pasid: u32) -> Option<Hwpt> {
         let mut state = self.state.lock();
-        let attached = state.attached.as_mut()?;
-        attached.devices -= 1;
-        if attached.devices != 0 {
+        let i = state.find(pasid)?;
+        let attached = &mut state.attached[i];
+        let d = attached.devices.iter().position(|&id| id == dev_id)?;
+        let _ = attached.devices.remove(d);
+        if !attached.devices.is_empty() {
             return Some(attached.hwpt.clone());
         }
-        let attached = state.attached.take()?;
-        // SAFETY: The group is attached to the domain with the handle we keep, which is
-        // freed only after this returns.
+        let attached = state.attached.remove(i).ok()?;
+        let domain = attached.hwpt.domain().as_raw();
+        // SAFETY: The group (or the device's PASID) is attached to the domain with the
+        // handle we keep, which is freed only after this returns.
         unsafe {
-            bindings::iommu_detach_group_handle(attached.hwpt.domain.as_raw(), self.group.as_raw())
-        };
-        drop(attached.handle);
+            if pasid == NO_PASID {
+                bindings::iommu_detach_group_handle(domain, self.group.as_raw());
+            } else {
+                bindings::iommu_detach_device_pasid(domain, crate::device::raw(dev), pasid);
+            }
+        }
+        attached.handle.retire();
         Some(attached.hwpt)
     }
 
-    /// Moves the group from its HWPT to `hwpt` without a moment in which its DMA is
-    /// unmapped. Returns the old HWPT, whose users (one per attached device) the caller
-    /// releases; returns `None` if `hwpt` is the current one.
+    /// Moves `pasid` of the group from its HWPT to `hwpt` without a moment in which its
+    /// DMA is unmapped. Returns the old HWPT, whose users (one per attached device) the
+    /// caller releases; returns `None` if `hwpt` is the current one.
     ///
     /// # Errors
     ///
-    /// `EINVAL` if the group is not attached or the domain does not suit it, `ENOMEM`. The
-    /// group stays on its old HWPT on error.
-    pub(crate) fn replace(&self, hwpt: &Arc<HwptPaging>) -> Result<Option<(Arc<HwptPaging>, u32)>> {
+    /// `EINVAL` if the device's `pasid` is not attached, the HWPT cannot serve `pasid` or
+    /// the domain does not suit the device; as the core fails (`ENOMEM`). The group stays
+    /// on its old HWPT on error.
+    pub(crate) fn replace(
+        &self,
+        dev: &Device,
+        dev_id: u32,
+        pasid: u32,
+        hwpt: &Hwpt,
+    ) -> Result<Option<(Hwpt, u32)>> {
         let mut state = self.state.lock();
-        let attached = state.attached.as_mut().ok_or(EINVAL)?;
-        if Arc::ptr_eq(&attached.hwpt, hwpt) {
+        let i = state.find(pasid).ok_or(EINVAL)?;
+        if !state.attached[i].devices.contains(&dev_id) {
+            return Err(EINVAL);
+        }
+        if state.attached[i].hwpt.ptr_eq(hwpt) {
             return Ok(None);
         }
-        let handle = AttachHandle::new()?;
-        // SAFETY: The group and domain are valid; the new handle is boxed and kept below.
+        state.pasid_compat(hwpt, pasid)?;
+        let attached = &mut state.attached[i];
+        let handle = AttachHandle::new(hwpt, dev_id)?;
+        let domain = hwpt.domain().as_raw();
+        // SAFETY: The group, the device and the domain are valid; the new handle is boxed
+        // and kept below.
         to_result(unsafe {
-            bindings::iommu_replace_group_handle(
-                self.group.as_raw(),
-                hwpt.domain.as_raw(),
-                handle.handle.get(),
-            )
+            if pasid == NO_PASID {
+                bindings::iommu_replace_group_handle(self.group.as_raw(), domain, handle.as_raw())
+            } else {
+                bindings::iommu_replace_device_pasid(
+                    domain,
+                    crate::device::raw(dev),
+                    pasid,
+                    handle.as_raw(),
+                )
+            }
         })?;
-        for _ in 0..attached.devices {
+        let n = attached.devices.len() as u32;
+        for _ in 0..n {
             hwpt.header().add_user();
         }
         // The core no longer refers to the old handle.
-        attached.handle = handle;
+        core::mem::replace(&mut attached.handle, handle).retire();
         let old = core::mem::replace(&mut attached.hwpt, hwpt.clone());
-        Ok(Some((old, attached.devices)))
+        Ok(Some((old, n)))
+    }
+
+    /// A PASID (or the RID) of the device `dev_id` that is attached, if any.
+    pub(crate) fn attached_pasid(&self, dev_id: u32) -> Option<u32> {
+        self.state
+            .lock()
+            .attached
+            .iter()
+            .find(|a| a.devices.contains(&dev_id))
+            .map(|a| a.pasid)
+    }
+
+    /// Whether any PASID of the device `dev_id` is attached.
+    pub(crate) fn is_attached(&self, dev_id: u32) -> bool {
+        self.state
+            .lock()
+            .attached
+            .iter()
+            .any(|a| a.devices.contains(&dev_id))
     }
 }
 
@@ -237,7 +382,7 @@ impl GroupTable {
             pin_init!(IGroup {
                 group,
                 state <- new_mutex!(IGroupState {
-                    attached: None,
+                    attached: KVec::new(),
                     bound: 1,
                 }),
             }),
@@ -253,7 +398,7 @@ impl GroupTable {
         let mut state = ig.state.lock();
         state.bound -= 1;
         if state.bound == 0 {
-            kernel::warn_on!(state.attached.is_some());
+            kernel::warn_on!(!state.attached.is_empty());
             drop(state);
             groups.retain(|g| !Arc::ptr_eq(g, ig));
         }

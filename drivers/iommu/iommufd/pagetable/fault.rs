@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Fault queues (`IOMMU_FAULT_QUEUE_ALLOC`): the IO page faults of devices attached to
+//! HWPTs that user space resolves.
+//!
+//! A HWPT allocated with `IOMMU_HWPT_FAULT_ID_VALID` names a fault queue. The iommu core
+//! hands each complete page request group of a device attached to it to
+//! [`iopf_handler`], which queues it on the fault queue. User space reads the faults from
+//! the queue's file (`struct iommu_hwpt_pgfault` records, each carrying a cookie) and
+//! writes responses (`struct iommu_hwpt_page_response`) naming the cookies; each response
+//! completes its group towards the device.
+//!
+//! # Lifetime
+//!
+//! The queue's file is a user of the object and holds the context, as in C: the object
+//! cannot be destroyed while the file is open. Each HWPT delivering to the queue holds the
+//! queue's memory ([`Arc`]) and a user of it. A group that is never answered is answered
+//! `IOMMU_PAGE_RESP_INVALID` when the attachment it came through goes
+//! ([`Fault::auto_respond`]) or with the queue, so the device is never left waiting.
+//!
+//! # Locking
+//!
+//! `Fault::state` is taken under `IGroup::state` (auto response at detach) and alone
+//! elsewhere; the iommu core calls [`iopf_handler`] without iommufd locks.
+
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    fs::{
+        anon_inode::{AnonFileOps, FileIo},
+        file::FileDescriptorReservation,
+        File,
+    },
+    new_mutex, new_poll_condvar,
+    prelude::*,
+    sync::{
+        poll::{PollCondVar, PollTable},
+        Arc, Mutex,
+    },
+    uaccess::{UserSliceReader, UserSliceWriter},
+};
+
+use crate::{
+    ctx::CtxRef,
+    object::{ObjectHeader, ObjectType},
+    system::group::AttachHandle,
+    uapi,
+    ucmd::UCmd,
+};
+
+/// `EPOLLIN`, `EPOLLOUT` and `EPOLLRDNORM` (`include/uapi/linux/eventpoll.h`).
+const EPOLLIN: u32 = 0x1;
+const EPOLLOUT: u32 = 0x4;
+const EPOLLRDNORM: u32 = 0x40;
+
+/// `IOMMUFD_PAGE_RESP_SUCCESS` and `IOMMUFD_PAGE_RESP_INVALID`, which are the iommu core's
+/// `IOMMU_PAGE_RESP_*` values.
+const RESP_SUCCESS: u32 = kernel::uapi::iommufd_page_response_code_IOMMUFD_PAGE_RESP_SUCCESS;
+const RESP_INVALID: u32 = kernel::uapi::iommufd_page_response_code_IOMMUFD_PAGE_RESP_INVALID;
+const _: () = assert!(RESP_SUCCESS == bindings::iommu_page_response_code_IOMMU_PAGE_RESP_SUCCESS);
+const _: () = assert!(RESP_INVALID == bindings::iommu_page_response_code_IOMMU_PAGE_RESP_INVALID);
+
+/// A page request group the iommu core handed over, awaiting its response.
+///
+/// # Invariants
+///
+/// `ptr` is a valid `struct iopf_group` this object owns: it is answered and freed exactly
+/// once, by [`IopfGroup::respond`] or, with `IOMMU_PAGE_RESP_INVALID`, when dropped.
+struct IopfGroup {
+    ptr: NonNull<bindings::iopf_group>,
+}
+
+// SAFETY: A group may be answered and freed from any thread.
+unsafe impl Send for IopfGroup {}
+
+impl IopfGroup {
+    fn raw(&self) -> &bindings::iopf_group {
+        // SAFETY: Valid while owned (type invariant).
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// The attachment the faults came through.
+    fn handle(&self) -> *mut bindings::iommu_attach_handle {
+        self.raw().attach_handle
+    }
+
+    /// Calls `f` on each fault of the group, in order.
+    fn for_each_fault(&self, mut f: impl FnMut(&bindings::iommu_fault) -> Result) -> Result {
+        let head = core::ptr::from_ref(&self.raw().faults).cast_mut();
+        // SAFETY: The group's fault list is valid and not changed while we own the group.
+        let mut cur = unsafe { (*head).next };
+        while cur != head {
+            let off = core::mem::offset_of!(bindings::iopf_fault, list);
+            // SAFETY: Every entry of the list is the `list` member of a `struct
+            // iopf_fault` of the group.
+            let iopf = unsafe { &*cur.cast::<u8>().sub(off).cast::<bindings::iopf_fault>() };
+            f(&iopf.fault)?;
+            cur = iopf.list.next;
+        }
+        Ok(())
+    }
+
+    /// Answers the group with `code` (`IOMMU_PAGE_RESP_*`) and frees it.
+    fn respond(self, code: u32) {
+        let ptr = self.ptr.as_ptr();
+        core::mem::forget(self);
+        // SAFETY: We own the group (type invariant) and give it up here, once.
+        unsafe {
+            bindings::iopf_group_response(ptr, code);
+            bindings::iopf_free_group(ptr);
+        }
+    }
+}
+
+impl Drop for IopfGroup {
+    fn drop(&mut self) {
+        let ptr = self.ptr.as_ptr();
+        // SAFETY: As in `respond`: the group is answered and freed once, here.
+        unsafe {
+            bindings::iopf_group_response(ptr, RESP_INVALID);
+            bindings::iopf_free_group(ptr);
+        }
+    }
+}
+
+/// A queued group, with the id of the device it came from.
+struct Queued {
+    group: IopfGroup,
+    dev_id: u32,
+}
+
+/// What [`Fault::state`] protects.
+struct FaultState {
+    /// Groups not read yet, oldest first.
+    deliver: KVec<Queued>,
+    /// Groups read and awaiting a response, with their cookies.
+    response: KVec<(u32, Queued)>,
+}
+
+/// A fault queue.
+#[pin_data]
+pub(crate) struct Fault {
+    header: ObjectHeader,
+    #[pin]
+    state: Mutex<FaultState>,
+    /// Readers waiting for faults (poll).
+    #[pin]
+    wait: PollCondVar,
+}
+
+crate::object::object_type!(Fault, Fault);
+
+impl Fault {
+    /// Queues `group`, from the device `dev_id`, for user space.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`; the group is handed back to the core then (which answers it).
+    fn queue(&self, group: IopfGroup, dev_id: u32) -> core::result::Result<(), IopfGroup> {
+        let mut state = self.state.lock();
+        if state.deliver.reserve(1, GFP_KERNEL).is_err() {
+            return Err(group);
+        }
+        // Room was reserved above.
+        let _ = state.deliver.push_within_capacity(Queued { group, dev_id });
+        drop(state);
+        self.wait.notify_all();
+        Ok(())
+    }
+
+    /// Answers `IOMMU_PAGE_RESP_INVALID` to every group that came through `handle`, which
+    /// is going away (its device detached or moved).
+    pub(crate) fn auto_respond(&self, handle: *mut bindings::iommu_attach_handle) {
+        let mut gone = KVec::new();
+        let mut state = self.state.lock();
+        let state = &mut *state;
+        let mut i = 0;
+        while i < state.deliver.len() {
+            if state.deliver[i].group.handle() == handle {
+                let q = state.deliver.remove(i);
+                if let Ok(q) = q {
+                    // Dropped below, answered INVALID; or here if the vector is full.
+                    let _ = gone.push(q, GFP_KERNEL);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        state.response.retain(|(_, q)| q.group.handle() != handle);
+        drop(gone);
+    }
+
+    /// Reads whole groups into `w`, as `read(2)` on the queue's file.
+    fn read(&self, w: &mut UserSliceWriter, pos: i64) -> Result<usize> {
+        const SIZE: usize = core::mem::size_of::<kernel::uapi::iommu_hwpt_pgfault>();
+        let count = w.len();
+        if pos != 0 || count % SIZE != 0 {
+            return Err(ESPIPE);
+        }
+        let mut state = self.state.lock();
+        let state = &mut *state;
+        let mut done = 0;
+        while let Some(first) = state.deliver.first() {
+            let need = first.group.raw().fault_count * SIZE;
+            if need > count - done {
+                if done == 0 {
+                    return Err(EINVAL);
+                }
+                break;
+            }
+            // The lowest free cookie, from 1.
+            let mut cookie = 1u32;
+            while state.response.iter().any(|(c, _)| *c == cookie) {
+                cookie += 1;
+            }
+            if let Err(e) = state.response.reserve(1, GFP_KERNEL) {
+                return if done == 0 { Err(e.into()) } else { Ok(done) };
+            }
+            let dev_id = first.dev_id;
+            let r = first.group.for_each_fault(|f| {
+                let prm = &f.prm;
+                let msg = kernel::uapi::iommu_hwpt_pgfault {
+                    flags: prm.flags,
+                    dev_id,
+                    pasid: prm.pasid,
+                    grpid: prm.grpid,
+                    perm: prm.perm,
+                    __reserved: 0,
+                    addr: prm.addr,
+                    length: 0,
+                    cookie,
+                };
+                w.write(&crate::uapi::PgFault(msg))
+            });
+            if let Err(e) = r {
+                return if done == 0 { Err(e) } else { Ok(done) };
+            }
+            done += need;
+            let q = state.deliver.remove(0).map_err(|_| EINVAL)?;
+            // Room was reserved above.
+            let _ = state.response.push_within_capacity((cookie, q));
+        }
+        Ok(done)
+    }
+
+    /// Takes responses from `r`, as `write(2)` on the queue's file.
+    fn write(&self, r: &mut UserSliceReader, pos: i64) -> Result<usize> {
+        const SIZE: usize = core::mem::size_of::<kernel::uapi::iommu_hwpt_page_response>();
+        if pos != 0 || r.len() % SIZE != 0 {
+            return Err(ESPIPE);
+        }
+        let mut state = self.state.lock();
+        let mut done = 0;
+        let mut result = Ok(());
+        while !r.is_empty() {
+            let resp = match r.read::<crate::uapi::PageResponse>() {
+                Ok(resp) => resp.0,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            if resp.code != RESP_SUCCESS && resp.code != RESP_INVALID {
+                result = Err(EINVAL);
+                break;
+            }
+            let Some(i) = state.response.iter().position(|(c, _)| *c == resp.cookie) else {
+                result = Err(EINVAL);
+                break;
+            };
+            let (_, q) = state.response.remove(i).map_err(|_| EINVAL)?;
+            q.group.respond(resp.code);
+            done += SIZE;
+        }
+        match result {
+            Err(e) if done == 0 => Err(e),
+            _ => Ok(done),
+        }
+    }
+
+    fn poll(&self, file: &File, table: PollTable<'_>) -> u32 {
+        table.register_wait(file, &self.wait);
+        let mut mask = EPOLLOUT;
+        if !self.state.lock().deliver.is_empty() {
+            mask |= EPOLLIN | EPOLLRDNORM;
+        }
+        mask
+    }
+}
+
+/// What the queue's file holds: a user of the queue, and the context.
+struct FaultFile {
+    fault: Arc<Fault>,
+    _ctx: CtxRef,
+}
+
+impl Drop for FaultFile {
+    fn drop(&mut self) {
+        self.fault.header().put_user();
+    }
+}
+
+impl FileIo for FaultFile {
+    fn read(&self, w: &mut UserSliceWriter, pos: i64) -> Result<usize> {
+        self.fault.read(w, pos)
+    }
+
+    fn write(&self, r: &mut UserSliceReader, pos: i64) -> Result<usize> {
+        self.fault.write(r, pos)
+    }
+
+    fn poll(&self, file: &File, table: PollTable<'_>) -> u32 {
+        self.fault.poll(file, table)
+    }
+}
+
+/// The queue files' operations.
+static FAULT_FOPS: AnonFileOps<Arc<FaultFile>> = AnonFileOps::with_io(&crate::THIS_MODULE);
+
+/// The iommu core's IO page fault handler of domains with a fault queue: queues the group
+/// on the queue of the attachment it came through.
+///
+/// # Safety
+///
+/// Called by the iommu core with a valid group it hands over, whose attach handle is one
+/// of iommufd's ([`AttachHandle`]) and stays valid for the call.
+pub(crate) unsafe extern "C" fn iopf_handler(group: *mut bindings::iopf_group) -> i32 {
+    // SAFETY: The core passes a valid group.
+    let handle = unsafe { (*group).attach_handle };
+    // SAFETY: Domains with this handler are attached only with iommufd's handles, valid
+    // while the attachment is.
+    let attach = unsafe { AttachHandle::from_raw(handle) };
+    let Some(fault) = attach.fault() else {
+        return ENODEV.to_errno();
+    };
+    // SAFETY: The group is valid; we take it off the core's pending list before owning it.
+    unsafe { bindings::iopf_group_dequeue(group) };
+    // SAFETY: The core passes a valid, so non-null, group.
+    let ptr = unsafe { NonNull::new_unchecked(group) };
+    // INVARIANT: The core hands the group over on success; on error it answers it.
+    let owned = IopfGroup { ptr };
+    match fault.queue(owned, attach.dev_id()) {
+        Ok(()) => 0,
+        Err(owned) => {
+            // The core answers and frees the group on error.
+            core::mem::forget(owned);
+            ENOMEM.to_errno()
+        }
+    }
+}
+
+/// `IOMMU_FAULT_QUEUE_ALLOC`: a new fault queue; its id and the descriptor of its file go
+/// to the user.
+///
+/// # Errors
+///
+/// `EOPNOTSUPP` for non-zero flags; `ENOMEM`, `EMFILE`, `EFAULT`.
+pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::FaultAlloc) -> Result {
+    if cmd.flags != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let fd = FileDescriptorReservation::get_unused_fd_flags(bindings::O_CLOEXEC)?;
+    let reservation = ucmd.ctx.objects.reserve()?;
+    let fault = Arc::pin_init(
+        pin_init!(Fault {
+            header: ObjectHeader::new(),
+            state <- new_mutex!(FaultState {
+                deliver: KVec::new(),
+                response: KVec::new(),
+            }),
+            wait <- new_poll_condvar!("iommufd_fault"),
+        }),
+        GFP_KERNEL_ACCOUNT,
+    )?;
+    // The file is a user of the queue until it is released.
+    fault.header().add_user();
+    let holder = Arc::new(
+        FaultFile {
+            fault: fault.clone(),
+            _ctx: CtxRef::new(ucmd),
+        },
+        GFP_KERNEL_ACCOUNT,
+    )?;
+    let file = FAULT_FOPS.create(c"[iommufd-pgfault]", holder, bindings::O_RDWR)?;
+    cmd.out_fault_id = reservation.id();
+    cmd.out_fault_fd = fd.reserved_fd();
+    let prepared = reservation.prepare(fault)?;
+    ucmd.respond(cmd)?;
+    prepared.publish();
+    fd.fd_install(file);
+    Ok(())
+}

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Nested hardware page tables: a stage-1 table that user space (a guest) owns, which the
+//! IOMMU walks on top of a paging HWPT (the nest parent, stage 2).
+//!
+//! iommufd does not map anything in a nested HWPT: the driver's data given at allocation
+//! describes the user's table, and `IOMMU_HWPT_INVALIDATE` passes the user's cache
+//! invalidation requests for it on to the driver.
+//!
+//! # Lifetime
+//!
+//! A nested HWPT holds its parent as a user (`IOMMU_DESTROY` of the parent fails with
+//! `EBUSY` meanwhile), or, when made on a vIOMMU, the vIOMMU (which holds the parent);
+//! and its fault queue if it has one. Its domain is freed before those users are
+//! dropped. Attached devices hold the nested HWPT as users.
+
+use kernel::{iommu::domain::Domain, iommu::domain::UserData, prelude::*, sync::Arc};
+
+use crate::{
+    device::idev::IDevice,
+    object::{ObjRef, ObjectHeader},
+    pagetable::{fault::Fault, hwpt::HwptPaging, viommu::Viommu},
+    uapi::{self, hwpt_flags},
+    ucmd::UCmd,
+};
+
+/// A nested HWPT.
+pub(crate) struct HwptNested {
+    header: ObjectHeader,
+    /// The nested domain (dropped, and freed, before the objects it depends on).
+    pub(crate) domain: Domain,
+    /// What the domain nests on: the paging HWPT, or the vIOMMU that holds it.
+    _on: NestedOn,
+    /// Allocated with `IOMMU_HWPT_ALLOC_PASID`: it may serve PASIDs.
+    pub(crate) pasid_compat: bool,
+    /// The fault queue of its IO page faults (a user of it).
+    pub(crate) fault: Option<ObjRef<Fault>>,
+}
+
+crate::object::object_type!(HwptNested, HwptNested);
+
+/// What a nested HWPT is made on (a user of it).
+enum NestedOn {
+    Parent { _hwpt: ObjRef<HwptPaging> },
+    Viommu { _viommu: ObjRef<Viommu> },
+}
+
+/// Builds and publishes the nested HWPT of `domain` for `IOMMU_HWPT_ALLOC`, with the fault
+/// queue `cmd` names if any.
+///
+/// # Errors
+///
+/// `ENOENT` for an unknown fault queue; `ENOMEM`, `EFAULT`. The domain is freed on error.
+fn publish(ucmd: &UCmd<'_>, cmd: &mut uapi::HwptAlloc, mut domain: Domain, on: NestedOn) -> Result {
+    let objects = &ucmd.ctx.objects;
+    let reservation = objects.reserve()?;
+    let fault = if cmd.flags & hwpt_flags::FAULT_ID_VALID != 0 {
+        domain.set_iopf_handler(crate::pagetable::fault::iopf_handler);
+        Some(objects.get::<Fault>(cmd.fault_id)?)
+    } else {
+        None
+    };
+    let hwpt = Arc::new(
+        HwptNested {
+            header: ObjectHeader::new(),
+            domain,
+            _on: on,
+            pasid_compat: cmd.flags & hwpt_flags::PASID != 0,
+            fault,
+        },
+        GFP_KERNEL_ACCOUNT,
+    )?;
+    cmd.out_hwpt_id = reservation.id();
+    let prepared = reservation.prepare(hwpt)?;
+    ucmd.respond(cmd)?;
+    prepared.publish();
+    Ok(())
+}
+
+/// `IOMMU_HWPT_ALLOC` on a paging HWPT: a nested HWPT for the device `idev` on `parent`.
+///
+/// # Errors
+///
+/// `EOPNOTSUPP` for flags other than `FAULT_ID_VALID` and `PASID`, missing driver data,
+/// or a driver that cannot nest; `EINVAL` if the parent is automatic, not a nest parent,
+/// or of another driver, and for data the driver refuses; `ENOENT` for an unknown fault
+/// queue; `EFAULT`, `ENOMEM`.
+pub(super) fn alloc(
+    ucmd: &UCmd<'_>,
+    cmd: &mut uapi::HwptAlloc,
+    idev: &IDevice,
+    parent: ObjRef<HwptPaging>,
+    data: Option<UserData>,
+) -> Result {
+    let flags = cmd.flags;
+    let ops = kernel::iommu::domain::device_ops(&idev.dev).ok_or(ENODEV)?;
+    let Some(data) = data.filter(|d| d.len != 0) else {
+        return Err(EOPNOTSUPP);
+    };
+    if flags & !(hwpt_flags::FAULT_ID_VALID | hwpt_flags::PASID) != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    if parent.auto_domain || !parent.nest_parent || parent.domain.owner() != ops {
+        return Err(EINVAL);
+    }
+    let domain = Domain::alloc_nested(
+        &idev.dev,
+        &parent.domain,
+        flags & !hwpt_flags::FAULT_ID_VALID,
+        &data,
+    )?;
+    publish(ucmd, cmd, domain, NestedOn::Parent { _hwpt: parent })
+}
+
+/// `IOMMU_HWPT_ALLOC` on a vIOMMU: a nested HWPT the vIOMMU's driver makes, for the
+/// device `idev` of the same IOMMU.
+///
+/// # Errors
+///
+/// `EINVAL` for a device of another IOMMU; `EOPNOTSUPP` for flags other than
+/// `FAULT_ID_VALID` and `PASID`, missing driver data, or a driver that cannot; as the
+/// driver fails; `ENOENT` for an unknown fault queue; `EFAULT`, `ENOMEM`.
+pub(super) fn alloc_on_viommu(
+    ucmd: &UCmd<'_>,
+    cmd: &mut uapi::HwptAlloc,
+    idev: &IDevice,
+    viommu: ObjRef<Viommu>,
+    data: Option<UserData>,
+) -> Result {
+    if viommu.iommu_dev() != crate::device::iommu_dev(&idev.dev) {
+        return Err(EINVAL);
+    }
+    let flags = cmd.flags;
+    if flags & !(hwpt_flags::FAULT_ID_VALID | hwpt_flags::PASID) != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let Some(data) = data.filter(|d| d.len != 0) else {
+        return Err(EOPNOTSUPP);
+    };
+    let domain = viommu.alloc_domain_nested(flags & !hwpt_flags::FAULT_ID_VALID, &data)?;
+    publish(ucmd, cmd, domain, NestedOn::Viommu { _viommu: viommu })
+}

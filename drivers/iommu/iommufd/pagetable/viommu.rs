@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! vIOMMUs (`IOMMU_VIOMMU_ALLOC`): the slice of a physical IOMMU that a VM's virtual IOMMU
+//! is backed by.
+//!
+//! A vIOMMU sits on a nest parent (the VM's stage 2) and lets the IOMMU driver keep
+//! per-VM state: nested HWPTs allocated on the vIOMMU belong to it, and the user's cache
+//! invalidations go to it as a whole (`IOMMU_HWPT_INVALIDATE` on the vIOMMU's id).
+//!
+//! The driver embeds C's `struct iommufd_viommu` at the start of its own structure, whose
+//! size it reports (`get_viommu_size`); iommufd allocates it, fills the core part and
+//! hands it to the driver's `viommu_init`, which sets `ops`. That layout is C's, so the C
+//! drivers (arm-smmu-v3's) and the mock in Rust share one interface: [`DriverViommu`]
+//! owns the allocation, the rest of this file never touches it raw.
+//!
+//! # Lifetime
+//!
+//! A vIOMMU holds its parent HWPT as a user; nested HWPTs made on it hold it as a user.
+//! On destruction the driver's `destroy` runs first, then the allocation is freed, then
+//! the parent's user is dropped.
+
+use core::{alloc::Layout, ptr::NonNull};
+use kernel::{
+    alloc::{
+        allocator::Kmalloc,
+        flags::{__GFP_ZERO, GFP_KERNEL_ACCOUNT},
+        Allocator, NumaNode,
+    },
+    bindings,
+    device::Device,
+    iommu::domain::{Domain, UserData, UserDataArray},
+    new_mutex,
+    prelude::*,
+    sync::Arc,
+    sync::{aref::ARef, Mutex},
+};
+
+use crate::{
+    device::idev::IDevice,
+    object::{ObjRef, ObjectHeader},
+    pagetable::hwpt::{HwptPaging, InvalidateError},
+    uapi,
+    ucmd::UCmd,
+};
+
+/// Room before the driver's structure, for the back-pointer to the [`Viommu`]: a cache
+/// line, so the driver's structure keeps the alignment `kmalloc` gives.
+const HEADER: usize = 64;
+
+/// The driver's vIOMMU structure, which starts with C's `struct iommufd_viommu`.
+///
+/// # Invariants
+///
+/// `ptr` points `HEADER` bytes into a zeroed `Kmalloc` allocation of `layout` (`HEADER +
+/// size` bytes, `size >= size_of::<iommufd_viommu>()`) this object owns. The first word
+/// of the allocation is null or points to the [`Viommu`] that owns this object.
+pub(crate) struct DriverViommu {
+    ptr: NonNull<bindings::iommufd_viommu>,
+    layout: Layout,
+}
+
+// SAFETY: The driver's structure is not tied to a thread; drivers synchronise their own
+// state in it.
+unsafe impl Send for DriverViommu {}
+// SAFETY: As above; through `&DriverViommu` only the driver's callbacks run.
+unsafe impl Sync for DriverViommu {}
+
+impl DriverViommu {
+    /// A zeroed structure of `size` bytes for the driver.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    fn alloc(size: usize) -> Result<Self> {
+        let total = HEADER.checked_add(size).ok_or(ENOMEM)?;
+        let layout = Layout::from_size_align(total, HEADER).map_err(|_| ENOMEM)?;
+        let base = Kmalloc::alloc(layout, GFP_KERNEL_ACCOUNT | __GFP_ZERO, NumaNode::NO_NODE)?;
+        // INVARIANT: `HEADER` bytes into a zeroed allocation of `layout`.
+        // SAFETY: `HEADER < total`: the offset stays in the allocation, so not null.
+        let ptr = unsafe { NonNull::new_unchecked(base.cast::<u8>().as_ptr().add(HEADER).cast()) };
+        Ok(Self { ptr, layout })
+    }
+
+    /// The structure, for the driver.
+    pub(crate) fn as_raw(&self) -> *mut bindings::iommufd_viommu {
+        self.ptr.as_ptr()
+    }
+
+    fn raw(&self) -> &bindings::iommufd_viommu {
+        // SAFETY: Valid while owned (type invariant).
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// The first word of the allocation.
+    fn back_pointer(&self) -> *mut *const Viommu {
+        // SAFETY: The allocation starts `HEADER` bytes before `ptr` (type invariant) and is
+        // aligned for a pointer.
+        unsafe { self.ptr.as_ptr().cast::<u8>().sub(HEADER).cast() }
+    }
+
+    /// The driver's operations, once `viommu_init` set them.
+    fn ops(&self) -> Option<&bindings::iommufd_viommu_ops> {
+        // SAFETY: A driver's ops are static data that outlive its vIOMMUs.
+        unsafe { self.raw().ops.as_ref() }
+    }
+}
+
+impl Drop for DriverViommu {
+    fn drop(&mut self) {
+        if let Some(destroy) = self.ops().and_then(|ops| ops.destroy) {
+            // SAFETY: The driver initialised the structure (it set `ops`); it is destroyed
+            // once, here, before it is freed.
+            unsafe { destroy(self.as_raw()) };
+        }
+        // SAFETY: The allocation of `layout` (type invariant) is freed once, here.
+        unsafe {
+            Kmalloc::free(
+                NonNull::new_unchecked(self.back_pointer().cast()),
+                self.layout,
+            )
+        };
+    }
+}
+
+/// A vIOMMU.
+#[pin_data]
+pub(crate) struct Viommu {
+    header: ObjectHeader,
+    /// The driver's structure (dropped, and destroyed, before `hwpt`).
+    pub(crate) drv: DriverViommu,
+    /// The nest parent.
+    hwpt: ObjRef<HwptPaging>,
+    /// The devices of its vDEVICEs, by virtual ID (C's `viommu->vdevs`).
+    #[pin]
+    vdevs: Mutex<KVec<(u64, ARef<Device>)>>,
+}
+
+crate::object::object_type!(Viommu, Viommu);
+
+impl Viommu {
+    /// The vIOMMU whose driver structure is `raw`.
+    ///
+    /// # Safety
+    ///
+    /// `raw` is the driver structure of a live [`Viommu`] (made by [`alloc`]), which stays
+    /// alive for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(raw: *mut bindings::iommufd_viommu) -> &'a Viommu {
+        // SAFETY: By the caller's guarantee the back-pointer was set to the live owner.
+        unsafe { &**raw.cast::<u8>().sub(HEADER).cast::<*const Viommu>() }
+    }
+
+    /// Records the device `dev` of a new vDEVICE as `virt_id`.
+    ///
+    /// # Errors
+    ///
+    /// `EEXIST` if the virtual ID is taken; `ENOMEM`.
+    pub(crate) fn add_vdev(&self, virt_id: u64, dev: &Device) -> Result {
+        let mut vdevs = self.vdevs.lock();
+        if vdevs.iter().any(|(id, _)| *id == virt_id) {
+            return Err(EEXIST);
+        }
+        vdevs.push((virt_id, dev.into()), GFP_KERNEL_ACCOUNT)?;
+        Ok(())
+    }
+
+    /// Forgets the vDEVICE `virt_id`.
+    pub(crate) fn remove_vdev(&self, virt_id: u64) {
+        self.vdevs.lock().retain(|(id, _)| *id != virt_id);
+    }
+
+    /// Runs `f` on the device of the vDEVICE `virt_id`, if any, while it cannot go (C's
+    /// `iommufd_viommu_find_dev` under the `vdevs` lock).
+    pub(crate) fn with_dev<R>(&self, virt_id: u64, f: impl FnOnce(Option<&Device>) -> R) -> R {
+        let vdevs = self.vdevs.lock();
+        f(vdevs
+            .iter()
+            .find(|(id, _)| *id == virt_id)
+            .map(|(_, d)| &**d))
+    }
+
+    /// The virtual ID of `dev` on this vIOMMU (C's `iommufd_viommu_get_vdev_id`).
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` if the device has no vDEVICE here.
+    pub(crate) fn vdev_id_of(&self, dev: &Device) -> Result<u64> {
+        let vdevs = self.vdevs.lock();
+        vdevs
+            .iter()
+            .find(|(_, d)| core::ptr::eq(&**d, dev))
+            .map(|(id, _)| *id)
+            .ok_or(ENOENT)
+    }
+
+    /// Whether the driver keeps state of its own per vDEVICE (`vdevice_size`).
+    pub(crate) fn has_vdevice_ops(&self) -> bool {
+        self.drv
+            .ops()
+            .is_some_and(|ops| ops.vdevice_size != 0 || ops.vdevice_init.is_some())
+    }
+
+    /// The IOMMU instance it belongs to.
+    pub(crate) fn iommu_dev(&self) -> *mut bindings::iommu_device {
+        self.drv.raw().iommu_dev
+    }
+
+    /// Allocates a nested domain through the driver (`alloc_domain_nested`).
+    ///
+    /// # Errors
+    ///
+    /// `EOPNOTSUPP` if the driver cannot; what it returns.
+    pub(crate) fn alloc_domain_nested(&self, flags: u32, data: &UserData) -> Result<Domain> {
+        let alloc = self
+            .drv
+            .ops()
+            .and_then(|ops| ops.alloc_domain_nested)
+            .ok_or(EOPNOTSUPP)?;
+        let raw = data.as_raw();
+        // SAFETY: The vIOMMU is initialised and `raw` valid for the call; the result is an
+        // error pointer or a new domain that is ours.
+        unsafe {
+            Domain::from_driver_nested(
+                alloc(self.drv.as_raw(), flags, &raw),
+                (*self.iommu_dev()).ops,
+            )
+        }
+    }
+
+    /// Hands the user's invalidation requests to the driver (`cache_invalidate`).
+    ///
+    /// # Errors
+    ///
+    /// `NotCalled(EOPNOTSUPP)` if the driver cannot; `Called(e)` for what it returns.
+    pub(crate) fn cache_invalidate(
+        &self,
+        array: &mut UserDataArray,
+    ) -> core::result::Result<(), InvalidateError> {
+        let f = self
+            .drv
+            .ops()
+            .and_then(|ops| ops.cache_invalidate)
+            .ok_or(InvalidateError::NotCalled(EOPNOTSUPP))?;
+        let mut raw = array.as_raw();
+        // SAFETY: The vIOMMU is initialised and `raw` valid for the call.
+        let r = kernel::error::to_result(unsafe { f(self.drv.as_raw(), &mut raw) });
+        array.entry_num = raw.entry_num;
+        r.map_err(InvalidateError::Called)
+    }
+}
+
+/// `IOMMU_VIOMMU_ALLOC`: a vIOMMU of `type` for the IOMMU of the device `dev_id`, on the
+/// nest parent `hwpt_id`; answers with its id.
+///
+/// # Errors
+///
+/// `EOPNOTSUPP` for non-zero flags, the default type, or a type the driver does not
+/// provide; `ENOENT` for an unknown device or HWPT; `EINVAL` if the HWPT is not a nest
+/// parent, or for data the driver refuses; `ENOMEM`, `EFAULT`.
+pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::ViommuAlloc) -> Result {
+    if cmd.flags != 0 || cmd.type_ == kernel::uapi::iommu_viommu_type_IOMMU_VIOMMU_TYPE_DEFAULT {
+        return Err(EOPNOTSUPP);
+    }
+    let objects = &ucmd.ctx.objects;
+    let idev = objects.get::<IDevice>(cmd.dev_id)?;
+    let ops = kernel::iommu::domain::device_ops(&idev.dev).ok_or(ENODEV)?;
+    // SAFETY: A driver's ops live as long as devices are bound to it, which `dev` is.
+    let (get_size, init) = unsafe { ((*ops).get_viommu_size, (*ops).viommu_init) };
+    let (Some(get_size), Some(init)) = (get_size, init) else {
+        return Err(EOPNOTSUPP);
+    };
+    let dev = crate::device::raw(&idev.dev);
+    // SAFETY: `dev` is a device the driver probed.
+    let size = unsafe { get_size(dev, cmd.type_) };
+    if size == 0 {
+        return Err(EOPNOTSUPP);
+    }
+    if size < core::mem::size_of::<bindings::iommufd_viommu>() {
+        // A driver bug.
+        kernel::warn_on!(true);
+        return Err(EOPNOTSUPP);
+    }
+    let hwpt = objects.get::<HwptPaging>(cmd.hwpt_id)?;
+    if !hwpt.nest_parent {
+        return Err(EINVAL);
+    }
+    let reservation = objects.reserve()?;
+    let drv = DriverViommu::alloc(size)?;
+    {
+        // SAFETY: A zeroed structure nothing else refers to yet.
+        let core = unsafe { &mut *drv.as_raw() };
+        core.obj.type_ = bindings::iommufd_object_type_IOMMUFD_OBJ_VIOMMU;
+        core.obj.id = reservation.id();
+        core.type_ = cmd.type_;
+        // Drivers treat the context as a handle they pass back to iommufd.
+        core.ictx = core::ptr::from_ref::<crate::ctx::IommufdCtx>(ucmd.ctx)
+            .cast_mut()
+            .cast();
+        core.iommu_dev = crate::device::iommu_dev(&idev.dev);
+    }
+    let viommu = Arc::pin_init(
+        pin_init!(Viommu {
+            header: ObjectHeader::new(),
+            drv,
+            hwpt,
+            vdevs <- new_mutex!(KVec::new()),
+        }),
+        GFP_KERNEL_ACCOUNT,
+    )?;
+    // SAFETY: The back-pointer slot of the allocation; the `Arc` keeps the `Viommu` at
+    // this address for as long as the driver structure lives (it is a field of it).
+    unsafe { *viommu.drv.back_pointer() = core::ptr::from_ref::<Viommu>(&viommu) };
+    let data = UserData {
+        data_type: cmd.type_,
+        uptr: cmd.data_uptr as usize,
+        len: cmd.data_len as usize,
+    };
+    let raw_data = data.as_raw();
+    let data_ptr = if cmd.data_len != 0 {
+        core::ptr::from_ref(&raw_data)
+    } else {
+        core::ptr::null()
+    };
+    // SAFETY: The structure's core part is filled; the parent's domain is valid and held
+    // by the vIOMMU; `data_ptr` is null or valid for the call.
+    kernel::error::to_result(unsafe {
+        init(viommu.drv.as_raw(), viommu.hwpt.domain.as_raw(), data_ptr)
+    })?;
+    if viommu.drv.ops().is_none() {
+        // A driver bug: `viommu_init` must set the ops.
+        kernel::warn_on!(true);
+        return Err(EOPNOTSUPP);
+    }
+    cmd.out_viommu_id = reservation.id();
+    let prepared = reservation.prepare(viommu)?;
+    ucmd.respond(cmd)?;
+    prepared.publish();
+    Ok(())
+}
