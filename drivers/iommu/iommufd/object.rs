@@ -42,7 +42,9 @@ use kernel::{
 
 use crate::{
     device::{access::Access, idev::IDevice, vdevice::VDevice},
-    pagetable::{fault::Fault, hwpt::HwptPaging, nested::HwptNested, viommu::Viommu, Ioas},
+    pagetable::{
+        fault::Fault, hwpt::HwptPaging, nested::HwptNested, veventq::VEventq, viommu::Viommu, Ioas,
+    },
 };
 
 /// The largest id (`xa_limit_31b`).
@@ -137,6 +139,8 @@ pub(crate) enum ObjectKind {
     Viommu(Arc<Viommu>),
     /// A device's identity on a vIOMMU.
     VDevice(Arc<VDevice>),
+    /// A vIOMMU's event queue.
+    VEventq(Arc<VEventq>),
     /// A test object (a mock device, `IOMMU_TEST_OP_MOCK_DOMAIN`).
     #[cfg(CONFIG_IOMMUFD_TEST)]
     Selftest(Arc<crate::selftest::StDev>),
@@ -153,6 +157,7 @@ impl ObjectKind {
             ObjectKind::Fault(fault) => fault.header(),
             ObjectKind::Viommu(viommu) => viommu.header(),
             ObjectKind::VDevice(vdev) => vdev.header(),
+            ObjectKind::VEventq(q) => q.header(),
             #[cfg(CONFIG_IOMMUFD_TEST)]
             ObjectKind::Selftest(st) => st.header(),
         }

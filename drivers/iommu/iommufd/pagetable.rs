@@ -12,7 +12,8 @@
 //! - [`hwpt`]: paging hardware page tables: an iommu domain filled from an IOAS;
 //!   [`nested`]: nested ones, a user-owned stage 1 on a paging parent; [`fault`]: the
 //!   queues their IO page faults go to user space through; [`viommu`]: a VM's share of
-//!   an IOMMU, which nested HWPTs and cache invalidations may go through; and
+//!   an IOMMU, which nested HWPTs and cache invalidations may go through, and
+//!   [`veventq`]: the events it reports; [`eventq`]: the file both queues share; and
 //!   [`domains`]: how an IO page table fills the domains attached to it, and [`dirty`]:
 //!   reading which IOVA devices wrote.
 //! - [`access`]: in-kernel access to the mappings (pin, unpin, copy) for emulated devices.
@@ -22,6 +23,7 @@ pub(crate) mod access;
 pub(crate) mod area;
 pub(crate) mod dirty;
 pub(crate) mod domains;
+pub(crate) mod eventq;
 pub(crate) mod fault;
 pub(crate) mod hwpt;
 pub(crate) mod ioas;
@@ -30,6 +32,7 @@ pub(crate) mod iova;
 pub(crate) mod nested;
 pub(crate) mod pages;
 pub(crate) mod pinned;
+pub(crate) mod veventq;
 pub(crate) mod viommu;
 
 pub(crate) use ioas::Ioas;

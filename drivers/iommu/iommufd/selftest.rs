@@ -43,6 +43,7 @@ mod op {
     pub(super) const ACCESS_REPLACE_IOAS: u32 = uapi::IOMMU_TEST_OP_ACCESS_REPLACE_IOAS;
     pub(super) const MD_CHECK_IOTLB: u32 = uapi::IOMMU_TEST_OP_MD_CHECK_IOTLB;
     pub(super) const TRIGGER_IOPF: u32 = uapi::IOMMU_TEST_OP_TRIGGER_IOPF;
+    pub(super) const TRIGGER_VEVENT: u32 = uapi::IOMMU_TEST_OP_TRIGGER_VEVENT;
     pub(super) const PASID_ATTACH: u32 = uapi::IOMMU_TEST_OP_PASID_ATTACH;
     pub(super) const PASID_REPLACE: u32 = uapi::IOMMU_TEST_OP_PASID_REPLACE;
     pub(super) const PASID_DETACH: u32 = uapi::IOMMU_TEST_OP_PASID_DETACH;
@@ -144,6 +145,11 @@ pub(crate) fn test_cmd(ucmd: &UCmd<'_>, cmd: &mut crate::uapi::TestCmd) -> Resul
             let a = unsafe { args.trigger_iopf };
             let idev = ucmd.ctx.objects.get::<IDevice>(a.dev_id)?;
             mock::trigger_iopf(&idev.dev, a.pasid, a.grpid, a.perm, a.addr)
+        }
+        op::TRIGGER_VEVENT => {
+            // SAFETY: As above.
+            let a = unsafe { args.trigger_vevent };
+            stdev::trigger_vevent(ucmd, a.dev_id)
         }
         op::PASID_ATTACH => {
             // SAFETY: As above.

@@ -128,6 +128,8 @@ ioctl_struct! {
     ViommuAlloc = iommu_viommu_alloc, out_viommu_id;
     /// `IOMMU_VDEVICE_ALLOC`.
     VdeviceAlloc = iommu_vdevice_alloc, virt_id;
+    /// `IOMMU_VEVENTQ_ALLOC`.
+    VeventqAlloc = iommu_veventq_alloc, __reserved;
 }
 
 #[cfg(CONFIG_IOMMUFD_TEST)]
@@ -141,6 +143,8 @@ user_record! {
     PgFault = iommu_hwpt_pgfault;
     /// A response written to a fault queue's file.
     PageResponse = iommu_hwpt_page_response;
+    /// The header of an event read from a vEVENTQ's file.
+    VEventHeader = iommufd_vevent_header;
 }
 
 /// One entry of the array `IOMMU_IOAS_IOVA_RANGES` and `IOMMU_IOAS_ALLOW_IOVAS` take.
@@ -205,6 +209,8 @@ pub(crate) mod cmd {
     pub(crate) const VIOMMU_ALLOC: u32 = uapi::IOMMUFD_CMD_VIOMMU_ALLOC;
     /// `IOMMU_VDEVICE_ALLOC`.
     pub(crate) const VDEVICE_ALLOC: u32 = uapi::IOMMUFD_CMD_VDEVICE_ALLOC;
+    /// `IOMMU_VEVENTQ_ALLOC`.
+    pub(crate) const VEVENTQ_ALLOC: u32 = uapi::IOMMUFD_CMD_VEVENTQ_ALLOC;
     /// `IOMMU_TEST_CMD`.
     #[cfg(CONFIG_IOMMUFD_TEST)]
     pub(crate) const TEST: u32 = BASE + 32;

@@ -180,6 +180,11 @@ const OPS: &[Op] = &[
         uapi::VdeviceAlloc,
         crate::device::vdevice::alloc
     ),
+    op!(
+        cmd::VEVENTQ_ALLOC,
+        uapi::VeventqAlloc,
+        crate::pagetable::veventq::alloc
+    ),
     #[cfg(CONFIG_IOMMUFD_TEST)]
     op!(cmd::TEST, uapi::TestCmd, crate::selftest::test_cmd),
 ];

@@ -210,6 +210,11 @@ impl IDevice {
         }
     }
 
+    /// The HWPT `pasid` of the device is attached to, if any.
+    pub(crate) fn attached_hwpt(&self, pasid: u32) -> Option<Hwpt> {
+        self.igroup.attached_hwpt(self.id, pasid)
+    }
+
     /// Detaches every attached PASID of the device, and its RID (before it unbinds).
     pub(crate) fn detach_all(this: &Arc<Self>) {
         while let Some(pasid) = this.igroup.attached_pasid(this.id) {

@@ -13,7 +13,7 @@
 //! # Lifetime
 //!
 //! The queue's file is a user of the object and holds the context, as in C: the object
-//! cannot be destroyed while the file is open. Each HWPT delivering to the queue holds the
+//! cannot be destroyed while the file is open ([`eventq::QueueFile`]). Each HWPT delivering to the queue holds the
 //! queue's memory ([`Arc`]) and a user of it. A group that is never answered is answered
 //! `IOMMU_PAGE_RESP_INVALID` when the attachment it came through goes
 //! ([`Fault::auto_respond`]) or with the queue, so the device is never left waiting.
@@ -28,7 +28,6 @@ use kernel::{
     bindings,
     fs::{
         anon_inode::{AnonFileOps, FileIo},
-        file::FileDescriptorReservation,
         File,
     },
     new_mutex, new_poll_condvar,
@@ -41,17 +40,12 @@ use kernel::{
 };
 
 use crate::{
-    ctx::CtxRef,
-    object::{ObjectHeader, ObjectType},
+    object::ObjectHeader,
+    pagetable::eventq::{self, QueueFile, EPOLLIN, EPOLLOUT, EPOLLRDNORM},
     system::group::AttachHandle,
     uapi,
     ucmd::UCmd,
 };
-
-/// `EPOLLIN`, `EPOLLOUT` and `EPOLLRDNORM` (`include/uapi/linux/eventpoll.h`).
-const EPOLLIN: u32 = 0x1;
-const EPOLLOUT: u32 = 0x4;
-const EPOLLRDNORM: u32 = 0x40;
 
 /// `IOMMUFD_PAGE_RESP_SUCCESS` and `IOMMUFD_PAGE_RESP_INVALID`, which are the iommu core's
 /// `IOMMU_PAGE_RESP_*` values.
@@ -189,7 +183,9 @@ impl Fault {
         state.response.retain(|(_, q)| q.group.handle() != handle);
         drop(gone);
     }
+}
 
+impl FileIo for Fault {
     /// Reads whole groups into `w`, as `read(2)` on the queue's file.
     fn read(&self, w: &mut UserSliceWriter, pos: i64) -> Result<usize> {
         const SIZE: usize = core::mem::size_of::<kernel::uapi::iommu_hwpt_pgfault>();
@@ -288,34 +284,8 @@ impl Fault {
     }
 }
 
-/// What the queue's file holds: a user of the queue, and the context.
-struct FaultFile {
-    fault: Arc<Fault>,
-    _ctx: CtxRef,
-}
-
-impl Drop for FaultFile {
-    fn drop(&mut self) {
-        self.fault.header().put_user();
-    }
-}
-
-impl FileIo for FaultFile {
-    fn read(&self, w: &mut UserSliceWriter, pos: i64) -> Result<usize> {
-        self.fault.read(w, pos)
-    }
-
-    fn write(&self, r: &mut UserSliceReader, pos: i64) -> Result<usize> {
-        self.fault.write(r, pos)
-    }
-
-    fn poll(&self, file: &File, table: PollTable<'_>) -> u32 {
-        self.fault.poll(file, table)
-    }
-}
-
 /// The queue files' operations.
-static FAULT_FOPS: AnonFileOps<Arc<FaultFile>> = AnonFileOps::with_io(&crate::THIS_MODULE);
+static FAULT_FOPS: AnonFileOps<Arc<QueueFile<Fault>>> = AnonFileOps::with_io(&crate::THIS_MODULE);
 
 /// The iommu core's IO page fault handler of domains with a fault queue: queues the group
 /// on the queue of the attachment it came through.
@@ -359,7 +329,6 @@ pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::FaultAlloc) -> Result {
     if cmd.flags != 0 {
         return Err(EOPNOTSUPP);
     }
-    let fd = FileDescriptorReservation::get_unused_fd_flags(bindings::O_CLOEXEC)?;
     let reservation = ucmd.ctx.objects.reserve()?;
     let fault = Arc::pin_init(
         pin_init!(Fault {
@@ -372,16 +341,7 @@ pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::FaultAlloc) -> Result {
         }),
         GFP_KERNEL_ACCOUNT,
     )?;
-    // The file is a user of the queue until it is released.
-    fault.header().add_user();
-    let holder = Arc::new(
-        FaultFile {
-            fault: fault.clone(),
-            _ctx: CtxRef::new(ucmd),
-        },
-        GFP_KERNEL_ACCOUNT,
-    )?;
-    let file = FAULT_FOPS.create(c"[iommufd-pgfault]", holder, bindings::O_RDWR)?;
+    let (fd, file) = eventq::open(ucmd, &FAULT_FOPS, c"[iommufd-pgfault]", &fault)?;
     cmd.out_fault_id = reservation.id();
     cmd.out_fault_fd = fd.reserved_fd();
     let prepared = reservation.prepare(fault)?;

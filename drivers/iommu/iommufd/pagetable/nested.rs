@@ -30,7 +30,7 @@ pub(crate) struct HwptNested {
     /// The nested domain (dropped, and freed, before the objects it depends on).
     pub(crate) domain: Domain,
     /// What the domain nests on: the paging HWPT, or the vIOMMU that holds it.
-    _on: NestedOn,
+    on: NestedOn,
     /// Allocated with `IOMMU_HWPT_ALLOC_PASID`: it may serve PASIDs.
     pub(crate) pasid_compat: bool,
     /// The fault queue of its IO page faults (a user of it).
@@ -39,10 +39,20 @@ pub(crate) struct HwptNested {
 
 crate::object::object_type!(HwptNested, HwptNested);
 
+impl HwptNested {
+    /// The vIOMMU it was made on, if any.
+    pub(crate) fn viommu(&self) -> Option<&Viommu> {
+        match &self.on {
+            NestedOn::Viommu { viommu } => Some(viommu),
+            NestedOn::Parent { .. } => None,
+        }
+    }
+}
+
 /// What a nested HWPT is made on (a user of it).
 enum NestedOn {
     Parent { _hwpt: ObjRef<HwptPaging> },
-    Viommu { _viommu: ObjRef<Viommu> },
+    Viommu { viommu: ObjRef<Viommu> },
 }
 
 /// Builds and publishes the nested HWPT of `domain` for `IOMMU_HWPT_ALLOC`, with the fault
@@ -64,7 +74,7 @@ fn publish(ucmd: &UCmd<'_>, cmd: &mut uapi::HwptAlloc, mut domain: Domain, on: N
         HwptNested {
             header: ObjectHeader::new(),
             domain,
-            _on: on,
+            on,
             pasid_compat: cmd.flags & hwpt_flags::PASID != 0,
             fault,
         },
@@ -138,5 +148,5 @@ pub(super) fn alloc_on_viommu(
         return Err(EOPNOTSUPP);
     };
     let domain = viommu.alloc_domain_nested(flags & !hwpt_flags::FAULT_ID_VALID, &data)?;
-    publish(ucmd, cmd, domain, NestedOn::Viommu { _viommu: viommu })
+    publish(ucmd, cmd, domain, NestedOn::Viommu { viommu })
 }

@@ -38,7 +38,10 @@ use kernel::{
 use crate::{
     device::idev::IDevice,
     object::{ObjRef, ObjectHeader},
-    pagetable::hwpt::{HwptPaging, InvalidateError},
+    pagetable::{
+        hwpt::{HwptPaging, InvalidateError},
+        veventq::VEventq,
+    },
     uapi,
     ucmd::UCmd,
 };
@@ -133,7 +136,23 @@ pub(crate) struct Viommu {
     /// The devices of its vDEVICEs, by virtual ID (C's `viommu->vdevs`).
     #[pin]
     vdevs: Mutex<KVec<(u64, ARef<Device>)>>,
+    /// Its event queues, one per type (C's `viommu->veventqs`).
+    #[pin]
+    veventqs: Mutex<KVec<QueueRef>>,
 }
+
+/// A vEVENTQ a vIOMMU lists.
+///
+/// # Invariants
+///
+/// Points to a live [`VEventq`] while listed: a queue removes itself from the list, under
+/// the list's lock, before it is freed ([`Viommu::forget_veventq`]).
+struct QueueRef(*const VEventq);
+
+// SAFETY: The queue is `Sync`; the pointer is dereferenced only under the list's lock.
+unsafe impl Send for QueueRef {}
+// SAFETY: As above.
+unsafe impl Sync for QueueRef {}
 
 crate::object::object_type!(Viommu, Viommu);
 
@@ -190,6 +209,45 @@ impl Viommu {
             .find(|(_, d)| core::ptr::eq(&**d, dev))
             .map(|(id, _)| *id)
             .ok_or(ENOENT)
+    }
+
+    /// Lists the event queue `q`.
+    ///
+    /// # Errors
+    ///
+    /// `EEXIST` if a queue of its type is listed; `ENOMEM`.
+    pub(crate) fn add_veventq(&self, q: &VEventq) -> Result {
+        let mut list = self.veventqs.lock();
+        // SAFETY: Listed queues are live (type invariant of `QueueRef`).
+        if list.iter().any(|r| unsafe { (*r.0).ty } == q.ty) {
+            return Err(EEXIST);
+        }
+        // INVARIANT: `q` removes itself in its drop.
+        list.push(QueueRef(q), GFP_KERNEL_ACCOUNT)?;
+        Ok(())
+    }
+
+    /// Removes the event queue `q` from the list, if listed.
+    pub(crate) fn forget_veventq(&self, q: &VEventq) {
+        self.veventqs.lock().retain(|r| !core::ptr::eq(r.0, q));
+    }
+
+    /// Reports an event of type `ty` with `data` to the queue of that type (C's
+    /// `iommufd_viommu_report_event`).
+    ///
+    /// # Errors
+    ///
+    /// `EOPNOTSUPP` if there is no queue of that type; `ENOMEM` if the event was lost for
+    /// lack of memory.
+    pub(crate) fn report_event(&self, ty: u32, data: &[u8]) -> Result {
+        let list = self.veventqs.lock();
+        // SAFETY: Listed queues are live while the lock is held (type invariant).
+        let q = list
+            .iter()
+            .map(|r| unsafe { &*r.0 })
+            .find(|q| q.ty == ty)
+            .ok_or(EOPNOTSUPP)?;
+        q.report(data)
     }
 
     /// Whether the driver keeps state of its own per vDEVICE (`vdevice_size`).
@@ -303,6 +361,7 @@ pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::ViommuAlloc) -> Result {
             drv,
             hwpt,
             vdevs <- new_mutex!(KVec::new()),
+            veventqs <- new_mutex!(KVec::new()),
         }),
         GFP_KERNEL_ACCOUNT,
     )?;

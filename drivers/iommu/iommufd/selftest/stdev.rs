@@ -286,3 +286,28 @@ pub(super) fn check_iotlb(ucmd: &UCmd<'_>, hwpt_id: u32, iotlb_id: u32, iotlb: u
     let hwpt = ucmd.ctx.objects.get::<HwptNested>(hwpt_id)?;
     super::mock::check_iotlb(&hwpt.domain, iotlb_id, iotlb)
 }
+
+/// `IOMMU_TEST_OP_TRIGGER_VEVENT`: reports a selftest event carrying the virtual ID of the
+/// device `dev_id` to its vIOMMU, as the mock hardware would when the device faults on
+/// the vIOMMU's nested domain its RID is attached to.
+///
+/// # Errors
+///
+/// `ENOENT` for an unknown device, or one not attached to a nested HWPT of a vIOMMU it
+/// has a vDEVICE on; `EOPNOTSUPP` if the vIOMMU has no selftest event queue; `ENOMEM` if
+/// the event was lost.
+pub(super) fn trigger_vevent(ucmd: &UCmd<'_>, dev_id: u32) -> Result {
+    let idev = ucmd.ctx.objects.get::<IDevice>(dev_id)?;
+    let Some(Hwpt::Nested(nested)) = idev.attached_hwpt(NO_PASID) else {
+        return Err(ENOENT);
+    };
+    let viommu = nested.viommu().ok_or(ENOENT)?;
+    let virt_id = viommu.vdev_id_of(&idev.dev)?;
+    let event = kernel::uapi::iommu_viommu_event_selftest {
+        virt_id: virt_id as u32,
+    };
+    viommu.report_event(
+        kernel::uapi::IOMMU_VEVENTQ_TYPE_SELFTEST,
+        &event.virt_id.to_ne_bytes(),
+    )
+}

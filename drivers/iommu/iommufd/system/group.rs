@@ -296,6 +296,13 @@ impl IGroup {
         Ok(Some((old, n)))
     }
 
+    /// The HWPT `pasid` of the device `dev_id` is attached to, if any.
+    pub(crate) fn attached_hwpt(&self, dev_id: u32, pasid: u32) -> Option<Hwpt> {
+        let state = self.state.lock();
+        let a = &state.attached[state.find(pasid)?];
+        a.devices.contains(&dev_id).then(|| a.hwpt.clone())
+    }
+
     /// A PASID (or the RID) of the device `dev_id` that is attached, if any.
     pub(crate) fn attached_pasid(&self, dev_id: u32) -> Option<u32> {
         self.state
