@@ -48,6 +48,7 @@ use kernel::{
 
 mod ctx;
 mod device;
+mod driver;
 mod object;
 mod option;
 mod pagetable;

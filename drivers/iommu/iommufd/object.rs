@@ -43,7 +43,8 @@ use kernel::{
 use crate::{
     device::{access::Access, idev::IDevice, vdevice::VDevice},
     pagetable::{
-        fault::Fault, hwpt::HwptPaging, nested::HwptNested, veventq::VEventq, viommu::Viommu, Ioas,
+        fault::Fault, hw_queue::HwQueue, hwpt::HwptPaging, nested::HwptNested, veventq::VEventq,
+        viommu::Viommu, Ioas,
     },
 };
 
@@ -141,6 +142,8 @@ pub(crate) enum ObjectKind {
     VDevice(Arc<VDevice>),
     /// A vIOMMU's event queue.
     VEventq(Arc<VEventq>),
+    /// A vIOMMU's HW queue.
+    HwQueue(Arc<HwQueue>),
     /// A test object (a mock device, `IOMMU_TEST_OP_MOCK_DOMAIN`).
     #[cfg(CONFIG_IOMMUFD_TEST)]
     Selftest(Arc<crate::selftest::StDev>),
@@ -158,6 +161,7 @@ impl ObjectKind {
             ObjectKind::Viommu(viommu) => viommu.header(),
             ObjectKind::VDevice(vdev) => vdev.header(),
             ObjectKind::VEventq(q) => q.header(),
+            ObjectKind::HwQueue(q) => q.header(),
             #[cfg(CONFIG_IOMMUFD_TEST)]
             ObjectKind::Selftest(st) => st.header(),
         }

@@ -13,7 +13,8 @@
 //!   [`nested`]: nested ones, a user-owned stage 1 on a paging parent; [`fault`]: the
 //!   queues their IO page faults go to user space through; [`viommu`]: a VM's share of
 //!   an IOMMU, which nested HWPTs and cache invalidations may go through, and
-//!   [`veventq`]: the events it reports; [`eventq`]: the file both queues share; and
+//!   [`veventq`]: the events it reports, and [`hw_queue`]: guest queues its hardware
+//!   reads; [`eventq`]: the file both event queues share; and
 //!   [`domains`]: how an IO page table fills the domains attached to it, and [`dirty`]:
 //!   reading which IOVA devices wrote.
 //! - [`access`]: in-kernel access to the mappings (pin, unpin, copy) for emulated devices.
@@ -25,6 +26,7 @@ pub(crate) mod dirty;
 pub(crate) mod domains;
 pub(crate) mod eventq;
 pub(crate) mod fault;
+pub(crate) mod hw_queue;
 pub(crate) mod hwpt;
 pub(crate) mod ioas;
 pub(crate) mod iopt;

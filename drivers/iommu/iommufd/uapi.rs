@@ -130,6 +130,8 @@ ioctl_struct! {
     VdeviceAlloc = iommu_vdevice_alloc, virt_id;
     /// `IOMMU_VEVENTQ_ALLOC`.
     VeventqAlloc = iommu_veventq_alloc, __reserved;
+    /// `IOMMU_HW_QUEUE_ALLOC`.
+    HwQueueAlloc = iommu_hw_queue_alloc, length;
 }
 
 #[cfg(CONFIG_IOMMUFD_TEST)]
@@ -211,6 +213,8 @@ pub(crate) mod cmd {
     pub(crate) const VDEVICE_ALLOC: u32 = uapi::IOMMUFD_CMD_VDEVICE_ALLOC;
     /// `IOMMU_VEVENTQ_ALLOC`.
     pub(crate) const VEVENTQ_ALLOC: u32 = uapi::IOMMUFD_CMD_VEVENTQ_ALLOC;
+    /// `IOMMU_HW_QUEUE_ALLOC`.
+    pub(crate) const HW_QUEUE_ALLOC: u32 = uapi::IOMMUFD_CMD_HW_QUEUE_ALLOC;
     /// `IOMMU_TEST_CMD`.
     #[cfg(CONFIG_IOMMUFD_TEST)]
     pub(crate) const TEST: u32 = BASE + 32;

@@ -181,6 +181,11 @@ const OPS: &[Op] = &[
         crate::device::vdevice::alloc
     ),
     op!(
+        cmd::HW_QUEUE_ALLOC,
+        uapi::HwQueueAlloc,
+        crate::pagetable::hw_queue::alloc
+    ),
+    op!(
         cmd::VEVENTQ_ALLOC,
         uapi::VeventqAlloc,
         crate::pagetable::veventq::alloc

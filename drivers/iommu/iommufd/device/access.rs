@@ -58,6 +58,9 @@ pub(crate) struct Access {
     id: u32,
     /// Whether the driver pins pages (then IOVA must be page aligned).
     needs_pin: bool,
+    /// An access of iommufd itself (a HW queue's): it has no callbacks, its pins lock
+    /// their areas against unmap, and it holds no reference on the context.
+    internal: bool,
     /// The IOAS attached.
     #[pin]
     state: Mutex<AccessState>,
@@ -98,6 +101,21 @@ impl Access {
     ///
     /// `ENOMEM`, `EBUSY` when the context has no free id.
     pub(crate) fn create(ctx: CtxRef, needs_pin: bool) -> Result<Arc<Self>> {
+        Self::new(ctx, needs_pin, false)
+    }
+
+    /// Creates an internal access in `ctx` (C's `iommufd_access_create_internal`): it pins
+    /// pages, and its pins lock their areas (unmap fails with `EBUSY`) since it has no
+    /// callback to let go.
+    ///
+    /// # Errors
+    ///
+    /// As [`Access::create`].
+    pub(crate) fn create_internal(ctx: CtxRef) -> Result<Arc<Self>> {
+        Self::new(ctx, true, true)
+    }
+
+    fn new(ctx: CtxRef, needs_pin: bool, internal: bool) -> Result<Arc<Self>> {
         let table = ctx.clone();
         let reservation = table.objects.reserve()?;
         let id = reservation.id();
@@ -107,6 +125,7 @@ impl Access {
                 ctx,
                 id,
                 needs_pin,
+                internal,
                 state <- new_mutex!(AccessState {
                     ioas: None,
                     pin_allowed: false,
@@ -198,11 +217,20 @@ impl Access {
     /// `ENOENT` for no such IOAS, `EINVAL` if already attached, `EADDRINUSE` if a mapping of
     /// the IOAS is not page aligned and the driver pins pages, `ENOMEM`.
     pub(crate) fn attach(this: &Arc<Self>, ioas_id: u32) -> Result {
+        let ioas = this.ctx.objects.get::<Ioas>(ioas_id)?;
+        Self::attach_ioas(this, ioas)
+    }
+
+    /// Attaches the access to `ioas`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Access::attach`].
+    pub(crate) fn attach_ioas(this: &Arc<Self>, ioas: ObjRef<Ioas>) -> Result {
         let state = this.state.lock();
         if state.ioas.is_some() {
             return Err(EINVAL);
         }
-        let ioas = this.ctx.objects.get::<Ioas>(ioas_id)?;
         Self::change_ioas(this, state, Some(ioas))
     }
 
@@ -244,7 +272,9 @@ impl Access {
         let range = range_of(iova, length)?;
         let state = self.state.lock();
         match &state.ioas {
-            Some(ioas) if state.pin_allowed => ioas.iopt.access_pin(range, write, out),
+            Some(ioas) if state.pin_allowed => {
+                ioas.iopt.access_pin(range, write, self.internal, out)
+            }
             _ => Err(ENOENT),
         }
     }
@@ -257,7 +287,7 @@ impl Access {
         };
         let state = self.state.lock();
         match &state.ioas {
-            Some(ioas) => ioas.iopt.access_unpin(range),
+            Some(ioas) => ioas.iopt.access_unpin(range, self.internal),
             None => {
                 kernel::warn_on!(true);
             }

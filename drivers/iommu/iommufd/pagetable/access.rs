@@ -133,10 +133,12 @@ impl IoPageTable {
     ///
     /// `ENOENT` if some IOVA is not mapped, `EINVAL` if misaligned or being unmapped, `EPERM`
     /// without the access asked, `ENOMEM` (also over `RLIMIT_MEMLOCK`), `EFAULT`.
+    /// With `lock`, the pins lock their areas against unmap (internal accesses).
     pub(crate) fn access_pin(
         &self,
         range: IovaRange,
         write: bool,
+        lock: bool,
         mut out: impl FnMut(usize),
     ) -> Result {
         let mut state = self.state.lock();
@@ -151,6 +153,7 @@ impl IoPageTable {
             let (fi, li) = (area.index_of(first), area.index_of(last));
             area.pages.add_users(fi, li)?;
             area.num_accesses += 1;
+            area.num_locks += u32::from(lock);
             let mut next = fi;
             area.pages.for_each_pinned(fi, li, |index, pfn, count| {
                 debug_assert!(index == next);
@@ -162,17 +165,20 @@ impl IoPageTable {
             Ok(())
         });
         if res.is_err() && reached > range.start {
-            state.unpin_range(IovaRange {
-                start: range.start,
-                last: reached - 1,
-            });
+            state.unpin_range(
+                IovaRange {
+                    start: range.start,
+                    last: reached - 1,
+                },
+                lock,
+            );
         }
         res
     }
 
-    /// Unpins a range pinned whole with [`IoPageTable::access_pin`].
-    pub(crate) fn access_unpin(&self, range: IovaRange) {
-        self.state.lock().unpin_range(range);
+    /// Unpins a range pinned whole with [`IoPageTable::access_pin`], with the same `lock`.
+    pub(crate) fn access_unpin(&self, range: IovaRange, lock: bool) {
+        self.state.lock().unpin_range(range, lock);
     }
 
     /// Copies between `buf` and the memory mapped at `start`: into it if `write`.
@@ -202,15 +208,17 @@ impl IoPageTable {
 }
 
 impl IoptState {
-    /// Removes an access's users from `range`, which it pinned whole.
-    fn unpin_range(&mut self, range: IovaRange) {
+    /// Removes an access's users from `range`, which it pinned whole (locking the areas
+    /// if `lock`).
+    fn unpin_range(&mut self, range: IovaRange, lock: bool) {
         let (_, res) = self.walk(range, |area, first, last| {
             area.pages
                 .remove_users(area.index_of(first), area.index_of(last));
-            if area.num_accesses == 0 {
+            if area.num_accesses == 0 || (lock && area.num_locks == 0) {
                 kernel::warn_on!(true);
             } else {
                 area.num_accesses -= 1;
+                area.num_locks -= u32::from(lock);
             }
             Ok(())
         });

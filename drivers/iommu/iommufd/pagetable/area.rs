@@ -33,6 +33,9 @@ pub(crate) struct Area {
     /// In-kernel accesses that hold pins on part of the area (C's `num_accesses`): an
     /// unmap asks them to let go first.
     pub(crate) num_accesses: u32,
+    /// Of those, pins of internal accesses (a HW queue's), which cannot be asked to let go:
+    /// an unmap fails with `EBUSY` while there are any (C's `num_locks`).
+    pub(crate) num_locks: u32,
     /// Set by an unmap waiting for accesses to let go: new accesses are refused.
     pub(crate) prevent_access: bool,
 }

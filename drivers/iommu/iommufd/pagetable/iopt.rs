@@ -337,6 +337,7 @@ impl IoPageTable {
                 start_byte: piece.slice.start_byte,
                 prot,
                 num_accesses: 0,
+                num_locks: 0,
                 prevent_access: false,
             };
             state.areas.insert(node.into_node(range.last, area));
@@ -424,6 +425,10 @@ impl IoPageTable {
                 if area.iova != start {
                     tries = 0;
                 }
+                if area.num_locks != 0 {
+                    // An internal access holds pins nobody can ask it to drop.
+                    return Err(EBUSY);
+                }
                 if area.num_accesses != 0 {
                     // Accesses hold pins in the area: refuse new ones and ask them to let go,
                     // without the lock, then look again.
@@ -508,6 +513,7 @@ impl IoPageTable {
                         start_byte: area.start_byte,
                         prot: area.prot,
                         num_accesses: 0,
+                        num_locks: 0,
                         prevent_access: false,
                     },
                 )

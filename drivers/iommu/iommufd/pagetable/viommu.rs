@@ -11,7 +11,7 @@
 //! size it reports (`get_viommu_size`); iommufd allocates it, fills the core part and
 //! hands it to the driver's `viommu_init`, which sets `ops`. That layout is C's, so the C
 //! drivers (arm-smmu-v3's) and the mock in Rust share one interface: [`DriverViommu`]
-//! owns the allocation, the rest of this file never touches it raw.
+//! owns the allocation ([`crate::driver`]).
 //!
 //! # Lifetime
 //!
@@ -19,13 +19,7 @@
 //! On destruction the driver's `destroy` runs first, then the allocation is freed, then
 //! the parent's user is dropped.
 
-use core::{alloc::Layout, ptr::NonNull};
 use kernel::{
-    alloc::{
-        allocator::Kmalloc,
-        flags::{__GFP_ZERO, GFP_KERNEL_ACCOUNT},
-        Allocator, NumaNode,
-    },
     bindings,
     device::Device,
     iommu::domain::{Domain, UserData, UserDataArray},
@@ -37,6 +31,7 @@ use kernel::{
 
 use crate::{
     device::idev::IDevice,
+    driver::DriverStruct,
     object::{ObjRef, ObjectHeader},
     pagetable::{
         hwpt::{HwptPaging, InvalidateError},
@@ -46,63 +41,22 @@ use crate::{
     ucmd::UCmd,
 };
 
-/// Room before the driver's structure, for the back-pointer to the [`Viommu`]: a cache
-/// line, so the driver's structure keeps the alignment `kmalloc` gives.
-const HEADER: usize = 64;
-
-/// The driver's vIOMMU structure, which starts with C's `struct iommufd_viommu`.
-///
-/// # Invariants
-///
-/// `ptr` points `HEADER` bytes into a zeroed `Kmalloc` allocation of `layout` (`HEADER +
-/// size` bytes, `size >= size_of::<iommufd_viommu>()`) this object owns. The first word
-/// of the allocation is null or points to the [`Viommu`] that owns this object.
-pub(crate) struct DriverViommu {
-    ptr: NonNull<bindings::iommufd_viommu>,
-    layout: Layout,
-}
-
-// SAFETY: The driver's structure is not tied to a thread; drivers synchronise their own
-// state in it.
-unsafe impl Send for DriverViommu {}
-// SAFETY: As above; through `&DriverViommu` only the driver's callbacks run.
-unsafe impl Sync for DriverViommu {}
+/// The driver's vIOMMU structure, which starts with C's `struct iommufd_viommu`; the
+/// driver's `destroy` runs before it is freed.
+pub(crate) struct DriverViommu(DriverStruct<bindings::iommufd_viommu, Viommu>);
 
 impl DriverViommu {
-    /// A zeroed structure of `size` bytes for the driver.
-    ///
-    /// # Errors
-    ///
-    /// `ENOMEM`.
-    fn alloc(size: usize) -> Result<Self> {
-        let total = HEADER.checked_add(size).ok_or(ENOMEM)?;
-        let layout = Layout::from_size_align(total, HEADER).map_err(|_| ENOMEM)?;
-        let base = Kmalloc::alloc(layout, GFP_KERNEL_ACCOUNT | __GFP_ZERO, NumaNode::NO_NODE)?;
-        // INVARIANT: `HEADER` bytes into a zeroed allocation of `layout`.
-        // SAFETY: `HEADER < total`: the offset stays in the allocation, so not null.
-        let ptr = unsafe { NonNull::new_unchecked(base.cast::<u8>().as_ptr().add(HEADER).cast()) };
-        Ok(Self { ptr, layout })
-    }
-
     /// The structure, for the driver.
     pub(crate) fn as_raw(&self) -> *mut bindings::iommufd_viommu {
-        self.ptr.as_ptr()
+        self.0.as_raw()
     }
 
     fn raw(&self) -> &bindings::iommufd_viommu {
-        // SAFETY: Valid while owned (type invariant).
-        unsafe { self.ptr.as_ref() }
-    }
-
-    /// The first word of the allocation.
-    fn back_pointer(&self) -> *mut *const Viommu {
-        // SAFETY: The allocation starts `HEADER` bytes before `ptr` (type invariant) and is
-        // aligned for a pointer.
-        unsafe { self.ptr.as_ptr().cast::<u8>().sub(HEADER).cast() }
+        self.0.raw()
     }
 
     /// The driver's operations, once `viommu_init` set them.
-    fn ops(&self) -> Option<&bindings::iommufd_viommu_ops> {
+    pub(crate) fn ops(&self) -> Option<&bindings::iommufd_viommu_ops> {
         // SAFETY: A driver's ops are static data that outlive its vIOMMUs.
         unsafe { self.raw().ops.as_ref() }
     }
@@ -112,16 +66,9 @@ impl Drop for DriverViommu {
     fn drop(&mut self) {
         if let Some(destroy) = self.ops().and_then(|ops| ops.destroy) {
             // SAFETY: The driver initialised the structure (it set `ops`); it is destroyed
-            // once, here, before it is freed.
+            // once, here, before the allocation is freed (by the field's drop).
             unsafe { destroy(self.as_raw()) };
         }
-        // SAFETY: The allocation of `layout` (type invariant) is freed once, here.
-        unsafe {
-            Kmalloc::free(
-                NonNull::new_unchecked(self.back_pointer().cast()),
-                self.layout,
-            )
-        };
     }
 }
 
@@ -164,8 +111,13 @@ impl Viommu {
     /// `raw` is the driver structure of a live [`Viommu`] (made by [`alloc`]), which stays
     /// alive for `'a`.
     pub(crate) unsafe fn from_raw<'a>(raw: *mut bindings::iommufd_viommu) -> &'a Viommu {
-        // SAFETY: By the caller's guarantee the back-pointer was set to the live owner.
-        unsafe { &**raw.cast::<u8>().sub(HEADER).cast::<*const Viommu>() }
+        // SAFETY: By the caller's guarantee.
+        unsafe { DriverStruct::owner_of(raw) }
+    }
+
+    /// The nest parent.
+    pub(crate) fn hwpt(&self) -> &ObjRef<HwptPaging> {
+        &self.hwpt
     }
 
     /// Records the device `dev` of a new vDEVICE as `virt_id`.
@@ -332,20 +284,14 @@ pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::ViommuAlloc) -> Result {
     if size == 0 {
         return Err(EOPNOTSUPP);
     }
-    if size < core::mem::size_of::<bindings::iommufd_viommu>() {
-        // A driver bug.
-        kernel::warn_on!(true);
-        return Err(EOPNOTSUPP);
-    }
     let hwpt = objects.get::<HwptPaging>(cmd.hwpt_id)?;
     if !hwpt.nest_parent {
         return Err(EINVAL);
     }
     let reservation = objects.reserve()?;
-    let drv = DriverViommu::alloc(size)?;
+    let mut drv = DriverStruct::<bindings::iommufd_viommu, Viommu>::alloc(size)?;
     {
-        // SAFETY: A zeroed structure nothing else refers to yet.
-        let core = unsafe { &mut *drv.as_raw() };
+        let core = drv.raw_mut();
         core.obj.type_ = bindings::iommufd_object_type_IOMMUFD_OBJ_VIOMMU;
         core.obj.id = reservation.id();
         core.type_ = cmd.type_;
@@ -358,16 +304,21 @@ pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::ViommuAlloc) -> Result {
     let viommu = Arc::pin_init(
         pin_init!(Viommu {
             header: ObjectHeader::new(),
-            drv,
+            drv: DriverViommu(drv),
             hwpt,
             vdevs <- new_mutex!(KVec::new()),
             veventqs <- new_mutex!(KVec::new()),
         }),
         GFP_KERNEL_ACCOUNT,
     )?;
-    // SAFETY: The back-pointer slot of the allocation; the `Arc` keeps the `Viommu` at
-    // this address for as long as the driver structure lives (it is a field of it).
-    unsafe { *viommu.drv.back_pointer() = core::ptr::from_ref::<Viommu>(&viommu) };
+    // SAFETY: The structure is a field of the `Viommu`, which the `Arc` keeps at this
+    // address.
+    unsafe {
+        viommu
+            .drv
+            .0
+            .set_owner(core::ptr::from_ref::<Viommu>(&viommu))
+    };
     let data = UserData {
         data_type: cmd.type_,
         uptr: cmd.data_uptr as usize,

@@ -28,7 +28,8 @@ use kernel::{
     bindings, device::Device, error::to_result, prelude::*, sync::aref::ARef, types::Opaque, uapi,
 };
 
-use crate::pagetable::viommu::Viommu;
+use crate::pagetable::{hw_queue, viommu::Viommu};
+use kernel::sync::Mutex;
 
 /// A C structure that the core reads (and, for the bus and the IOMMU, writes) through a
 /// static.
@@ -801,6 +802,116 @@ struct MockViommu {
     core: bindings::iommufd_viommu,
     /// The nest parent's domain (a mock paging domain).
     s2_parent: *mut bindings::iommu_domain,
+    /// Its HW queues by index (addresses of `MockHwQueue`s, 0 for none); initialised by
+    /// [`mock_viommu_init`].
+    queues: Mutex<[usize; uapi::IOMMU_TEST_HW_QUEUE_MAX as usize]>,
+}
+
+/// A HW queue of the mock vIOMMU: C's `struct iommufd_hw_queue` first.
+#[repr(C)]
+struct MockHwQueue {
+    core: bindings::iommufd_hw_queue,
+    /// The queue at the index below, which this one depends on (null for index 0).
+    prev: *mut MockHwQueue,
+    index: u32,
+}
+
+/// The size of the mock's HW queue of `type_` (`iommufd_viommu_ops::get_hw_queue_size`).
+///
+/// # Safety
+///
+/// Called by iommufd with an initialised mock vIOMMU.
+unsafe extern "C" fn mock_get_hw_queue_size(
+    _viommu: *mut bindings::iommufd_viommu,
+    type_: bindings::iommu_hw_queue_type,
+) -> usize {
+    if type_ == uapi::IOMMU_HW_QUEUE_TYPE_SELFTEST {
+        core::mem::size_of::<MockHwQueue>()
+    } else {
+        0
+    }
+}
+
+/// Sets up a HW queue at `index` (`iommufd_viommu_ops::hw_queue_init_phys`): queues are
+/// added from index 0 up, each depending on the one below, and the physical address iommufd
+/// computed must be what the nest parent translates the queue's IOVA to.
+///
+/// # Safety
+///
+/// Called by iommufd with a `MockHwQueue` whose core part is filled, of a live mock
+/// vIOMMU.
+unsafe extern "C" fn mock_hw_queue_init_phys(
+    hw_queue: *mut bindings::iommufd_hw_queue,
+    index: u32,
+    base_addr_pa: bindings::phys_addr_t,
+) -> c_int {
+    let mock = hw_queue.cast::<MockHwQueue>();
+    // SAFETY: By the caller's guarantee.
+    let (viommu, base) = unsafe {
+        (
+            &*(*hw_queue).viommu.cast::<MockViommu>(),
+            (*hw_queue).base_addr,
+        )
+    };
+    if index >= uapi::IOMMU_TEST_HW_QUEUE_MAX {
+        return EINVAL.to_errno();
+    }
+    let mut queues = viommu.queues.lock();
+    if queues[index as usize] != 0 {
+        return EEXIST.to_errno();
+    }
+    let prev = if index > 0 {
+        let prev = queues[index as usize - 1] as *mut MockHwQueue;
+        if prev.is_null() {
+            return EIO.to_errno();
+        }
+        prev
+    } else {
+        null_mut()
+    };
+    // SAFETY: The parent domain is valid while the vIOMMU is.
+    if base_addr_pa != unsafe { bindings::iommu_iova_to_phys(viommu.s2_parent, base) } {
+        return EFAULT.to_errno();
+    }
+    if !prev.is_null() {
+        // SAFETY: Both are live queues of this vIOMMU (a listed queue removes itself in
+        // its destroy, under the lock held here).
+        if let Err(e) = unsafe { hw_queue::depend(hw_queue, prev.cast()) } {
+            return e.to_errno();
+        }
+    }
+    // SAFETY: The queue is ours to set up.
+    unsafe {
+        (*mock).prev = prev;
+        (*mock).index = index;
+        (*hw_queue).destroy = Some(mock_hw_queue_destroy);
+    }
+    queues[index as usize] = mock as usize;
+    0
+}
+
+/// Takes a mock HW queue out of its vIOMMU (`iommufd_hw_queue::destroy`).
+///
+/// # Safety
+///
+/// Called by iommufd, once, with a queue set up by [`mock_hw_queue_init_phys`].
+unsafe extern "C" fn mock_hw_queue_destroy(hw_queue: *mut bindings::iommufd_hw_queue) {
+    let mock = hw_queue.cast::<MockHwQueue>();
+    // SAFETY: By the caller's guarantee the queue and its vIOMMU are live.
+    let (viommu, prev, index) = unsafe {
+        (
+            &*(*hw_queue).viommu.cast::<MockViommu>(),
+            (*mock).prev,
+            (*mock).index,
+        )
+    };
+    let mut queues = viommu.queues.lock();
+    queues[index as usize] = 0;
+    if !prev.is_null() {
+        // SAFETY: The dependency was made by `mock_hw_queue_init_phys`; `prev` cannot be
+        // destroyed before this queue, so it is live.
+        unsafe { hw_queue::undepend(prev.cast()) };
+    }
 }
 
 /// The size of the mock's vIOMMU for `type_` (`iommu_ops::get_viommu_size`), 0 for a type
@@ -839,7 +950,11 @@ unsafe extern "C" fn mock_viommu_init(
         return EOPNOTSUPP.to_errno();
     }
     let mock = viommu.cast::<MockViommu>();
-    // SAFETY: By the caller's guarantee `viommu` is the start of a `MockViommu`.
+    let init = kernel::new_mutex!([0; uapi::IOMMU_TEST_HW_QUEUE_MAX as usize]);
+    // SAFETY: By the caller's guarantee `viommu` is the start of a zeroed `MockViommu`,
+    // whose memory does not move until iommufd frees it (the lock needs nothing undone).
+    let Ok(()) = unsafe { init.__pinned_init(&raw mut (*mock).queues) };
+    // SAFETY: As above.
     unsafe {
         (*mock).s2_parent = parent;
         (*mock).core.ops = VIOMMU_OPS.get();
@@ -941,6 +1056,8 @@ static VIOMMU_OPS: Shared<bindings::iommufd_viommu_ops> =
     Shared::new(bindings::iommufd_viommu_ops {
         alloc_domain_nested: Some(mock_viommu_alloc_domain_nested),
         cache_invalidate: Some(mock_viommu_cache_invalidate),
+        get_hw_queue_size: Some(mock_get_hw_queue_size),
+        hw_queue_init_phys: Some(mock_hw_queue_init_phys),
         ..zeroed()
     });
 
