@@ -45,6 +45,7 @@ add_line rust/uapi/uapi_helper.h '#include <uapi/linux/vfio.h>'
 add_line rust/uapi/uapi_helper.h '#include "../../drivers/iommu/iommufd/iommufd_test.h"'
 # C helpers for inline functions the kernel crate lacks.
 add_line rust/helpers/helpers.c '#include "gup.c"'
+add_line rust/helpers/helpers.c '#include "pfnmap.c"'
 # New kernel crate modules.
 add_after() { # FILE ANCHOR LINE: insert LINE after ANCHOR, once.
 	grep -qxF "$3" "$tree/$1" || sed -i "s|^$2\$|&\n$3|" "$tree/$1"
@@ -52,6 +53,7 @@ add_after() { # FILE ANCHOR LINE: insert LINE after ANCHOR, once.
 }
 add_after rust/kernel/lib.rs 'pub mod build_assert;' 'pub mod capability;'
 add_after rust/kernel/mm.rs 'pub mod virt;' 'pub mod pin;'
+add_after rust/kernel/mm.rs 'pub mod pin;' 'pub mod pfnmap;'
 add_after rust/kernel/fs.rs 'pub mod file;' 'pub mod anon_inode;'
 # Headers the new kernel crate modules bind.
 add_line rust/bindings/bindings_helper.h '#include <linux/anon_inodes.h>'

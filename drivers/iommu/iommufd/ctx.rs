@@ -10,6 +10,7 @@ use core::{ops::Deref, ptr::NonNull};
 use kernel::{
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
+    mm::virt::VmaNew,
     new_mutex,
     prelude::*,
     sync::{
@@ -20,6 +21,7 @@ use kernel::{
 };
 
 use crate::{
+    mmap::MmapTable,
     object::ObjectTable,
     system::group::GroupTable,
     ucmd::{self, UCmd},
@@ -48,6 +50,9 @@ pub(crate) struct IommufdCtx {
     /// The IOMMU groups of the bound devices (the system layer's data).
     #[pin]
     pub(crate) groups: GroupTable,
+    /// The regions drivers expose for `mmap()`.
+    #[pin]
+    pub(crate) mmaps: MmapTable,
 }
 
 impl IommufdCtx {
@@ -95,6 +100,7 @@ impl MiscDevice for IommufdCtx {
                 account_mm: Atomic::new(false),
                 change_process_lock <- new_mutex!(()),
                 groups <- GroupTable::new(),
+                mmaps <- MmapTable::new(),
             }),
             GFP_KERNEL_ACCOUNT,
         )
@@ -102,6 +108,10 @@ impl MiscDevice for IommufdCtx {
 
     fn ioctl(me: Pin<&Self>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
         ucmd::dispatch(&me, file, cmd, arg)
+    }
+
+    fn mmap(me: Pin<&Self>, _file: &File, vma: &VmaNew) -> Result {
+        me.mmaps.mmap(vma)
     }
 }
 

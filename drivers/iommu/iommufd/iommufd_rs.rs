@@ -49,6 +49,7 @@ use kernel::{
 mod ctx;
 mod device;
 mod driver;
+mod mmap;
 mod object;
 mod option;
 mod pagetable;

@@ -75,6 +75,20 @@ impl ObjectHeader {
         self.users.inc();
     }
 
+    /// Adds a user unless the object is being destroyed (its users are 0); returns whether
+    /// it did.
+    pub(crate) fn try_add_user(&self) -> bool {
+        let users = self.users.as_atomic();
+        let mut cur = users.load(Relaxed);
+        while cur != 0 {
+            match users.cmpxchg(cur, cur + 1, Relaxed) {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+        false
+    }
+
     /// Drops a user added with [`ObjectHeader::add_user`].
     pub(crate) fn put_user(&self) {
         self.users.dec();

@@ -120,6 +120,29 @@ impl Viommu {
         &self.hwpt
     }
 
+    /// The context the vIOMMU is an object of.
+    fn ctx(&self) -> &crate::ctx::IommufdCtx {
+        // SAFETY: `alloc` set `ictx` to the context, which outlives its objects.
+        unsafe { &*self.drv.raw().ictx.cast::<crate::ctx::IommufdCtx>() }
+    }
+
+    /// Exposes `length` bytes of physical memory at `phys` for `mmap()` of `/dev/iommu`,
+    /// owned by this vIOMMU (C's `iommufd_viommu_alloc_mmap`); returns the offset.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for an unaligned address or length; `ENOSPC`, `ENOMEM`.
+    pub(crate) fn alloc_mmap(&self, phys: u64, length: usize) -> Result<usize> {
+        // SAFETY: The driver removes its regions in its `destroy`, which runs before the
+        // vIOMMU is freed.
+        unsafe { self.ctx().mmaps.add(&self.header, phys, length) }
+    }
+
+    /// Removes a region of [`Viommu::alloc_mmap`] (C's `iommufd_viommu_destroy_mmap`).
+    pub(crate) fn destroy_mmap(&self, offset: usize) {
+        self.ctx().mmaps.remove(&self.header, offset);
+    }
+
     /// Records the device `dev` of a new vDEVICE as `virt_id`.
     ///
     /// # Errors

@@ -805,6 +805,120 @@ struct MockViommu {
     /// Its HW queues by index (addresses of `MockHwQueue`s, 0 for none); initialised by
     /// [`mock_viommu_init`].
     queues: Mutex<[usize; uapi::IOMMU_TEST_HW_QUEUE_MAX as usize]>,
+    /// Two pages user space maps (null without user data), and their mmap offset.
+    page: *mut bindings::page,
+    mmap_offset: usize,
+}
+
+/// The pages of a mock vIOMMU's mmap region.
+const MMAP_ORDER: u32 = 1;
+const MMAP_LEN: usize = kernel::page::PAGE_SIZE << MMAP_ORDER;
+
+/// Reads the user's `struct iommu_viommu_selftest`, as `iommu_copy_struct_from_user` does
+/// (the type is the vIOMMU type; at least up to `out_data`).
+fn read_viommu_data(data: &bindings::iommu_user_data) -> Result<uapi::iommu_viommu_selftest> {
+    const SIZE: usize = core::mem::size_of::<uapi::iommu_viommu_selftest>();
+    if data.type_ != uapi::IOMMU_VIOMMU_TYPE_SELFTEST || data.len < 8 || data.len > SIZE {
+        return Err(EINVAL);
+    }
+    let mut bytes = [0u8; SIZE];
+    crate::ucmd::copy_struct_from_user(
+        &mut bytes,
+        kernel::uaccess::UserPtr::from_addr(data.uptr as usize),
+        data.len,
+    )?;
+    Ok(uapi::iommu_viommu_selftest {
+        in_data: word(&bytes, 0),
+        out_data: word(&bytes, 1),
+        out_mmap_offset: 0,
+        out_mmap_length: 0,
+    })
+}
+
+/// Writes `out` back to the user's data, as `iommu_copy_struct_to_user` does (as many
+/// bytes as the user gave).
+fn write_viommu_data(
+    data: &bindings::iommu_user_data,
+    out: &uapi::iommu_viommu_selftest,
+) -> Result {
+    let mut bytes = [0u8; core::mem::size_of::<uapi::iommu_viommu_selftest>()];
+    bytes[0..4].copy_from_slice(&out.in_data.to_ne_bytes());
+    bytes[4..8].copy_from_slice(&out.out_data.to_ne_bytes());
+    bytes[8..16].copy_from_slice(&out.out_mmap_offset.to_ne_bytes());
+    bytes[16..24].copy_from_slice(&out.out_mmap_length.to_ne_bytes());
+    let mut w = kernel::uaccess::UserSlice::new(
+        kernel::uaccess::UserPtr::from_addr(data.uptr as usize),
+        data.len,
+    )
+    .writer();
+    w.write_slice(&bytes[..data.len.min(bytes.len())])
+}
+
+/// With user data, gives the mock vIOMMU two zeroed pages holding the user's `in_data`,
+/// exposed for `mmap()`, and answers `out_data` (a loopback of `in_data`) and the
+/// region's offset and length.
+///
+/// # Safety
+///
+/// `mock` is a mock vIOMMU whose back-pointer to its [`Viommu`] is set.
+unsafe fn setup_viommu_mmap(mock: *mut MockViommu, data: &bindings::iommu_user_data) -> Result {
+    let mut cfg = read_viommu_data(data)?;
+    // SAFETY: Plain allocation.
+    let page =
+        unsafe { bindings::alloc_pages(bindings::GFP_KERNEL | bindings::__GFP_ZERO, MMAP_ORDER) };
+    if page.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `page` is ours; its first page is mapped for the write.
+    unsafe {
+        let va = bindings::kmap_local_page(page).cast::<u32>();
+        va.write(cfg.in_data);
+        bindings::kunmap_local(va.cast());
+    }
+    // SAFETY: By the caller's guarantee.
+    let viommu = unsafe { Viommu::from_raw(&raw mut (*mock).core) };
+    // SAFETY: `page_to_pfn` computes with the pointer only.
+    let phys = (unsafe { bindings::page_to_pfn(page) } as u64) << kernel::page::PAGE_SHIFT;
+    let offset = match viommu.alloc_mmap(phys, MMAP_LEN) {
+        Ok(offset) => offset,
+        Err(e) => {
+            // SAFETY: Allocated above, never shared.
+            unsafe { bindings::__free_pages(page, MMAP_ORDER) };
+            return Err(e);
+        }
+    };
+    cfg.out_data = cfg.in_data;
+    cfg.out_mmap_offset = offset as u64;
+    cfg.out_mmap_length = MMAP_LEN as u64;
+    if let Err(e) = write_viommu_data(data, &cfg) {
+        viommu.destroy_mmap(offset);
+        // SAFETY: The region is gone and nothing mapped it yet.
+        unsafe { bindings::__free_pages(page, MMAP_ORDER) };
+        return Err(e);
+    }
+    // SAFETY: The mock vIOMMU is ours to set up.
+    unsafe {
+        (*mock).page = page;
+        (*mock).mmap_offset = offset;
+    }
+    Ok(())
+}
+
+/// Releases what [`mock_viommu_init`] set up (`iommufd_viommu_ops::destroy`).
+///
+/// # Safety
+///
+/// Called by iommufd, once, with an initialised mock vIOMMU whose [`Viommu`] is live.
+unsafe extern "C" fn mock_viommu_destroy(viommu: *mut bindings::iommufd_viommu) {
+    let mock = viommu.cast::<MockViommu>();
+    // SAFETY: By the caller's guarantee.
+    unsafe {
+        if !(*mock).page.is_null() {
+            Viommu::from_raw(viommu).destroy_mmap((*mock).mmap_offset);
+            // The region is gone, and no mapping holds the vIOMMU: nothing maps the pages.
+            bindings::__free_pages((*mock).page, MMAP_ORDER);
+        }
+    }
 }
 
 /// A HW queue of the mock vIOMMU: C's `struct iommufd_hw_queue` first.
@@ -931,11 +1045,8 @@ unsafe extern "C" fn mock_get_viommu_size(
     }
 }
 
-/// Initialises a mock vIOMMU (`iommu_ops::viommu_init`).
-///
-/// User data (`struct iommu_viommu_selftest`) asks for an mmap region shared with the
-/// vIOMMU, which needs `mmap` of `/dev/iommu`: not provided yet, so such a vIOMMU is
-/// refused with `EOPNOTSUPP`.
+/// Initialises a mock vIOMMU (`iommu_ops::viommu_init`); user data (`struct
+/// iommu_viommu_selftest`) asks for a region shared with user space through `mmap()`.
 ///
 /// # Safety
 ///
@@ -946,10 +1057,13 @@ unsafe extern "C" fn mock_viommu_init(
     parent: *mut bindings::iommu_domain,
     user_data: *const bindings::iommu_user_data,
 ) -> c_int {
-    if !user_data.is_null() {
-        return EOPNOTSUPP.to_errno();
-    }
     let mock = viommu.cast::<MockViommu>();
+    if !user_data.is_null() {
+        // SAFETY: The back-pointer is set before `viommu_init`; the data is valid.
+        if let Err(e) = unsafe { setup_viommu_mmap(mock, &*user_data) } {
+            return e.to_errno();
+        }
+    }
     let init = kernel::new_mutex!([0; uapi::IOMMU_TEST_HW_QUEUE_MAX as usize]);
     // SAFETY: By the caller's guarantee `viommu` is the start of a zeroed `MockViommu`,
     // whose memory does not move until iommufd frees it (the lock needs nothing undone).
@@ -1054,6 +1168,7 @@ fn read_viommu_invalidations(
 /// The mock vIOMMU's operations.
 static VIOMMU_OPS: Shared<bindings::iommufd_viommu_ops> =
     Shared::new(bindings::iommufd_viommu_ops {
+        destroy: Some(mock_viommu_destroy),
         alloc_domain_nested: Some(mock_viommu_alloc_domain_nested),
         cache_invalidate: Some(mock_viommu_cache_invalidate),
         get_hw_queue_size: Some(mock_get_hw_queue_size),
