@@ -434,25 +434,32 @@ pub(crate) fn is_mock_paging(domain: &kernel::iommu::domain::Domain) -> bool {
 
 /// What the user asks of a mock paging domain (`struct iommu_hwpt_selftest`).
 fn read_user_cfg(data: &bindings::iommu_user_data) -> Result<uapi::iommu_hwpt_selftest> {
-    const SIZE: usize = core::mem::size_of::<uapi::iommu_hwpt_selftest>();
-    // `iommu_copy_struct_from_user()`: the type must match, and the length cover the first
-    // version of the struct (up to `iotlb`) without exceeding the kernel's.
-    if data.type_ != uapi::IOMMU_HWPT_DATA_SELFTEST {
+    // The first version of the struct ends after `iotlb`.
+    let bytes = copy_user_data::<8>(data, uapi::IOMMU_HWPT_DATA_SELFTEST, 4)?;
+    Ok(uapi::iommu_hwpt_selftest {
+        iotlb: word(&bytes, 0),
+        pagetable_type: word(&bytes, 1),
+    })
+}
+
+/// The bytes of the user's driver data, read as `iommu_copy_struct_from_user()` does: the
+/// type must be `ty`, and the length at least `min_len` (the struct's first version) and
+/// at most `N` (the kernel's struct); the rest is zero.
+fn copy_user_data<const N: usize>(
+    data: &bindings::iommu_user_data,
+    ty: u32,
+    min_len: usize,
+) -> Result<[u8; N]> {
+    if data.type_ != ty || data.len < min_len || data.len > N {
         return Err(EINVAL);
     }
-    if data.len < core::mem::size_of::<u32>() || data.len > SIZE {
-        return Err(EINVAL);
-    }
-    let mut bytes = [0u8; SIZE];
+    let mut bytes = [0u8; N];
     crate::ucmd::copy_struct_from_user(
         &mut bytes,
         kernel::uaccess::UserPtr::from_addr(data.uptr as usize),
         data.len,
     )?;
-    Ok(uapi::iommu_hwpt_selftest {
-        iotlb: word(&bytes, 0),
-        pagetable_type: word(&bytes, 1),
-    })
+    Ok(bytes)
 }
 
 /// Allocates a paging domain in the AMDv1 mock format, of the page table type `cfg` asks.
@@ -818,15 +825,7 @@ const MMAP_LEN: usize = kernel::page::PAGE_SIZE << MMAP_ORDER;
 /// (the type is the vIOMMU type; at least up to `out_data`).
 fn read_viommu_data(data: &bindings::iommu_user_data) -> Result<uapi::iommu_viommu_selftest> {
     const SIZE: usize = core::mem::size_of::<uapi::iommu_viommu_selftest>();
-    if data.type_ != uapi::IOMMU_VIOMMU_TYPE_SELFTEST || data.len < 8 || data.len > SIZE {
-        return Err(EINVAL);
-    }
-    let mut bytes = [0u8; SIZE];
-    crate::ucmd::copy_struct_from_user(
-        &mut bytes,
-        kernel::uaccess::UserPtr::from_addr(data.uptr as usize),
-        data.len,
-    )?;
+    let bytes = copy_user_data::<SIZE>(data, uapi::IOMMU_VIOMMU_TYPE_SELFTEST, 8)?;
     Ok(uapi::iommu_viommu_selftest {
         in_data: word(&bytes, 0),
         out_data: word(&bytes, 1),
