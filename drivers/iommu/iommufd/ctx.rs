@@ -53,6 +53,8 @@ pub(crate) struct IommufdCtx {
     /// The regions drivers expose for `mmap()`.
     #[pin]
     pub(crate) mmaps: MmapTable,
+    /// The `/dev/iommu` device: dma-bufs are attached on its behalf.
+    pub(crate) dev: ARef<kernel::device::Device>,
 }
 
 impl IommufdCtx {
@@ -93,7 +95,8 @@ impl IommufdCtx {
 impl MiscDevice for IommufdCtx {
     type Ptr = Pin<KBox<Self>>;
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        let dev: ARef<kernel::device::Device> = misc.device().into();
         KBox::try_pin_init(
             try_pin_init!(Self {
                 objects <- ObjectTable::new(),
@@ -101,6 +104,7 @@ impl MiscDevice for IommufdCtx {
                 change_process_lock <- new_mutex!(()),
                 groups <- GroupTable::new(),
                 mmaps <- MmapTable::new(),
+                dev,
             }),
             GFP_KERNEL_ACCOUNT,
         )

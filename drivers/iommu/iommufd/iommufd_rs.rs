@@ -66,7 +66,7 @@ module! {
     authors: ["The iommufd-rs authors"],
     description: "IOMMU Userspace API (/dev/iommu), in Rust",
     license: "GPL",
-    imports_ns: ["IOMMUFD", "IOMMUFD_INTERNAL", "GENERIC_PT_IOMMU"],
+    imports_ns: ["IOMMUFD", "IOMMUFD_INTERNAL", "GENERIC_PT_IOMMU", "DMA_BUF"],
 }
 
 /// The loaded module: the `/dev/iommu` misc device.

@@ -7,7 +7,8 @@
 //!   reserved ranges, alignment) and the IOVA allocator. Hardware page tables filled from the
 //!   mappings join it later.
 //! - [`area`]: the mappings, IOVA range to a slice of [`pages::Pages`].
-//! - [`pages`]: the memory mappings point into, shared between IO address spaces, and
+//! - [`pages`]: the memory mappings point into, shared between IO address spaces (user
+//!   memory, files, or dma-bufs: [`dmabuf`]), and
 //!   [`pinned`]: its pinned pages, as runs of contiguous pfns.
 //! - [`hwpt`]: paging hardware page tables: an iommu domain filled from an IOAS;
 //!   [`nested`]: nested ones, a user-owned stage 1 on a paging parent; [`fault`]: the
@@ -23,6 +24,7 @@
 pub(crate) mod access;
 pub(crate) mod area;
 pub(crate) mod dirty;
+pub(crate) mod dmabuf;
 pub(crate) mod domains;
 pub(crate) mod eventq;
 pub(crate) mod fault;

@@ -9,6 +9,7 @@
 //! next, and its ops fail with `EOPNOTSUPP` until then, as unknown ops do in C.
 
 mod access;
+pub(crate) mod dmabuf;
 pub(crate) mod mock;
 mod stdev;
 
@@ -43,6 +44,8 @@ mod op {
     pub(super) const ACCESS_REPLACE_IOAS: u32 = uapi::IOMMU_TEST_OP_ACCESS_REPLACE_IOAS;
     pub(super) const MD_CHECK_IOTLB: u32 = uapi::IOMMU_TEST_OP_MD_CHECK_IOTLB;
     pub(super) const TRIGGER_IOPF: u32 = uapi::IOMMU_TEST_OP_TRIGGER_IOPF;
+    pub(super) const DMABUF_GET: u32 = uapi::IOMMU_TEST_OP_DMABUF_GET;
+    pub(super) const DMABUF_REVOKE: u32 = uapi::IOMMU_TEST_OP_DMABUF_REVOKE;
     pub(super) const TRIGGER_VEVENT: u32 = uapi::IOMMU_TEST_OP_TRIGGER_VEVENT;
     pub(super) const PASID_ATTACH: u32 = uapi::IOMMU_TEST_OP_PASID_ATTACH;
     pub(super) const PASID_REPLACE: u32 = uapi::IOMMU_TEST_OP_PASID_REPLACE;
@@ -150,6 +153,16 @@ pub(crate) fn test_cmd(ucmd: &UCmd<'_>, cmd: &mut crate::uapi::TestCmd) -> Resul
             // SAFETY: As above.
             let a = unsafe { args.trigger_vevent };
             stdev::trigger_vevent(ucmd, a.dev_id)
+        }
+        op::DMABUF_GET => {
+            // SAFETY: As above.
+            let a = unsafe { args.dmabuf_get };
+            dmabuf::get(ucmd, a.length, a.open_flags)
+        }
+        op::DMABUF_REVOKE => {
+            // SAFETY: As above.
+            let a = unsafe { args.dmabuf_revoke };
+            dmabuf::revoke(a.dmabuf_fd, a.revoked != 0)
         }
         op::PASID_ATTACH => {
             // SAFETY: As above.

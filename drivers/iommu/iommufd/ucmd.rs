@@ -35,9 +35,16 @@ pub(crate) struct UCmd<'a> {
     ubuf: UserPtr,
     /// Its size, as the user gave it in its first field.
     user_size: usize,
+    /// What the ioctl returns on success (0 but for commands that return a descriptor).
+    ret: core::cell::Cell<isize>,
 }
 
 impl UCmd<'_> {
+    /// Makes the ioctl return `value` on success (a new descriptor).
+    pub(crate) fn set_return(&self, value: isize) {
+        self.ret.set(value);
+    }
+
     /// The user pointer `offset` bytes into the argument struct.
     pub(crate) fn ubuf_at(&self, offset: usize) -> UserPtr {
         self.ubuf.wrapping_byte_add(offset)
@@ -221,13 +228,14 @@ pub(crate) fn dispatch(ctx: &IommufdCtx, file: &File, cmd: u32, arg: usize) -> R
     if user_size < op.min_size {
         return Err(EINVAL);
     }
-    (op.exec)(&UCmd {
+    let ucmd = UCmd {
         ctx,
         file,
         ubuf,
         user_size,
-    })
-    .map(|()| 0)
+        ret: core::cell::Cell::new(0),
+    };
+    (op.exec)(&ucmd).map(|()| ucmd.ret.get())
 }
 
 /// `IOMMU_DESTROY`: destroys any object by id.

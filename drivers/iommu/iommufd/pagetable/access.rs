@@ -150,6 +150,10 @@ impl IoPageTable {
                 return Err(EINVAL);
             }
             area.check_access(write)?;
+            if area.pages.dmabuf().is_some() {
+                // dma-buf memory has no pages to hand out.
+                return Err(EINVAL);
+            }
             let (fi, li) = (area.index_of(first), area.index_of(last));
             area.pages.add_users(fi, li)?;
             area.num_accesses += 1;

@@ -66,6 +66,22 @@ fn page_span(area: &Area, last: u64) -> (usize, usize) {
 ///
 /// As `iommu_map` fails (`ENOMEM`); nothing stays mapped on error.
 fn map_area(domain: &Domain, area: &Area, last: u64, large: bool) -> Result {
+    if let Some((import, start)) = area.pages.dmabuf() {
+        // One physically contiguous range, tracked so that a revoke can unmap it; nothing
+        // is mapped once revoked.
+        let len = (last - area.iova + 1) as usize;
+        // SAFETY: The domain stays until it is removed from the IO page table, which
+        // unmaps (and so untracks) every area first.
+        return unsafe {
+            import.map(
+                domain,
+                area.iova as usize,
+                start + area.start_byte as u64,
+                len,
+                io_prot(area.prot),
+            )
+        };
+    }
     let (first, lastp) = page_span(area, last);
     let start = area.start_byte;
     let end = area.byte_of(last) + 1;
@@ -110,6 +126,10 @@ fn map_area(domain: &Domain, area: &Area, last: u64, large: bool) -> Result {
 
 /// Unmaps `area` from `domain`.
 fn unmap_area(domain: &Domain, area: &Area, last: u64) {
+    if let Some((import, _)) = area.pages.dmabuf() {
+        import.unmap(domain, area.iova as usize);
+        return;
+    }
     let length = (last - area.iova + 1) as usize;
     let done = domain.unmap(area.iova as usize, length);
     kernel::warn_on!(done != length);

@@ -241,13 +241,28 @@ pub(crate) fn map_file(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasMapFile) -> Result {
     require_access(prot)?;
     let ioas = ucmd.ctx.objects.get::<Ioas>(cmd.ioas_id)?;
     let length = cmd.length as usize;
-    let (pages, offset) = Pages::new_file(
+    if length == 0 {
+        return Err(EINVAL);
+    }
+    cmd.start.checked_add(length as u64 - 1).ok_or(EOVERFLOW)?;
+    // A dma-buf is imported; any other descriptor is pinned as a file.
+    let (pages, offset) = match Pages::new_dmabuf(
         cmd.fd,
+        &ucmd.ctx.dev,
         cmd.start,
         length,
         prot.write,
         ucmd.ctx.account_mode(),
-    )?;
+    ) {
+        Some(r) => r?,
+        None => Pages::new_file(
+            cmd.fd,
+            cmd.start,
+            length,
+            prot.write,
+            ucmd.ctx.account_mode(),
+        )?,
+    };
     cmd.iova = map_one(&ioas, pages, offset, length, cmd.flags, cmd.iova, prot)?;
     ucmd.respond(cmd)
 }

@@ -32,7 +32,10 @@ use kernel::{
     task::Task,
 };
 
-use super::pinned::{PinSource, PinnedSet};
+use super::{
+    dmabuf::DmaBufImport,
+    pinned::{PinSource, PinnedSet},
+};
 use crate::ctx::AccountMode;
 
 /// Whom pinning the pages of a [`Pages`] is charged to.
@@ -52,6 +55,13 @@ enum Source {
     User {
         /// Page-aligned user address of the first page.
         uptr: usize,
+    },
+    /// A dma-buf: physical memory an exporter gives, not pinned nor charged.
+    DmaBuf {
+        /// Page-aligned offset in the buffer of the first page.
+        start: u64,
+        /// The import.
+        import: Arc<DmaBufImport>,
     },
     /// A file, by offset.
     File {
@@ -138,6 +148,8 @@ impl PinSource for Pinner<'_> {
             Source::File { start, file } => {
                 batch.pin_file(file, start + (index * PAGE_SIZE) as u64, npages)
             }
+            // Never pinned: `Pages` does not ask.
+            Source::DmaBuf { .. } => Err(EINVAL),
         }
     }
 
@@ -350,6 +362,42 @@ impl Pages {
         Ok((Self::new(source, npages, writable, mode)?, offset))
     }
 
+    /// The span of `length` bytes of the dma-buf `fd` from offset `start`, imported on
+    /// behalf of `dev`; `None` if `fd` is not a dma-buf.
+    ///
+    /// Returns it with the offset of `start` in its first page.
+    ///
+    /// # Errors
+    ///
+    /// As [`DmaBufImport::new`]; `EINVAL` for a too large length; `ENOMEM`.
+    pub(crate) fn new_dmabuf(
+        fd: i32,
+        dev: &kernel::device::Device,
+        start: u64,
+        length: usize,
+        writable: bool,
+        mode: AccountMode,
+    ) -> Option<Result<(Arc<Self>, usize)>> {
+        let import = DmaBufImport::new(fd, dev, start, length)?;
+        Some(import.and_then(|import| {
+            let offset = (start % PAGE_SIZE as u64) as usize;
+            let npages = npages_of(offset, length)?;
+            let source = Source::DmaBuf {
+                start: start - offset as u64,
+                import,
+            };
+            Ok((Self::new(source, npages, writable, mode)?, offset))
+        }))
+    }
+
+    /// The import, for a dma-buf's pages.
+    pub(crate) fn dmabuf(&self) -> Option<(&DmaBufImport, u64)> {
+        match &self.source {
+            Source::DmaBuf { start, import } => Some((import, *start)),
+            _ => None,
+        }
+    }
+
     /// Whether the memory may be mapped writeable.
     pub(crate) fn writable(&self) -> bool {
         self.writable
@@ -360,13 +408,15 @@ impl Pages {
     pub(crate) fn source_address(&self, start_byte: usize) -> usize {
         match &self.source {
             Source::User { uptr, .. } => uptr + start_byte,
-            Source::File { start, .. } => (*start as usize).wrapping_add(start_byte),
+            Source::File { start, .. } | Source::DmaBuf { start, .. } => {
+                (*start as usize).wrapping_add(start_byte)
+            }
         }
     }
 
     /// Whether the memory is a file's (`IOMMU_IOAS_MAP_FILE`).
     pub(crate) fn is_file(&self) -> bool {
-        matches!(self.source, Source::File { .. })
+        matches!(self.source, Source::File { .. } | Source::DmaBuf { .. })
     }
 
     /// If the pins are charged elsewhere than to the current process: how they are
@@ -419,6 +469,10 @@ impl Pages {
         if first > last || last >= self.npages {
             return Err(EINVAL);
         }
+        if self.dmabuf().is_some() {
+            // The exporter keeps the memory; mapping it tracks it instead.
+            return Ok(());
+        }
         self.with_set(|set, pinner| set.add_users(first, last, pinner))
     }
 
@@ -429,12 +483,18 @@ impl Pages {
     ///
     /// `ENOMEM`; nothing changed then.
     pub(crate) fn split_runs(&self, index: usize) -> Result {
+        if self.dmabuf().is_some() {
+            return Ok(());
+        }
         self.with_set(|set, _| set.split_at(index))
     }
 
     /// Removes a user added with [`Pages::add_users`] over the same range (or within a
     /// larger one added whole); pages left without users are unpinned and refunded.
     pub(crate) fn remove_users(&self, first: usize, last: usize) {
+        if self.dmabuf().is_some() {
+            return;
+        }
         self.with_set(|set, pinner| set.remove_users(first, last, pinner));
     }
 
