@@ -46,12 +46,14 @@ add_line rust/uapi/uapi_helper.h '#include "../../drivers/iommu/iommufd/iommufd_
 # C helpers for inline functions the kernel crate lacks.
 add_line rust/helpers/helpers.c '#include "gup.c"'
 add_line rust/helpers/helpers.c '#include "pfnmap.c"'
+add_line rust/helpers/helpers.c '#include "fault_inject.c"'
 # New kernel crate modules.
 add_after() { # FILE ANCHOR LINE: insert LINE after ANCHOR, once.
 	grep -qxF "$3" "$tree/$1" || sed -i "s|^$2\$|&\n$3|" "$tree/$1"
 	grep -qxF "$3" "$tree/$1" || { echo "overlay: cannot hook $1" >&2; exit 1; }
 }
 add_after rust/kernel/lib.rs 'pub mod build_assert;' 'pub mod capability;'
+add_after rust/kernel/lib.rs 'pub mod capability;' 'pub mod fault_inject;'
 add_after rust/kernel/mm.rs 'pub mod virt;' 'pub mod pin;'
 add_after rust/kernel/mm.rs 'pub mod pin;' 'pub mod pfnmap;'
 add_after rust/kernel/fs.rs 'pub mod file;' 'pub mod anon_inode;'
@@ -66,6 +68,7 @@ add_line rust/bindings/bindings_helper.h '#include "../../drivers/iommu/iommu-pr
 add_line rust/bindings/bindings_helper.h '#include "../../drivers/iommu/iommu-pages.h"'
 # The structures IOMMU drivers embed (struct iommufd_viommu) and their ops.
 add_line rust/bindings/bindings_helper.h '#include <linux/iommufd.h>'
+add_line rust/bindings/bindings_helper.h '#include <linux/fault-inject.h>'
 add_after rust/kernel/iommu/mod.rs 'pub mod pgtable;' 'pub mod domain;'
 add_after rust/kernel/iommu/mod.rs 'pub mod domain;' 'pub mod group;'
 # Errnos the kernel crate lacks and the uAPI returns: EOPNOTSUPP (unknown flags) and

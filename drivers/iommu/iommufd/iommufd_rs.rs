@@ -13,10 +13,15 @@
 //! 3. the IO page table layer ([`pagetable`]): IO address spaces (IOAS) and hardware page
 //!    tables, mapping IOVA to pinned pages.
 //!
-//! The device layer has bound devices ([`device::idev`]) and in-kernel accesses
-//! ([`device::access`]); the system layer the IOMMU groups of bound devices
-//! ([`system::group`]); the third layer the IOAS, with pinning, and paging HWPTs whose
-//! domains the IOAS fills ([`pagetable::domains`]).
+//! The device layer has bound devices ([`device::idev`]), their virtual IDs on vIOMMUs
+//! ([`device::vdevice`]) and in-kernel accesses ([`device::access`]); the system layer the
+//! IOMMU groups of bound devices and what each PASID is attached to ([`system::group`]);
+//! the third layer the IOAS, with pinning, paging HWPTs whose domains the IOAS fills
+//! ([`pagetable::domains`]), nested HWPTs, vIOMMUs with their event and HW queues, and
+//! the fault queues.
+//!
+//! [`driver`] holds the structures IOMMU drivers embed in C's layout, and [`mmap`] the
+//! regions drivers expose for `mmap()` of `/dev/iommu`.
 //!
 //! Around them: [`ctx`] is what one open file holds, [`object`] its table of objects by id,
 //! [`ucmd`] the ioctl entry points and their size-prefixed argument structs, [`uapi`] the
@@ -36,10 +41,19 @@
 //! 7. `IoPageTable::state` (a mutex, one per IOAS; C's `iova_rwsem` and `domains_rwsem`).
 //!    An unmap drops it before asking accesses to unpin; `iommu_map`/`iommu_unmap` of the
 //!    IOAS's domains run under it;
-//! 8. `Pages::state` (a mutex per `Pages`: its pinned runs and its owner);
+//!    Dropping an area's last `Pages` of a dma-buf here takes the exporter's reservation
+//!    lock (to unpin the attachment);
+//! 8. `Pages::state` (a mutex per `Pages`: its pinned runs and its owner), or for a
+//!    dma-buf `DmaBufImport::state` (its range and domain mappings; the exporter's
+//!    reservation lock is taken before it when the buffer is revoked);
 //! 9. the source mm's `mmap_lock` (taken by pinning and by `locked_vm` accounting);
 //! 10. the object table's xarray spinlock and `Access::ops` (spinlocks, never held across
 //!     anything that sleeps).
+//!
+//! Alone or innermost: `Viommu::vdevs` (the driver's lookups by virtual ID),
+//! `Viommu::veventqs` then `VEventq::state` (a spinlock: reporting allocates nothing under
+//! it), `MmapTable::regions`, a vDEVICE slot of a device (`IDevice::vdev`, held while a
+//! vDEVICE is published so an unbind sees it), and the mock vIOMMU's HW queue lock.
 
 use kernel::{
     miscdevice::{MiscDeviceNode, MiscDeviceOptions, MiscDeviceRegistration},
@@ -67,6 +81,20 @@ module! {
     description: "IOMMU Userspace API (/dev/iommu), in Rust",
     license: "GPL",
     imports_ns: ["IOMMUFD", "IOMMUFD_INTERNAL", "GENERIC_PT_IOMMU", "DMA_BUF"],
+}
+
+/// Whether an iommufd fault injection point should fail (C's `iommufd_should_fail()`):
+/// with `CONFIG_IOMMUFD_TEST`, as `fail_iommufd` in debugfs (or a task's `fail-nth`)
+/// says; never otherwise.
+pub(crate) fn should_fail() -> bool {
+    #[cfg(CONFIG_IOMMUFD_TEST)]
+    {
+        selftest::FAIL_IOMMUFD.should_fail(1)
+    }
+    #[cfg(not(CONFIG_IOMMUFD_TEST))]
+    {
+        false
+    }
 }
 
 /// The loaded module: the `/dev/iommu` misc device.

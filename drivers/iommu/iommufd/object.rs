@@ -326,6 +326,10 @@ impl ObjectTable {
     ///
     /// `ENOENT` if there is no such finished object of that type.
     pub(crate) fn get<T: ObjectType>(&self, id: u32) -> Result<ObjRef<T>> {
+        // A fault injection point, as C's `iommufd_get_object()`.
+        if crate::should_fail() {
+            return Err(ENOENT);
+        }
         let xa = self.xa.lock();
         let kind = xa.get(id as usize).ok_or(ENOENT)?;
         let obj = T::from_kind(kind).ok_or(ENOENT)?;

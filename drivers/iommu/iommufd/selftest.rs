@@ -53,6 +53,11 @@ mod op {
     pub(super) const PASID_CHECK_HWPT: u32 = uapi::IOMMU_TEST_OP_PASID_CHECK_HWPT;
 }
 
+/// `fail_iommufd` in debugfs: iommufd's own fault injection points (object lookups, pinning,
+/// accounting), which `fail-nth` sweeps along with allocations.
+pub(crate) static FAIL_IOMMUFD: kernel::fault_inject::FaultAttr =
+    kernel::fault_inject::FaultAttr::new();
+
 /// `IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT`: the bytes of temporary memory a pinning batch may
 /// use, which tests shrink to force batches to split. Read once pinning is batched.
 pub(crate) static TEMP_MEMORY_LIMIT: Atomic<u32> = Atomic::new(65536);

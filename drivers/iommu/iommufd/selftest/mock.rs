@@ -1275,7 +1275,10 @@ static MOCK_OPS: Shared<bindings::iommu_ops> = Shared::new(bindings::iommu_ops {
 });
 
 /// The registered bus and IOMMU; unregistered on drop.
-pub(crate) struct Registration(());
+pub(crate) struct Registration {
+    /// `fail_iommufd` in debugfs (removed after the IOMMU).
+    _fail: kernel::fault_inject::Registration,
+}
 
 /// Registers the mock bus and IOMMU.
 ///
@@ -1283,6 +1286,9 @@ pub(crate) struct Registration(());
 ///
 /// As bus and IOMMU registration fail (`ENOMEM`).
 pub(crate) fn register() -> Result<Registration> {
+    // SAFETY: Registered once, at load, before any ioctl can reach a fault point; the
+    // registration is dropped only at unload.
+    let fail = unsafe { super::FAIL_IOMMUFD.register(c"fail_iommufd")? };
     // SAFETY: Not registered yet: nothing else reads the ops. The PASID table of a nested
     // domain is the user's (a bitfield, so not set in the static's initialiser).
     unsafe { (*MOCK_OPS.get()).set_user_pasid_table(1) };
@@ -1328,7 +1334,7 @@ pub(crate) fn register() -> Result<Registration> {
     // Without a queue, attaching to a domain that handles faults fails with ENODEV, as in
     // C.
     IOPF_QUEUE.store(queue, Ordering::Relaxed);
-    Ok(Registration(()))
+    Ok(Registration { _fail: fail })
 }
 
 impl Drop for Registration {

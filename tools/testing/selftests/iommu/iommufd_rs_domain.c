@@ -249,7 +249,8 @@ TEST_F(domain, map_fail_nth)
 		ret = map_fixed(self->fd, self->ioas, self->buf + PAGE, 16 * PAGE, iova);
 		reached = fail_nth_disarm(fnth);
 		if (ret) {
-			EXPECT_EQ(-ENOMEM, ret);
+			/* An allocation failed, or fail_iommufd failed an object lookup. */
+			EXPECT_TRUE(ret == -ENOMEM || ret == -ENOENT);
 			failures++;
 			EXPECT_EQ(self->pinned0, vm_pinned_kb());
 			EXPECT_EQ(0, check_refs(self->fd, self->buf, 32 * PAGE, 0));

@@ -558,7 +558,8 @@ TEST_F(pin, pin_fail_nth)
 		ret = access_pages(self->fd, afd, IOVA + PAGE, 10 * PAGE, NULL, 0, &id);
 		reached = fail_nth_disarm(fnth);
 		if (ret) {
-			EXPECT_EQ(-ENOMEM, ret);
+			/* An allocation failed, or fail_iommufd failed an object lookup. */
+			EXPECT_TRUE(ret == -ENOMEM || ret == -ENOENT);
 			failures++;
 			EXPECT_EQ(self->pinned0, vm_pinned_kb());
 			EXPECT_EQ(0, check_refs(self->fd, self->buf, 16 * PAGE, 0));
