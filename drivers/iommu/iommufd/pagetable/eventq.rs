@@ -18,7 +18,12 @@ use kernel::{
     uaccess::{UserSliceReader, UserSliceWriter},
 };
 
-use crate::{ctx::CtxRef, object::ObjectType, ucmd::UCmd};
+use crate::{
+    ctx::CtxRef,
+    object::{ObjectType, Reservation},
+    uapi::IoctlStruct,
+    ucmd::UCmd,
+};
 
 /// What an event queue's file holds: a user of the queue, and the context.
 pub(crate) struct QueueFile<Q: ObjectType + FileIo> {
@@ -46,15 +51,37 @@ impl<Q: ObjectType + FileIo> FileIo for QueueFile<Q> {
     }
 }
 
-/// A file for `queue` under `fops`, named `name`, with a descriptor reserved for it.
+/// Publishes the new queue `queue` as the id `reservation` holds, with a file under `fops`
+/// named `name`: `set_ids(cmd, id, fd)` writes the queue's id and the file's descriptor into
+/// the command, which is answered before the queue is published and the file installed.
 ///
-/// The caller publishes the queue, then installs the file
-/// ([`FileDescriptorReservation::fd_install`]); dropping both instead closes the file.
+/// # Errors
+///
+/// `EMFILE`, `ENOMEM`, `EFAULT`; nothing is published or installed then.
+pub(crate) fn publish<Q: ObjectType + FileIo + 'static, C: IoctlStruct>(
+    ucmd: &UCmd<'_>,
+    reservation: Reservation<'_>,
+    queue: Arc<Q>,
+    fops: &'static AnonFileOps<Arc<QueueFile<Q>>>,
+    name: &CStr,
+    cmd: &mut C,
+    set_ids: impl FnOnce(&mut C, u32, u32),
+) -> Result {
+    let (fd, file) = open(ucmd, fops, name, &queue)?;
+    set_ids(cmd, reservation.id(), fd.reserved_fd());
+    let prepared = reservation.prepare(queue)?;
+    ucmd.respond(cmd)?;
+    prepared.publish();
+    fd.fd_install(file);
+    Ok(())
+}
+
+/// A file for `queue` under `fops`, named `name`, with a descriptor reserved for it.
 ///
 /// # Errors
 ///
 /// `EMFILE`, `ENOMEM`.
-pub(crate) fn open<Q: ObjectType + FileIo + 'static>(
+fn open<Q: ObjectType + FileIo + 'static>(
     ucmd: &UCmd<'_>,
     fops: &'static AnonFileOps<Arc<QueueFile<Q>>>,
     name: &CStr,

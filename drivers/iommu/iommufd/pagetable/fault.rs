@@ -165,23 +165,10 @@ impl Fault {
     /// Answers `IOMMU_PAGE_RESP_INVALID` to every group that came through `handle`, which
     /// is going away (its device detached or moved).
     pub(crate) fn auto_respond(&self, handle: *mut bindings::iommu_attach_handle) {
-        let mut gone = KVec::new();
         let mut state = self.state.lock();
-        let state = &mut *state;
-        let mut i = 0;
-        while i < state.deliver.len() {
-            if state.deliver[i].group.handle() == handle {
-                let q = state.deliver.remove(i);
-                if let Ok(q) = q {
-                    // Dropped below, answered INVALID; or here if the vector is full.
-                    let _ = gone.push(q, GFP_KERNEL);
-                }
-            } else {
-                i += 1;
-            }
-        }
+        // Dropping a group answers it.
+        state.deliver.retain(|q| q.group.handle() != handle);
         state.response.retain(|(_, q)| q.group.handle() != handle);
-        drop(gone);
     }
 }
 
@@ -341,12 +328,16 @@ pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::FaultAlloc) -> Result {
         }),
         GFP_KERNEL_ACCOUNT,
     )?;
-    let (fd, file) = eventq::open(ucmd, &FAULT_FOPS, c"[iommufd-pgfault]", &fault)?;
-    cmd.out_fault_id = reservation.id();
-    cmd.out_fault_fd = fd.reserved_fd();
-    let prepared = reservation.prepare(fault)?;
-    ucmd.respond(cmd)?;
-    prepared.publish();
-    fd.fd_install(file);
-    Ok(())
+    eventq::publish(
+        ucmd,
+        reservation,
+        fault,
+        &FAULT_FOPS,
+        c"[iommufd-pgfault]",
+        cmd,
+        |cmd, id, fd| {
+            cmd.out_fault_id = id;
+            cmd.out_fault_fd = fd;
+        },
+    )
 }

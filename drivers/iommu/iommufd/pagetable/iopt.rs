@@ -468,7 +468,9 @@ impl IoPageTable {
     ///
     /// `EINVAL` if a cut is not aligned to the IOVA alignment (in the IOVA or in the
     /// memory), if domains hold the area with huge IOPTEs allowed (they cannot be split), or
-    /// if an access pins pages in it; `EBUSY` while an unmap waits for it; `ENOMEM`. Cuts
+    /// if an access pins pages in it; `EOPNOTSUPP` for a dma-buf's area (its domain
+    /// mappings are tracked whole, as C refuses); `EBUSY` while an unmap waits for it;
+    /// `ENOMEM`. Cuts
     /// made before the error stay, as in C; each leaves a valid table.
     pub(crate) fn cut(&self, at: &[u64]) -> Result {
         let mut guard = self.state.lock();
@@ -492,6 +494,10 @@ impl IoPageTable {
                 };
                 if area.prevent_access {
                     return Err(EBUSY);
+                }
+                if area.pages.dmabuf().is_some() {
+                    // Its domain mappings are tracked whole, per area (as C refuses).
+                    return Err(EOPNOTSUPP);
                 }
                 if new_start & (align - 1) != 0 || area.byte_of(new_start) as u64 & (align - 1) != 0
                 {

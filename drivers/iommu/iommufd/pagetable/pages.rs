@@ -416,7 +416,8 @@ impl Pages {
 
     /// Whether the memory is a file's (`IOMMU_IOAS_MAP_FILE`).
     pub(crate) fn is_file(&self) -> bool {
-        matches!(self.source, Source::File { .. } | Source::DmaBuf { .. })
+        // Not a dma-buf: `IOMMU_IOAS_CHANGE_PROCESS` refuses those, as C does.
+        matches!(self.source, Source::File { .. })
     }
 
     /// If the pins are charged elsewhere than to the current process: how they are

@@ -311,12 +311,16 @@ pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::VeventqAlloc) -> Result {
     )?;
     // Registered until the queue is dropped; `EEXIST` for a second queue of a type.
     viommu.add_veventq(&queue)?;
-    let (fd, file) = eventq::open(ucmd, &VEVENTQ_FOPS, c"[iommufd-viommu-event]", &queue)?;
-    cmd.out_veventq_id = reservation.id();
-    cmd.out_veventq_fd = fd.reserved_fd();
-    let prepared = reservation.prepare(queue)?;
-    ucmd.respond(cmd)?;
-    prepared.publish();
-    fd.fd_install(file);
-    Ok(())
+    eventq::publish(
+        ucmd,
+        reservation,
+        queue,
+        &VEVENTQ_FOPS,
+        c"[iommufd-viommu-event]",
+        cmd,
+        |cmd, id, fd| {
+            cmd.out_veventq_id = id;
+            cmd.out_veventq_fd = fd;
+        },
+    )
 }
