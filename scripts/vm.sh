@@ -35,13 +35,26 @@ bb=/bin/busybox
 [ -x "$bb" ] || { log "no $bb: install busybox-static (make setup)"; exit 125; }
 cp "$bb" "$root/bin/busybox"
 
-# Modules the guest loads, in order (later issues add VFIO's here).
+# Modules the guest loads, in order: iommufd, then VFIO's when the kernel has
+# them (vfio-pci needs irqbypass before vfio-pci-core). Each line of the order
+# file is a module and its parameters.
 modules=(drivers/iommu/iommufd/iommufd.ko)
+for m in virt/lib/irqbypass.ko drivers/vfio/vfio.ko drivers/vfio/pci/vfio-pci-core.ko \
+	drivers/vfio/pci/vfio-pci.ko; do
+	[ -f "$out/$m" ] && modules+=("$m")
+done
+# QEMU's AMD-Vi boots only without interrupt remapping (see VM_IOMMU below), so
+# MSIs are not isolated there and iommufd binds devices only when allowed to.
+iommufd_params=
+[ "$VM_IOMMU" = amd ] && iommufd_params=allow_unsafe_interrupts=1
+: >"$root/lib/modules/order"
 for m in "${modules[@]}"; do
 	[ -f "$out/$m" ] || { log "missing $out/$m (build first)"; exit 125; }
 	cp "$out/$m" "$root/lib/modules/"
+	params=
+	[ "${m##*/}" = iommufd.ko ] && params=$iommufd_params
+	printf '%s %s\n' "${m##*/}" "$params" >>"$root/lib/modules/order"
 done
-printf '%s\n' "${modules[@]##*/}" >"$root/lib/modules/order"
 
 # The files to run.
 for f in ${VM_FILES:-}; do
@@ -64,9 +77,9 @@ mkdir -p /dev/hugepages && mount -t hugetlbfs none /dev/hugepages
 echo 64 >/proc/sys/vm/nr_hugepages
 # The command's output goes to the second serial port; the kernel's to the first.
 exec </dev/null >/dev/ttyS1 2>&1
-for m in $(cat /lib/modules/order); do
-	insmod /lib/modules/$m || echo "insmod $m failed"
-done
+while read -r m params; do
+	insmod /lib/modules/$m $params || echo "insmod $m failed"
+done </lib/modules/order
 cd /work
 echo "@@VM-START@@"
 /bin/sh -c "$(cat /work/.vm_cmd)"

@@ -62,6 +62,9 @@ pub struct MiscDeviceNode {
     pub nodename: Option<&'static CStr>,
     /// The permissions of the node (`mode`); 0 keeps the default (0600).
     pub mode: u16,
+    /// A fixed minor number (`minor`, one of `include/linux/miscdevice.h`), or `None` for a
+    /// dynamic one.
+    pub minor: Option<u32>,
     /// The module that implements the file operations.
     pub owner: &'static crate::ThisModule,
 }
@@ -129,6 +132,9 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
         fops.owner = node.owner.as_ptr();
         let mut raw = opts.into_raw::<T>();
         raw.mode = node.mode;
+        if let Some(minor) = node.minor {
+            raw.minor = minor as crate::ffi::c_int;
+        }
         if let Some(nodename) = node.nodename {
             raw.nodename = nodename.as_char_ptr();
         }

@@ -8,6 +8,7 @@
 
 use core::{ops::Deref, ptr::NonNull};
 use kernel::{
+    bindings,
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
     mm::virt::VmaNew,
@@ -55,7 +56,23 @@ pub(crate) struct IommufdCtx {
     pub(crate) mmaps: MmapTable,
     /// The `/dev/iommu` device: dma-bufs are attached on its behalf.
     pub(crate) dev: ARef<kernel::device::Device>,
+    /// The file whose private data the context is.
+    file: OwnFile,
 }
+
+/// The `struct file` of an open `/dev/iommu` (or `/dev/vfio/vfio`), as its context keeps it.
+///
+/// # Invariants
+///
+/// Points to the file whose private data the context holding this is: the file is released
+/// only after the context is dropped, so it is valid for as long as the context.
+struct OwnFile(NonNull<bindings::file>);
+
+// SAFETY: The pointer is only used to take references on the file (`get_file`), which any
+// thread may do.
+unsafe impl Send for OwnFile {}
+// SAFETY: As for `Send`: `&OwnFile` only lets one take references on the file.
+unsafe impl Sync for OwnFile {}
 
 impl IommufdCtx {
     /// Where pinned pages are charged.
@@ -95,23 +112,27 @@ impl IommufdCtx {
 impl MiscDevice for IommufdCtx {
     type Ptr = Pin<KBox<Self>>;
 
-    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+    fn open(file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
         let dev: ARef<kernel::device::Device> = misc.device().into();
+        // VFIO's container charges pinned pages to the mm; so does its emulation.
+        let account_mm = crate::kapi::is_vfio_container(misc);
         KBox::try_pin_init(
             try_pin_init!(Self {
                 objects <- ObjectTable::new(),
-                account_mm: Atomic::new(false),
+                account_mm: Atomic::new(account_mm),
                 change_process_lock <- new_mutex!(()),
                 groups <- GroupTable::new(),
                 mmaps <- MmapTable::new(),
                 dev,
+                // INVARIANT: The context becomes the private data of `file`.
+                file: OwnFile(NonNull::from(file).cast()),
             }),
             GFP_KERNEL_ACCOUNT,
         )
     }
 
-    fn ioctl(me: Pin<&Self>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        ucmd::dispatch(&me, file, cmd, arg)
+    fn ioctl(me: Pin<&Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        ucmd::dispatch(&me, cmd, arg)
     }
 
     fn mmap(me: Pin<&Self>, _file: &File, vma: &VmaNew) -> Result {
@@ -146,13 +167,26 @@ unsafe impl Send for CtxRef {}
 // SAFETY: Only `&IommufdCtx` is handed out, and the context is `Sync`.
 unsafe impl Sync for CtxRef {}
 
+impl IommufdCtx {
+    /// The file whose private data the context is.
+    pub(crate) fn file(&self) -> &File {
+        // SAFETY: By the invariant of `OwnFile` the file is valid for as long as `self`.
+        unsafe { File::from_raw_file(self.file.0.as_ptr()) }
+    }
+}
+
 impl CtxRef {
     /// A reference on the context of the ioctl `ucmd`.
     pub(crate) fn new(ucmd: &UCmd<'_>) -> Self {
-        // INVARIANT: The ioctl's context is the private data of the ioctl's file.
+        Self::of(ucmd.ctx)
+    }
+
+    /// A new reference on `ctx` (C's `iommufd_ctx_get()`).
+    pub(crate) fn of(ctx: &IommufdCtx) -> Self {
+        // INVARIANT: `ctx` is the private data of its own file.
         Self {
-            file: Some(ARef::from(ucmd.file)),
-            ctx: NonNull::from(ucmd.ctx),
+            file: Some(ARef::from(ctx.file())),
+            ctx: NonNull::from(ctx),
         }
     }
 

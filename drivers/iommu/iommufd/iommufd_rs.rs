@@ -6,7 +6,7 @@
 //! devices' DMA to its memory. The code is split along the three layers of the original
 //! iommufd proposal:
 //!
-//! 1. the device layer (`device/`, with the in-kernel API): device objects and the DMA
+//! 1. the device layer (`device/`, with the in-kernel API in [`kapi`]): device objects and the DMA
 //!    requests (RID, PASID) they issue;
 //! 2. the system layer (`system/`): how those requests are matched to IO page tables (groups,
 //!    reserved regions, MSI). It has no objects of its own; it is data kept on the other two;
@@ -21,7 +21,8 @@
 //! the fault queues.
 //!
 //! [`driver`] holds the structures IOMMU drivers embed in C's layout, and [`mmap`] the
-//! regions drivers expose for `mmap()` of `/dev/iommu`.
+//! regions drivers expose for `mmap()` of `/dev/iommu`. [`kapi`] is the in-kernel API that
+//! VFIO calls (`include/linux/iommufd.h`), exported from `exports.c`.
 //!
 //! Around them: [`ctx`] is what one open file holds, [`object`] its table of objects by id,
 //! [`ucmd`] the ioctl entry points and their size-prefixed argument structs, [`uapi`] the
@@ -63,6 +64,7 @@ use kernel::{
 mod ctx;
 mod device;
 mod driver;
+mod kapi;
 mod mmap;
 mod object;
 mod option;
@@ -97,11 +99,16 @@ pub(crate) fn should_fail() -> bool {
     }
 }
 
-/// The loaded module: the `/dev/iommu` misc device.
+/// The loaded module: the `/dev/iommu` misc device, and `/dev/vfio/vfio` when the module
+/// provides VFIO's container.
 #[pin_data]
 struct IommufdModule {
     #[pin]
     misc: MiscDeviceRegistration<ctx::IommufdCtx>,
+    /// `/dev/vfio/vfio`: VFIO's container, whose ioctls `vfio_compat` emulates.
+    #[cfg(CONFIG_IOMMUFD_VFIO_CONTAINER)]
+    #[pin]
+    vfio: MiscDeviceRegistration<ctx::IommufdCtx>,
     /// The mock IOMMU of the test command; dropped after the device node, so no open file
     /// can create mock devices any more.
     #[cfg(CONFIG_IOMMUFD_TEST)]
@@ -117,11 +124,31 @@ impl kernel::InPlaceModule for IommufdModule {
                 MiscDeviceNode {
                     nodename: Some(c"iommu"),
                     mode: 0o660,
+                    minor: None,
+                    owner: module,
+                },
+            ),
+            #[cfg(CONFIG_IOMMUFD_VFIO_CONTAINER)]
+            vfio <- MiscDeviceRegistration::register_node(
+                MiscDeviceOptions { name: c"vfio" },
+                MiscDeviceNode {
+                    nodename: Some(c"vfio/vfio"),
+                    mode: 0o666,
+                    minor: Some(kernel::bindings::VFIO_MINOR),
                     owner: module,
                 },
             ),
             #[cfg(CONFIG_IOMMUFD_TEST)]
             mock: selftest::mock::register()?,
+        })
+        .pin_chain(|this| {
+            kapi::register_node(kapi::Node::Iommu, &this.misc);
+            #[cfg(CONFIG_IOMMUFD_VFIO_CONTAINER)]
+            {
+                kapi::register_node(kapi::Node::VfioContainer, &this.vfio);
+                pr_info!("IOMMUFD is providing /dev/vfio/vfio, not VFIO.\n");
+            }
+            Ok(())
         })
     }
 }

@@ -191,6 +191,9 @@ pub(crate) struct ObjectTable {
     /// none. Changed only under the xarray lock; destroying that IOAS clears it, so it never
     /// names a stale or reused id.
     compat_ioas: Atomic<u32>,
+    /// VFIO attached a device without an IOMMU (`iommufd_vfio_compat_set_no_iommu()`): no
+    /// compatibility IOAS may be made. Changed only under the xarray lock.
+    no_iommu: Atomic<bool>,
 }
 
 /// An id reserved for an object under construction.
@@ -229,24 +232,36 @@ pub(crate) struct Prepared<'a> {
     entry: KBox<ObjectKind>,
 }
 
-impl Prepared<'_> {
+impl<'a> Prepared<'a> {
     /// Publishes the object: from now on lookups find it.
     pub(crate) fn publish(self) {
+        let table = self.reservation.table;
+        let mut xa = table.xa.lock();
+        let failed = self.publish_locked(&mut xa);
+        drop(xa);
+        // Torn down outside the spinlock; the reservation frees the id.
+        drop(failed);
+    }
+
+    /// [`Prepared::publish`] under the table's lock, which `xa` holds. If the store fails
+    /// (it cannot, short of a bug) returns what the caller must drop once it released the
+    /// lock.
+    #[must_use]
+    fn publish_locked(
+        self,
+        xa: &mut kernel::xarray::Guard<'_, KBox<ObjectKind>>,
+    ) -> Option<(KBox<ObjectKind>, Reservation<'a>)> {
         let Prepared { reservation, entry } = self;
-        let id = reservation.id as usize;
-        let mut xa = reservation.table.xa.lock();
         // The index is reserved, so the store replaces the reserved entry in place and
         // allocates nothing: it cannot fail.
-        match xa.store(id, entry, GFP_KERNEL_ACCOUNT) {
+        match xa.store(reservation.id as usize, entry, GFP_KERNEL_ACCOUNT) {
             Ok(_) => {
-                drop(xa);
                 core::mem::forget(reservation);
+                None
             }
             Err(e) => {
-                drop(xa);
                 kernel::warn_on!(true);
-                drop(e.value);
-                // `reservation` is dropped here and frees the id.
+                Some((e.value, reservation))
             }
         }
     }
@@ -304,6 +319,7 @@ impl ObjectTable {
         pin_init!(Self {
             xa <- XArray::new(AllocKind::Alloc1),
             compat_ioas: Atomic::new(0),
+            no_iommu: Atomic::new(false),
         })
     }
 
@@ -460,6 +476,20 @@ impl ObjectTable {
         }
     }
 
+    /// Whether some finished object of type `T` satisfies `f`, which runs under the table's
+    /// spinlock.
+    pub(crate) fn any<T: ObjectType>(&self, f: impl Fn(&T) -> bool) -> bool {
+        let xa = self.xa.lock();
+        let mut index = 0;
+        while let Some((found, kind)) = xa.find(index) {
+            if T::from_kind(kind).is_some_and(|obj| f(obj)) {
+                return true;
+            }
+            index = found + 1;
+        }
+        false
+    }
+
     /// Makes the object `id`, of type `T`, the VFIO compatibility IOAS.
     ///
     /// # Errors
@@ -470,6 +500,47 @@ impl ObjectTable {
         let kind = xa.get(id as usize).ok_or(ENOENT)?;
         T::from_kind(kind).ok_or(ENOENT)?;
         self.compat_ioas.store(id, Relaxed);
+        Ok(())
+    }
+
+    /// Publishes `prepared`, an IOAS, as the VFIO compatibility IOAS unless there is one
+    /// already (C's `iommufd_vfio_compat_ioas_create()`); it is dropped then.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` in no-IOMMU mode.
+    pub(crate) fn publish_compat(&self, prepared: Prepared<'_>) -> Result {
+        let mut xa = self.xa.lock();
+        if self.no_iommu.load(Relaxed) {
+            return Err(EINVAL);
+        }
+        let cur = self.compat_ioas.load(Relaxed);
+        if cur != 0 && xa.get(cur as usize).is_some() {
+            drop(xa);
+            drop(prepared);
+            return Ok(());
+        }
+        let id = prepared.reservation.id;
+        let failed = prepared.publish_locked(&mut xa);
+        if failed.is_none() {
+            self.compat_ioas.store(id, Relaxed);
+        }
+        drop(xa);
+        drop(failed);
+        Ok(())
+    }
+
+    /// Enters no-IOMMU mode (C's `iommufd_vfio_compat_set_no_iommu()`).
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if there is a compatibility IOAS.
+    pub(crate) fn set_no_iommu(&self) -> Result {
+        let _xa = self.xa.lock();
+        if self.compat_ioas.load(Relaxed) != 0 {
+            return Err(EINVAL);
+        }
+        self.no_iommu.store(true, Relaxed);
         Ok(())
     }
 

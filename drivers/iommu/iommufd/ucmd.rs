@@ -13,7 +13,6 @@
 //! Unknown ioctl numbers give `ENOTTY`. A fault on the user memory gives `EFAULT`.
 
 use kernel::{
-    fs::File,
     prelude::*,
     uaccess::{UserPtr, UserSlice},
 };
@@ -29,8 +28,6 @@ use crate::{
 pub(crate) struct UCmd<'a> {
     /// The file's context.
     pub(crate) ctx: &'a IommufdCtx,
-    /// The file (of `/dev/iommu`) whose private data `ctx` is.
-    pub(crate) file: &'a File,
     /// The user's struct.
     ubuf: UserPtr,
     /// Its size, as the user gave it in its first field.
@@ -212,7 +209,7 @@ fn find_op(nr: u32) -> Option<&'static Op> {
 ///
 /// `ENOTTY` for an ioctl that is neither iommufd's nor VFIO's, `EFAULT` if the size cannot be read, `EINVAL`
 /// if the size is too small, and whatever the command returns.
-pub(crate) fn dispatch(ctx: &IommufdCtx, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+pub(crate) fn dispatch(ctx: &IommufdCtx, cmd: u32, arg: usize) -> Result<isize> {
     let nr = kernel::ioctl::_IOC_NR(cmd);
     if !(cmd::BASE..=cmd::LAST).contains(&nr) {
         // Not an iommufd command: perhaps VFIO's, on the compatibility IOAS.
@@ -230,7 +227,6 @@ pub(crate) fn dispatch(ctx: &IommufdCtx, file: &File, cmd: u32, arg: usize) -> R
     }
     let ucmd = UCmd {
         ctx,
-        file,
         ubuf,
         user_size,
         ret: core::cell::Cell::new(0),

@@ -61,8 +61,8 @@ fn pfn_of(page: *mut bindings::page) -> usize {
     unsafe { bindings::page_to_pfn(page) }
 }
 
-/// The page of a pfn.
-fn page_of(pfn: usize) -> *mut bindings::page {
+/// The `struct page` of `pfn`, a page the caller holds a pin on (so it has one).
+pub fn page_of(pfn: usize) -> *mut bindings::page {
     // SAFETY: `pfn_to_page` computes with the number only; every caller passes the pfn of a
     // page it holds a pin on, which has a `struct page`.
     unsafe { bindings::pfn_to_page(pfn) }

@@ -140,6 +140,11 @@ impl Access {
         Ok(access)
     }
 
+    /// The id in the context's table.
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+
     /// Whether the driver pins pages.
     pub(crate) fn needs_pin(&self) -> bool {
         self.needs_pin
@@ -232,6 +237,18 @@ impl Access {
             return Err(EINVAL);
         }
         Self::change_ioas(this, state, Some(ioas))
+    }
+
+    /// Detaches the access from its IOAS; the driver's unmap callback unpins everything
+    /// first. Detaching an access that is not attached is a bug of the driver.
+    pub(crate) fn detach(this: &Arc<Self>) {
+        let state = this.state.lock();
+        if state.ioas.is_none() {
+            kernel::warn_on!(true);
+            return;
+        }
+        // Only a concurrent change fails, which the driver, detaching, is not making.
+        kernel::warn_on!(Self::change_ioas(this, state, None).is_err());
     }
 
     /// Moves the access to the IOAS `ioas_id`, the driver having unpinned everything from

@@ -80,7 +80,8 @@ impl IDevice {
     /// # Errors
     ///
     /// `ENODEV` if no IOMMU translates for the device, `EINVAL` if its IOMMU cannot keep
-    /// DMA cache coherent, `EPERM` if its interrupts are not isolated, `EBUSY` if its group
+    /// DMA cache coherent, `EPERM` if its interrupts are not isolated (unless the module
+    /// parameter `allow_unsafe_interrupts` is set), `EBUSY` if its group
     /// is owned by another user, `ENOMEM`.
     pub(crate) fn bind(ctx: CtxRef, dev: &Device, isolated_msi_needed: bool) -> Result<Arc<Self>> {
         let group = Group::of(dev).ok_or(ENODEV)?;
@@ -88,8 +89,15 @@ impl IDevice {
             return Err(EINVAL);
         }
         if isolated_msi_needed && !group.has_isolated_msi() {
-            // The module parameter allow_unsafe_interrupts comes with VFIO support.
-            return Err(EPERM);
+            if !crate::kapi::allow_unsafe_interrupts() {
+                return Err(EPERM);
+            }
+            dev_warn!(
+                dev,
+                "MSI interrupts are not secure, they cannot be isolated by the platform. \
+                 Check that platform features like interrupt remapping are enabled. \
+                 Use the \"allow_unsafe_interrupts\" module parameter to override\n"
+            );
         }
         // Released when the hold is dropped: on error here, or with the object.
         let igroup = GroupHold::new(ctx.clone(), group)?;
@@ -128,6 +136,16 @@ impl IDevice {
     /// The id in the context's table.
     pub(crate) fn id(&self) -> u32 {
         self.id
+    }
+
+    /// The device's IOMMU group.
+    pub(crate) fn group(&self) -> &Group {
+        &self.igroup.group
+    }
+
+    /// The context the device is bound to.
+    pub(crate) fn ctx(&self) -> &crate::ctx::IommufdCtx {
+        &self.ctx
     }
 
     /// Whether the device can issue DMA that bypasses CPU caches, so that only domains that

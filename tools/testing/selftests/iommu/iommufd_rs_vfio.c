@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * End-to-end DMA through the Rust iommufd: QEMU's edu device bound to the
+ * tree's unmodified vfio-pci, which binds and attaches it through the module's
+ * in-kernel API, behind a real IOMMU (the VM's VT-d, or AMD-Vi). User space
+ * maps its memory with /dev/iommu (or VFIO's type1 ioctls on /dev/vfio/vfio,
+ * which the module provides), runs the edu DMA engine both ways and compares
+ * the bytes; DMA to an unmapped IOVA must never reach memory.
+ *
+ * edu (QEMU docs/specs/edu.rst): BAR0 registers 0x80 DMA source, 0x88 DMA
+ * destination, 0x90 count, 0x98 command (bit 0 start, bit 1 edu->RAM); its
+ * buffer is at device address 0x40000, 4096 bytes; DMA addresses are masked
+ * to 28 bits.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/klog.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/iommu.h>
+#include <linux/vfio.h>
+
+#include "kselftest_harness.h"
+#include "iommufd_rs_utils.h"
+
+#define EDU_VENDOR 0x1234
+#define EDU_DEVICE 0x11e8
+#define EDU_BUF 0x40000UL
+#define EDU_DMA_SRC 0x80
+#define EDU_DMA_DST 0x88
+#define EDU_DMA_CNT 0x90
+#define EDU_DMA_CMD 0x98
+#define EDU_CMD_START 1
+#define EDU_CMD_TO_RAM 2
+/* Under the 28-bit DMA mask of edu. */
+#define IOVA 0x200000UL
+
+/* Copies the name src into out, of len bytes, cut to fit. */
+static void copy_name(char *out, size_t len, const char *src)
+{
+	strncpy(out, src, len - 1);
+	out[len - 1] = 0;
+}
+
+/* Finds edu; fills its address (0000:00:03.0) and returns 0, or -1. */
+static int find_edu(char *bdf, size_t len)
+{
+	DIR *d = opendir("/sys/bus/pci/devices");
+	struct dirent *e;
+	int ret = -1;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		char path[PATH_MAX];
+		unsigned int ven = 0, dev = 0;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fscanf(f, "%x", &ven) != 1)
+			ven = 0;
+		fclose(f);
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fscanf(f, "%x", &dev) != 1)
+			dev = 0;
+		fclose(f);
+		if (ven == EDU_VENDOR && dev == EDU_DEVICE) {
+			copy_name(bdf, len, e->d_name);
+			ret = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return ret;
+}
+
+/* Binds the device to vfio-pci (unbinding its driver, if any). */
+static int bind_vfio_pci(const char *bdf)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n > 0) {
+		link[n] = 0;
+		if (!strcmp(basename(link), "vfio-pci"))
+			return 0;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+		if (write_file(path, bdf))
+			return -1;
+	}
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	if (write_file(path, "vfio-pci"))
+		return -1;
+	return write_file("/sys/bus/pci/drivers_probe", bdf);
+}
+
+/* The name of the device's VFIO cdev (vfio0) or IOMMU group (7) in *out. */
+static int sysfs_name(const char *bdf, const char *what, char *out, size_t len)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	ssize_t n;
+
+	if (!strcmp(what, "vfio-dev")) {
+		DIR *d;
+		struct dirent *e;
+
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+		d = opendir(path);
+		if (!d)
+			return -1;
+		while ((e = readdir(d)))
+			if (!strncmp(e->d_name, "vfio", 4)) {
+				copy_name(out, len, e->d_name);
+				closedir(d);
+				return 0;
+			}
+		closedir(d);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, what);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return -1;
+	link[n] = 0;
+	copy_name(out, len, basename(link));
+	return 0;
+}
+
+/* A VFIO device: its fd and the offsets of its BAR0 and config regions. */
+struct edu {
+	int fd;
+	uint64_t bar0;
+	uint64_t config;
+};
+
+static int region(int fd, uint32_t index, uint64_t *offset)
+{
+	struct vfio_region_info info = { .argsz = sizeof(info), .index = index };
+
+	if (ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &info))
+		return -errno;
+	*offset = info.offset;
+	return 0;
+}
+
+/* Finds the regions and turns on memory decoding and bus mastering. */
+static int edu_open(struct edu *edu, int fd)
+{
+	uint16_t cmd;
+
+	edu->fd = fd;
+	if (region(fd, VFIO_PCI_BAR0_REGION_INDEX, &edu->bar0) ||
+	    region(fd, VFIO_PCI_CONFIG_REGION_INDEX, &edu->config))
+		return -1;
+	if (pread(fd, &cmd, 2, edu->config + 4) != 2)
+		return -1;
+	cmd |= 0x6;
+	if (pwrite(fd, &cmd, 2, edu->config + 4) != 2)
+		return -1;
+	return 0;
+}
+
+static int edu_write(struct edu *edu, uint32_t reg, uint32_t val)
+{
+	return pwrite(edu->fd, &val, 4, edu->bar0 + reg) == 4 ? 0 : -1;
+}
+
+static int edu_read(struct edu *edu, uint32_t reg, uint32_t *val)
+{
+	return pread(edu->fd, val, 4, edu->bar0 + reg) == 4 ? 0 : -1;
+}
+
+/*
+ * Runs one DMA of len bytes between IOVA iova and the edu buffer: into RAM if
+ * to_ram. Returns 0 once the engine is done, -1 if it never finished.
+ */
+static int edu_dma(struct edu *edu, uint64_t iova, uint32_t len, int to_ram)
+{
+	struct timespec t = { 0, 10 * 1000 * 1000 };
+	uint32_t cmd;
+	int i;
+
+	if (edu_write(edu, EDU_DMA_SRC, to_ram ? EDU_BUF : iova) ||
+	    edu_write(edu, EDU_DMA_DST, to_ram ? iova : EDU_BUF) ||
+	    edu_write(edu, EDU_DMA_CNT, len) ||
+	    edu_write(edu, EDU_DMA_CMD, EDU_CMD_START | (to_ram ? EDU_CMD_TO_RAM : 0)))
+		return -1;
+	for (i = 0; i < 1000; i++) {
+		if (edu_read(edu, EDU_DMA_CMD, &cmd))
+			return -1;
+		if (!(cmd & EDU_CMD_START))
+			return 0;
+		nanosleep(&t, NULL);
+	}
+	return -1;
+}
+
+static void fill(uint8_t *p, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (uint8_t)(i * 7 + seed);
+}
+
+/* The index of the first non-zero byte of p, or -1. */
+static long first_nonzero(const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i])
+			return i;
+	return -1;
+}
+
+/* Lines of the kernel log that report an IOMMU fault (DMAR, AMD-Vi). */
+static int iommu_faults(void)
+{
+	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+	char *buf, *p;
+	int n, count = 0;
+
+	if (len <= 0)
+		return -1;
+	buf = malloc(len + 1);
+	if (!buf)
+		return -1;
+	n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len);
+	if (n < 0) {
+		free(buf);
+		return -1;
+	}
+	buf[n] = 0;
+	for (p = buf; (p = strstr(p, "DMAR: [DMA ")); p++)
+		count++;
+	for (p = buf; (p = strstr(p, "IO_PAGE_FAULT")); p++)
+		count++;
+	free(buf);
+	return count;
+}
+
+static int attach_pt(int devfd, uint32_t *pt_id)
+{
+	struct vfio_device_attach_iommufd_pt at = {
+		.argsz = sizeof(at),
+		.pt_id = *pt_id,
+	};
+
+	if (ioctl(devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at))
+		return -errno;
+	*pt_id = at.pt_id;
+	return 0;
+}
+
+FIXTURE(edu)
+{
+	char bdf[64];
+	uint8_t *mem;
+};
+
+FIXTURE_SETUP(edu)
+{
+	ASSERT_EQ(0, find_edu(self->bdf, sizeof(self->bdf)))
+		TH_LOG("no edu device (1234:11e8) in this VM");
+	ASSERT_EQ(0, bind_vfio_pci(self->bdf))
+		TH_LOG("cannot bind %s to vfio-pci", self->bdf);
+	self->mem = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->mem);
+}
+
+FIXTURE_TEARDOWN(edu)
+{
+	munmap(self->mem, 4 * PAGE);
+}
+
+/*
+ * The cdev path: bind to /dev/iommu, attach to an IOAS, DMA both ways, unmap,
+ * DMA to the unmapped IOVA, replace the attachment to another IOAS, and destroy
+ * refused while attached.
+ */
+TEST_F(edu, cdev_dma)
+{
+	uint8_t *src = self->mem, *dst = self->mem + PAGE;
+	uint8_t *other = self->mem + 2 * PAGE;
+	char name[64], path[PATH_MAX];
+	uint32_t ioas = 0, ioas2 = 0, pt_id;
+	int devfd, iommufd, faults;
+	struct edu edu;
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	struct vfio_device_detach_iommufd_pt detach = { .argsz = sizeof(detach) };
+
+	ASSERT_EQ(0, sysfs_name(self->bdf, "vfio-dev", name, sizeof(name)));
+	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", name);
+	devfd = open(path, O_RDWR);
+	ASSERT_LE(0, devfd) TH_LOG("open %s: %s", path, strerror(errno));
+	iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, iommufd);
+
+	/* Bind: vfio calls iommufd_device_bind() of the module. */
+	bind.iommufd = iommufd;
+	ASSERT_EQ(0, ioctl(devfd, VFIO_DEVICE_BIND_IOMMUFD, &bind))
+		TH_LOG("bind: %s", strerror(errno));
+	ASSERT_NE(0, bind.out_devid);
+	/* The device object exists: destroying it is refused while VFIO holds it. */
+	EXPECT_EQ(-EBUSY, destroy(iommufd, bind.out_devid));
+
+	ASSERT_EQ(0, ioas_alloc(iommufd, &ioas));
+	/* Two mappings, so that the second can be unmapped whole. */
+	ASSERT_EQ(0, map_fixed(iommufd, ioas, src, PAGE, IOVA));
+	ASSERT_EQ(0, map_fixed(iommufd, ioas, dst, PAGE, IOVA + PAGE));
+	pt_id = ioas;
+	ASSERT_EQ(0, attach_pt(devfd, &pt_id));
+	/* Attached to an automatic HWPT of the IOAS. */
+	ASSERT_NE(ioas, pt_id);
+	ASSERT_EQ(0, edu_open(&edu, devfd));
+
+	/* RAM -> edu -> RAM through the IOMMU. */
+	fill(src, PAGE, 3);
+	memset(dst, 0, PAGE);
+	ASSERT_EQ(0, edu_dma(&edu, IOVA, PAGE, 0));
+	ASSERT_EQ(0, edu_dma(&edu, IOVA + PAGE, PAGE, 1));
+	ASSERT_EQ(0, memcmp(src, dst, PAGE)) TH_LOG("the DMA round trip did not deliver the bytes");
+
+	/* Destroy is refused while the device is attached. */
+	EXPECT_EQ(-EBUSY, destroy(iommufd, ioas));
+	EXPECT_EQ(-EBUSY, destroy(iommufd, pt_id));
+
+	/* Unmapped: DMA to that IOVA never reaches memory, and faults. */
+	faults = iommu_faults();
+	ASSERT_EQ(0, unmap(iommufd, ioas, IOVA + PAGE, PAGE, NULL));
+	memset(dst, 0, PAGE);
+	ASSERT_EQ(0, edu_dma(&edu, IOVA + PAGE, PAGE, 1));
+	ASSERT_EQ(-1, first_nonzero(dst, PAGE)) TH_LOG("DMA to an unmapped IOVA reached memory");
+	EXPECT_LT(faults, iommu_faults()) TH_LOG("no IOMMU fault in the kernel log");
+
+	/* Replace: the device moves to another IOAS, and DMA follows. */
+	ASSERT_EQ(0, ioas_alloc(iommufd, &ioas2));
+	memset(other, 0, PAGE);
+	ASSERT_EQ(0, map_fixed(iommufd, ioas2, other, PAGE, IOVA + PAGE));
+	pt_id = ioas2;
+	ASSERT_EQ(0, attach_pt(devfd, &pt_id));
+	ASSERT_EQ(0, edu_dma(&edu, IOVA + PAGE, PAGE, 1));
+	ASSERT_EQ(0, memcmp(src, other, PAGE)) TH_LOG("DMA did not follow the replace");
+	/* The first IOAS is free again; the second is in use. */
+	EXPECT_EQ(-EBUSY, destroy(iommufd, ioas2));
+	EXPECT_EQ(0, destroy(iommufd, ioas));
+
+	/* Detach: now the IOAS can go. */
+	ASSERT_EQ(0, ioctl(devfd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach));
+	EXPECT_EQ(0, destroy(iommufd, ioas2));
+	close(devfd);
+	/* Unbound with the device fd: its object is gone. */
+	EXPECT_EQ(-ENOENT, destroy(iommufd, bind.out_devid));
+	close(iommufd);
+}
+
+/*
+ * The legacy path: VFIO's type1 container, which the module provides as
+ * /dev/vfio/vfio: group, container, MAP_DMA, DMA both ways, UNMAP_DMA.
+ */
+TEST_F(edu, container_dma)
+{
+	uint8_t *src = self->mem, *dst = self->mem + PAGE;
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)self->mem,
+		.iova = IOVA,
+		.size = PAGE,
+	};
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap),
+		.iova = IOVA + PAGE,
+		.size = PAGE,
+	};
+	char group[64], path[PATH_MAX];
+	int container, groupfd, devfd;
+	struct edu edu;
+
+	container = open("/dev/vfio/vfio", O_RDWR);
+	ASSERT_LE(0, container) TH_LOG("open /dev/vfio/vfio: %s", strerror(errno));
+	ASSERT_EQ(VFIO_API_VERSION, ioctl(container, VFIO_GET_API_VERSION));
+	ASSERT_EQ(1, ioctl(container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU));
+
+	ASSERT_EQ(0, sysfs_name(self->bdf, "iommu_group", group, sizeof(group)));
+	snprintf(path, sizeof(path), "/dev/vfio/%s", group);
+	groupfd = open(path, O_RDWR);
+	ASSERT_LE(0, groupfd) TH_LOG("open %s: %s", path, strerror(errno));
+	ASSERT_EQ(0, ioctl(groupfd, VFIO_GROUP_GET_STATUS, &status));
+	ASSERT_TRUE(status.flags & VFIO_GROUP_FLAGS_VIABLE);
+	/* vfio asks the module for the container's compatibility IOAS. */
+	ASSERT_EQ(0, ioctl(groupfd, VFIO_GROUP_SET_CONTAINER, &container))
+		TH_LOG("set container: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+	devfd = ioctl(groupfd, VFIO_GROUP_GET_DEVICE_FD, self->bdf);
+	ASSERT_LE(0, devfd) TH_LOG("get device fd: %s", strerror(errno));
+	/* Two mappings, so that the second can be unmapped whole (type1v2). */
+	ASSERT_EQ(0, ioctl(container, VFIO_IOMMU_MAP_DMA, &map));
+	map.vaddr += PAGE;
+	map.iova += PAGE;
+	ASSERT_EQ(0, ioctl(container, VFIO_IOMMU_MAP_DMA, &map));
+	ASSERT_EQ(0, edu_open(&edu, devfd));
+
+	fill(src, PAGE, 11);
+	memset(dst, 0, PAGE);
+	ASSERT_EQ(0, edu_dma(&edu, IOVA, PAGE, 0));
+	ASSERT_EQ(0, edu_dma(&edu, IOVA + PAGE, PAGE, 1));
+	ASSERT_EQ(0, memcmp(src, dst, PAGE)) TH_LOG("the DMA round trip did not deliver the bytes");
+
+	ASSERT_EQ(0, ioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap));
+	ASSERT_EQ(PAGE, unmap.size);
+	memset(dst, 0, PAGE);
+	ASSERT_EQ(0, edu_dma(&edu, IOVA + PAGE, PAGE, 1));
+	ASSERT_EQ(-1, first_nonzero(dst, PAGE)) TH_LOG("DMA to an unmapped IOVA reached memory");
+
+	close(devfd);
+	close(groupfd);
+	close(container);
+}
+
+TEST_HARNESS_MAIN
