@@ -13,6 +13,8 @@
 #   kunit      the module's KUnit suites, run when it loads
 #   kernel-log the guest finished, and its kernel log holds no BUG, WARNING, KASAN,
 #              lockdep, kmemleak, oops or hang report
+#   amd-vi     the VFIO DMA test (iommufd_rs_vfio) again in a second VM behind AMD-Vi,
+#              with its own kernel-log suite (kernel-log-amd)
 # The last line is "N passed, N failed[, N skipped]"; the exit status is 1 if any failed.
 set -uo pipefail
 
@@ -91,24 +93,35 @@ vmlog=$out/check-console.log
 	VM_TIMEOUT=${CHECK_TIMEOUT:-1200} "$here/vm.sh" "$out") >"$guest"
 vmrc=$?
 
-# --- kernel-log suite.
-klog=$results/kernel-log.tap
-{
-	if [ $vmrc -eq 124 ] || [ $vmrc -eq 125 ]; then
-		echo "not ok 1 guest-finished # vm.sh exit $vmrc (hang or boot failure)"
-	elif grep -q 'iommufd-vm: kmemleak scan done' "$vmlog"; then
+# --- The VFIO DMA test again, behind AMD-Vi (a second VM).
+amdvmlog=$out/check-console-amd.log
+amdtap=$results/amd.tap
+(cd "$bin" && VM_IOMMU=amd VM_FILES=iommufd_rs_vfio VM_CMD=./iommufd_rs_vfio VM_KMEMLEAK=1 \
+	VM_LOG="$amdvmlog" VM_TIMEOUT=${CHECK_TIMEOUT:-1200} "$here/vm.sh" "$out") >"$amdtap"
+amdrc=$?
+
+# --- kernel-log suites: kernel_log VM_EXIT LOG prints the suite of one VM run.
+kernel_log() {
+	local rc=$1 log=$2
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 125 ]; then
+		echo "not ok 1 guest-finished # vm.sh exit $rc (hang or boot failure)"
+	elif grep -q 'iommufd-vm: kmemleak scan done' "$log"; then
 		echo "ok 1 guest-finished"
 	else
 		echo "not ok 1 guest-finished # no kmemleak scan in the log"
 	fi
-	if "$here/logscan.sh" "$vmlog" >"$results/splats"; then
+	if "$here/logscan.sh" "$log" >"$results/splats"; then
 		echo "ok 2 no-kernel-splat"
 	else
 		echo "not ok 2 no-kernel-splat"
 		head -n 40 "$results/splats" | sed 's/^/# /'
 	fi
 	echo "1..2"
-} >"$klog"
+}
+klog=$results/kernel-log.tap
+kernel_log $vmrc "$vmlog" >"$klog"
+amdklog=$results/kernel-log-amd.tap
+kernel_log $amdrc "$amdvmlog" >"$amdklog"
 
 # --- Print and count.
 pass=0 fail=0 skip=0
@@ -159,6 +172,12 @@ else
 	echo "# Suite: kunit"; echo "not ok 1 kunit # no results"; fail=$((fail + 1))
 fi
 suite kernel-log "$klog"
-echo "# kernel log: $vmlog"
+if grep -qE '^(not )?ok [0-9]+' "$amdtap"; then
+	suite "amd-vi/iommufd_rs_vfio" "$amdtap"
+else
+	echo "# Suite: amd-vi/iommufd_rs_vfio"; echo "not ok 1 iommufd_rs_vfio # did not run"; fail=$((fail + 1))
+fi
+suite kernel-log-amd "$amdklog"
+echo "# kernel log: $vmlog (AMD-Vi: $amdvmlog)"
 echo "$pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]
