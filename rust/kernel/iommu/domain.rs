@@ -5,7 +5,7 @@
 //! C header: [`include/linux/iommu.h`](srctree/include/linux/iommu.h)
 
 use crate::{
-    alloc::Flags,
+    alloc::{flags::GFP_KERNEL, Flags, KVec},
     bindings,
     device::Device,
     error::{code::*, from_err_ptr, to_result, Result},
@@ -467,6 +467,57 @@ pub fn device_hw_info(dev: &Device, data_type: u32) -> Result<Option<HwInfo>> {
 pub fn device_capable(dev: &Device, cap: bindings::iommu_cap) -> bool {
     // SAFETY: `dev` is valid for the call.
     unsafe { bindings::device_iommu_capable(dev.as_raw(), cap) }
+}
+
+/// A region of IOVA that the IOMMU of a device reserves (`struct iommu_resv_region`).
+#[derive(Copy, Clone, Debug)]
+pub struct ResvRegion {
+    /// First IOVA.
+    pub start: u64,
+    /// Length in bytes (at least 1).
+    pub length: u64,
+    /// What it is (`IOMMU_RESV_*`: direct mapped, reserved, hardware or software MSI).
+    pub kind: bindings::iommu_resv_type,
+}
+
+/// The reserved regions of the IOMMU that translates for `dev` (`iommu_get_resv_regions`).
+///
+/// # Errors
+///
+/// `ENOMEM`.
+pub fn resv_regions(dev: &Device) -> Result<KVec<ResvRegion>> {
+    let mut head = core::mem::MaybeUninit::<bindings::list_head>::uninit();
+    let head = head.as_mut_ptr();
+    // SAFETY: `head` is valid for writes; an empty list points to itself.
+    unsafe {
+        (*head).next = head;
+        (*head).prev = head;
+    }
+    // SAFETY: `dev` is valid; `head` is an empty list the core appends its regions to.
+    unsafe { bindings::iommu_get_resv_regions(dev.as_raw(), head) };
+    let mut out = KVec::new();
+    let mut res = Ok(());
+    // SAFETY: The list holds `struct iommu_resv_region`s linked by their `list` field,
+    // which stay until `iommu_put_resv_regions` below.
+    let mut pos = unsafe { (*head).next };
+    while pos != head {
+        // SAFETY: `pos` is the `list` field of a region of the list (see above).
+        let region = unsafe { &*crate::container_of!(pos, bindings::iommu_resv_region, list) };
+        if res.is_ok() && region.length != 0 {
+            res = out.push(
+                ResvRegion {
+                    start: region.start,
+                    length: region.length as u64,
+                    kind: region.type_,
+                },
+                GFP_KERNEL,
+            );
+        }
+        pos = region.list.next;
+    }
+    // SAFETY: The regions were got for `dev` with `iommu_get_resv_regions` above.
+    unsafe { bindings::iommu_put_resv_regions(dev.as_raw(), head) };
+    res.map(|()| out).map_err(Into::into)
 }
 
 /// The DMA ownership of a device claimed by a user other than the kernel's DMA API (a

@@ -279,7 +279,17 @@ impl IDevice {
                 .igroup
                 .attach(&self.dev, self.id, pasid, hwpt)
                 .map(|()| None),
-            Change::Replace => self.igroup.replace(&self.dev, self.id, pasid, hwpt),
+            Change::Replace => {
+                let dev_of = |id: u32| {
+                    self.ctx
+                        .objects
+                        .get::<IDevice>(id)
+                        .ok()
+                        .map(|d| d.dev.clone())
+                };
+                self.igroup
+                    .replace(&self.dev, self.id, pasid, hwpt, &dev_of)
+            }
         }
     }
 

@@ -190,14 +190,18 @@ impl IoptState {
             .fold(domains, u64::max)
     }
 
-    /// Rebuilds `reserved` from the fixed reservations and the domains' apertures.
+    /// Rebuilds `reserved` from the fixed reservations, the devices' reserved regions and
+    /// the domains' apertures.
     ///
     /// # Errors
     ///
     /// `ENOMEM`; `reserved` is then unchanged.
-    fn rebuild_reserved(&mut self) -> Result {
+    pub(super) fn rebuild_reserved(&mut self) -> Result {
         let mut set = IovaSet::new();
         for r in self.reserved_fixed.iter() {
+            set.insert(*r)?;
+        }
+        for (_, r) in self.reserved_dev.iter() {
             set.insert(*r)?;
         }
         for entry in self.domains.iter() {

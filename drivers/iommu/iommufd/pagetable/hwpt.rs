@@ -89,6 +89,15 @@ impl Hwpt {
         }
     }
 
+    /// The IOAS whose mappings the device's DMA reaches through the HWPT: its own, or its
+    /// nest parent's (C's `find_hwpt_paging()`).
+    pub(crate) fn ioas(&self) -> &Ioas {
+        match self {
+            Hwpt::Paging(h) => &h.ioas,
+            Hwpt::Nested(h) => &h.parent().ioas,
+        }
+    }
+
     /// Whether both are the same HWPT.
     pub(crate) fn ptr_eq(&self, other: &Hwpt) -> bool {
         core::ptr::eq(self.domain().as_raw(), other.domain().as_raw())

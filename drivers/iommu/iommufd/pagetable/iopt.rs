@@ -52,8 +52,11 @@ pub(crate) struct IoptState {
     /// The in-kernel accesses attached ([`super::access`]).
     pub(crate) accesses: KVec<AccessEntry>,
     /// Reservations made for their own sake (`IOMMU_TEST_OP_ADD_RESERVED`); `reserved` is
-    /// these plus the domains' out-of-aperture IOVA.
+    /// these, the devices' reserved regions and the domains' out-of-aperture IOVA.
     pub(crate) reserved_fixed: IovaSet,
+    /// The reserved regions of the devices attached through a HWPT of this IOAS, by device
+    /// id (the system layer's data, kept here: C's reserved ranges owned by a device).
+    pub(crate) reserved_dev: KVec<(u32, IovaRange)>,
     /// The hardware page tables filled from the mappings ([`super::domains`]).
     pub(crate) domains: KVec<DomainEntry>,
 }
@@ -244,6 +247,7 @@ impl IoPageTable {
                 large_pages: true,
                 accesses: KVec::new(),
                 reserved_fixed: IovaSet::new(),
+                reserved_dev: KVec::new(),
                 domains: KVec::new(),
             }),
         })
@@ -601,6 +605,45 @@ impl IoPageTable {
         state.reserved_fixed.insert(range)
     }
 
+    /// Reserves `ranges`, the reserved regions of the device `dev_id`, which attaches
+    /// through a HWPT of this IOAS (C's `iopt_table_enforce_dev_resv_regions()`).
+    ///
+    /// # Errors
+    ///
+    /// `EADDRINUSE` if something is mapped in one or it is allowed, `ENOMEM`; nothing is
+    /// reserved then.
+    pub(crate) fn reserve_dev(&self, dev_id: u32, ranges: &[IovaRange]) -> Result {
+        let mut state = self.state.lock();
+        for &range in ranges {
+            if first_in(&state.areas, range).is_some() || state.allowed.intersects(range) {
+                return Err(EADDRINUSE);
+            }
+        }
+        state
+            .reserved_dev
+            .reserve(ranges.len(), GFP_KERNEL_ACCOUNT)?;
+        for &range in ranges {
+            // Room was reserved above.
+            let _ = state.reserved_dev.push_within_capacity((dev_id, range));
+        }
+        if let Err(e) = state.rebuild_reserved() {
+            state.reserved_dev.retain(|(id, _)| *id != dev_id);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Drops the reservations of the device `dev_id` (C's `iopt_remove_reserved_iova()`).
+    pub(crate) fn unreserve_dev(&self, dev_id: u32) {
+        let mut state = self.state.lock();
+        let before = state.reserved_dev.len();
+        state.reserved_dev.retain(|(id, _)| *id != dev_id);
+        if state.reserved_dev.len() != before && state.rebuild_reserved().is_err() {
+            // Out of memory: the regions stay reserved, which only refuses IOVA.
+            pr_warn!("reserved regions of a detached device stay reserved (no memory)\n");
+        }
+    }
+
     /// Replaces the allowed IOVA (`IOMMU_IOAS_ALLOW_IOVAS`).
     ///
     /// # Errors
@@ -629,6 +672,7 @@ mod tests {
             large_pages: true,
             accesses: KVec::new(),
             reserved_fixed: IovaSet::new(),
+            reserved_dev: KVec::new(),
             domains: KVec::new(),
         }
     }

@@ -47,11 +47,19 @@ impl HwptNested {
             NestedOn::Parent { .. } => None,
         }
     }
+
+    /// The paging HWPT it nests on (the parent, or the vIOMMU's).
+    pub(crate) fn parent(&self) -> &HwptPaging {
+        match &self.on {
+            NestedOn::Parent { hwpt } => hwpt,
+            NestedOn::Viommu { viommu } => viommu.parent(),
+        }
+    }
 }
 
 /// What a nested HWPT is made on (a user of it).
 enum NestedOn {
-    Parent { _hwpt: ObjRef<HwptPaging> },
+    Parent { hwpt: ObjRef<HwptPaging> },
     Viommu { viommu: ObjRef<Viommu> },
 }
 
@@ -119,7 +127,7 @@ pub(super) fn alloc(
         flags & !hwpt_flags::FAULT_ID_VALID,
         &data,
     )?;
-    publish(ucmd, cmd, domain, NestedOn::Parent { _hwpt: parent })
+    publish(ucmd, cmd, domain, NestedOn::Parent { hwpt: parent })
 }
 
 /// `IOMMU_HWPT_ALLOC` on a vIOMMU: a nested HWPT the vIOMMU's driver makes, for the

@@ -104,6 +104,11 @@ unsafe impl Sync for QueueRef {}
 crate::object::object_type!(Viommu, Viommu);
 
 impl Viommu {
+    /// The nest parent the vIOMMU holds.
+    pub(crate) fn parent(&self) -> &HwptPaging {
+        &self.hwpt
+    }
+
     /// The vIOMMU whose driver structure is `raw`.
     ///
     /// # Safety

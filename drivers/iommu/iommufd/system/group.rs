@@ -36,7 +36,38 @@ use kernel::{
     types::Opaque,
 };
 
-use crate::{ctx::CtxRef, pagetable::fault::Fault, pagetable::hwpt::Hwpt};
+use crate::{
+    ctx::CtxRef,
+    pagetable::{fault::Fault, hwpt::Hwpt, iova::IovaRange, Ioas},
+};
+
+/// Reserves, in `ioas`, the reserved regions of `dev` (id `dev_id`), whose requests without
+/// PASID reach the IOAS through a HWPT (C's `iopt_table_enforce_dev_resv_regions()`):
+/// direct-mapped, reserved and MSI windows; relaxable direct maps are left to the user.
+///
+/// # Errors
+///
+/// `EADDRINUSE` if something is mapped in a region, `ENOMEM`; `EINVAL` when iommufd's fault
+/// injection says so (as C).
+fn reserve_regions(dev: &Device, dev_id: u32, ioas: &Ioas) -> Result {
+    if crate::should_fail() {
+        return Err(EINVAL);
+    }
+    let regions = kernel::iommu::domain::resv_regions(dev)?;
+    let mut ranges = KVec::with_capacity(regions.len(), GFP_KERNEL)?;
+    for r in regions
+        .iter()
+        .filter(|r| r.kind != bindings::iommu_resv_type_IOMMU_RESV_DIRECT_RELAXABLE)
+    {
+        let last = r.start.saturating_add(r.length - 1);
+        // Room was allocated above.
+        let _ = ranges.push_within_capacity(IovaRange {
+            start: r.start,
+            last,
+        });
+    }
+    ioas.iopt.reserve_dev(dev_id, &ranges)
+}
 
 /// `IOMMU_NO_PASID`: the PASID of DMA without one (the RID).
 pub(crate) const NO_PASID: u32 = 0;
@@ -172,6 +203,8 @@ impl IGroup {
     /// suit the device; as the iommu core fails; `ENOMEM`.
     pub(crate) fn attach(&self, dev: &Device, dev_id: u32, pasid: u32, hwpt: &Hwpt) -> Result {
         let mut state = self.state.lock();
+        // Requests without PASID reach the IOAS: the device's reserved regions go there.
+        let resv = pasid == NO_PASID;
         if let Some(i) = state.find(pasid) {
             let attached = &mut state.attached[i];
             if attached.devices.contains(&dev_id) {
@@ -180,11 +213,38 @@ impl IGroup {
             if !attached.hwpt.ptr_eq(hwpt) {
                 return Err(EINVAL);
             }
-            attached.devices.push(dev_id, GFP_KERNEL_ACCOUNT)?;
+            if resv {
+                reserve_regions(dev, dev_id, hwpt.ioas())?;
+            }
+            if let Err(e) = attached.devices.push(dev_id, GFP_KERNEL_ACCOUNT) {
+                if resv {
+                    hwpt.ioas().iopt.unreserve_dev(dev_id);
+                }
+                return Err(e.into());
+            }
             hwpt.header().add_user();
             return Ok(());
         }
         state.pasid_compat(hwpt, pasid)?;
+        if resv {
+            reserve_regions(dev, dev_id, hwpt.ioas())?;
+        }
+        let res = Self::attach_first(&mut state, &self.group, dev, dev_id, pasid, hwpt);
+        if res.is_err() && resv {
+            hwpt.ioas().iopt.unreserve_dev(dev_id);
+        }
+        res
+    }
+
+    /// The body of [`IGroup::attach`] for the first device of `pasid`.
+    fn attach_first(
+        state: &mut IGroupState,
+        group: &Group,
+        dev: &Device,
+        dev_id: u32,
+        pasid: u32,
+        hwpt: &Hwpt,
+    ) -> Result {
         state.attached.reserve(1, GFP_KERNEL_ACCOUNT)?;
         let mut devices = KVec::with_capacity(1, GFP_KERNEL_ACCOUNT)?;
         // Room was reserved.
@@ -195,7 +255,7 @@ impl IGroup {
         // stays until the detach or is moved to another handle by a replace.
         to_result(unsafe {
             if pasid == NO_PASID {
-                bindings::iommu_attach_group_handle(domain, self.group.as_raw(), handle.as_raw())
+                bindings::iommu_attach_group_handle(domain, group.as_raw(), handle.as_raw())
             } else {
                 bindings::iommu_attach_device_pasid(
                     domain,
@@ -226,6 +286,9 @@ impl IGroup {
         let attached = &mut state.attached[i];
         let d = attached.devices.iter().position(|&id| id == dev_id)?;
         let _ = attached.devices.remove(d);
+        if pasid == NO_PASID {
+            attached.hwpt.ioas().iopt.unreserve_dev(dev_id);
+        }
         if !attached.devices.is_empty() {
             return Some(attached.hwpt.clone());
         }
@@ -259,6 +322,7 @@ impl IGroup {
         dev_id: u32,
         pasid: u32,
         hwpt: &Hwpt,
+        dev_of: &dyn Fn(u32) -> Option<ARef<Device>>,
     ) -> Result<Option<(Hwpt, u32)>> {
         let mut state = self.state.lock();
         let i = state.find(pasid).ok_or(EINVAL)?;
@@ -270,13 +334,54 @@ impl IGroup {
         }
         state.pasid_compat(hwpt, pasid)?;
         let attached = &mut state.attached[i];
+        // Moving to another IOAS: every device's reserved regions move with it.
+        let resv = pasid == NO_PASID && !core::ptr::eq(attached.hwpt.ioas(), hwpt.ioas());
+        if resv {
+            for (n, &id) in attached.devices.iter().enumerate() {
+                let res = if id == dev_id {
+                    reserve_regions(dev, id, hwpt.ioas())
+                } else {
+                    // Every device of the group is bound in this context.
+                    dev_of(id).map_or(Ok(()), |d| reserve_regions(&d, id, hwpt.ioas()))
+                };
+                if let Err(e) = res {
+                    for &done in &attached.devices[..n] {
+                        hwpt.ioas().iopt.unreserve_dev(done);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let res = Self::replace_domain(attached, &self.group, dev, dev_id, pasid, hwpt);
+        if resv {
+            // The regions leave the IOAS the group no longer (or did not) attach through.
+            let from = match &res {
+                Ok(Some((old, _))) => old.ioas(),
+                _ => hwpt.ioas(),
+            };
+            for &id in attached.devices.iter() {
+                from.iopt.unreserve_dev(id);
+            }
+        }
+        res
+    }
+
+    /// The body of [`IGroup::replace`]: attaches `hwpt` in place of the old HWPT.
+    fn replace_domain(
+        attached: &mut Attached,
+        group: &Group,
+        dev: &Device,
+        dev_id: u32,
+        pasid: u32,
+        hwpt: &Hwpt,
+    ) -> Result<Option<(Hwpt, u32)>> {
         let handle = AttachHandle::new(hwpt, dev_id)?;
         let domain = hwpt.domain().as_raw();
         // SAFETY: The group, the device and the domain are valid; the new handle is boxed
         // and kept below.
         to_result(unsafe {
             if pasid == NO_PASID {
-                bindings::iommu_replace_group_handle(self.group.as_raw(), domain, handle.as_raw())
+                bindings::iommu_replace_group_handle(group.as_raw(), domain, handle.as_raw())
             } else {
                 bindings::iommu_replace_device_pasid(
                     domain,

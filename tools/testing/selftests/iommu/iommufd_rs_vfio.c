@@ -41,6 +41,8 @@
 #define EDU_DMA_CMD 0x98
 #define EDU_CMD_START 1
 #define EDU_CMD_TO_RAM 2
+/* The x86 MSI window, an IOMMU_RESV_MSI region of every device behind VT-d or AMD-Vi. */
+#define MSI_WINDOW 0xfee00000UL
 /* Under the 28-bit DMA mask of edu. */
 #define IOVA 0x200000UL
 
@@ -334,6 +336,8 @@ TEST_F(edu, cdev_dma)
 	/* Attached to an automatic HWPT of the IOAS. */
 	ASSERT_NE(ioas, pt_id);
 	ASSERT_EQ(0, edu_open(&edu, devfd));
+	/* The MSI window that VT-d and AMD-Vi reserve is refused while attached (EINVAL, as C). */
+	EXPECT_EQ(-EINVAL, map_fixed(iommufd, ioas, other, PAGE, MSI_WINDOW));
 
 	/* RAM -> edu -> RAM through the IOMMU. */
 	fill(src, PAGE, 3);
@@ -360,6 +364,13 @@ TEST_F(edu, cdev_dma)
 	if (!access("/sys/class/iommu/dmar0", F_OK))
 		EXPECT_LT(faults, iommu_faults()) TH_LOG("no IOMMU fault in the kernel log");
 
+	/* An IOAS with a mapping in the MSI window cannot take the device. */
+	ASSERT_EQ(0, ioas_alloc(iommufd, &ioas2));
+	ASSERT_EQ(0, map_fixed(iommufd, ioas2, other, PAGE, MSI_WINDOW));
+	pt_id = ioas2;
+	EXPECT_EQ(-EADDRINUSE, attach_pt(devfd, &pt_id));
+	EXPECT_EQ(0, destroy(iommufd, ioas2));
+
 	/* Replace: the device moves to another IOAS, and DMA follows. */
 	ASSERT_EQ(0, ioas_alloc(iommufd, &ioas2));
 	memset(other, 0, PAGE);
@@ -368,12 +379,16 @@ TEST_F(edu, cdev_dma)
 	ASSERT_EQ(0, attach_pt(devfd, &pt_id));
 	ASSERT_EQ(0, edu_dma(&edu, IOVA + PAGE, PAGE, 1));
 	ASSERT_EQ(0, memcmp(src, other, PAGE)) TH_LOG("DMA did not follow the replace");
+	/* The reserved regions moved with the device. */
+	EXPECT_EQ(-EINVAL, map_fixed(iommufd, ioas2, src, PAGE, MSI_WINDOW));
+	EXPECT_EQ(0, map_fixed(iommufd, ioas, src, PAGE, MSI_WINDOW));
 	/* The first IOAS is free again; the second is in use. */
 	EXPECT_EQ(-EBUSY, destroy(iommufd, ioas2));
 	EXPECT_EQ(0, destroy(iommufd, ioas));
 
-	/* Detach: now the IOAS can go. */
+	/* Detach: the window is free, and the IOAS can go. */
 	ASSERT_EQ(0, ioctl(devfd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach));
+	EXPECT_EQ(0, map_fixed(iommufd, ioas2, src, PAGE, MSI_WINDOW));
 	EXPECT_EQ(0, destroy(iommufd, ioas2));
 	close(devfd);
 	/* Unbound with the device fd: its object is gone. */
