@@ -286,10 +286,15 @@ impl IGroup {
         let attached = &mut state.attached[i];
         let d = attached.devices.iter().position(|&id| id == dev_id)?;
         let _ = attached.devices.remove(d);
-        if pasid == NO_PASID {
-            attached.hwpt.ioas().iopt.unreserve_dev(dev_id);
-        }
+        // The device's reserved regions go once its requests no longer reach the IOAS
+        // through the group's attachment, or with the device when others stay (as C).
+        let unreserve = |hwpt: &Hwpt| {
+            if pasid == NO_PASID {
+                hwpt.ioas().iopt.unreserve_dev(dev_id);
+            }
+        };
         if !attached.devices.is_empty() {
+            unreserve(&attached.hwpt);
             return Some(attached.hwpt.clone());
         }
         let attached = state.attached.remove(i).ok()?;
@@ -304,6 +309,7 @@ impl IGroup {
             }
         }
         attached.handle.retire();
+        unreserve(&attached.hwpt);
         Some(attached.hwpt)
     }
 
