@@ -19,11 +19,15 @@
 //! operations are those of a context ([`ctx_of_file`]), and the module parameter
 //! `allow_unsafe_interrupts`, which `exports.c` declares.
 
+use core::mem::ManuallyDrop;
 use kernel::{
     bindings,
     fs::LocalFile,
     miscdevice::MiscDeviceRegistration,
-    sync::atomic::{Atomic, Relaxed},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc,
+    },
 };
 
 use crate::ctx::IommufdCtx;
@@ -106,4 +110,33 @@ fn to_int(r: kernel::error::Result) -> kernel::ffi::c_int {
 unsafe fn ctx_ref<'a>(ictx: *mut bindings::iommufd_ctx) -> &'a IommufdCtx {
     // SAFETY: Handles are pointers to contexts, valid while held (the caller's guarantee).
     unsafe { &*ictx.cast::<IommufdCtx>() }
+}
+
+/// A C handle (`struct iommufd_device *`, `struct iommufd_access *`) that owns the
+/// reference `obj`: [`Arc::into_raw`], given back with [`from_handle`].
+fn into_handle<T, H>(obj: Arc<T>) -> *mut H {
+    Arc::into_raw(obj).cast_mut().cast()
+}
+
+/// Takes back the reference a handle made by [`into_handle`] owns.
+///
+/// # Safety
+///
+/// `handle` was made by [`into_handle`] from an `Arc<T>`, and is not used afterwards.
+unsafe fn from_handle<T, H>(handle: *mut H) -> Arc<T> {
+    // SAFETY: By the caller's guarantee `handle` is `Arc::into_raw` of an `Arc<T>` whose
+    // reference is given back here.
+    unsafe { Arc::from_raw(handle.cast::<T>().cast_const()) }
+}
+
+/// The object of a handle made by [`into_handle`], borrowed.
+///
+/// # Safety
+///
+/// `handle` was made by [`into_handle`] from an `Arc<T>`; the caller holds it, and does not
+/// give it back while it uses the result.
+unsafe fn borrow_handle<T, H>(handle: *mut H) -> ManuallyDrop<Arc<T>> {
+    // SAFETY: The `Arc` made here is never dropped, so the handle keeps its reference,
+    // which the caller's guarantee keeps alive.
+    ManuallyDrop::new(unsafe { from_handle(handle) })
 }

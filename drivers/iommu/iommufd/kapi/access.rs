@@ -22,7 +22,7 @@ use crate::{
     device::access::{Access, AccessOps},
 };
 
-use super::{ctx_ref, to_int};
+use super::{borrow_handle, ctx_ref, from_handle, into_handle, to_int};
 
 /// `IOMMUFD_ACCESS_RW_WRITE`: copy into the memory, or pin for writing. The other flags
 /// (`IOMMUFD_ACCESS_RW_KTHREAD`, for callers that are kernel threads) change nothing
@@ -63,9 +63,9 @@ impl AccessOps for COps {
 /// `access` is an access handle the caller holds, and does not destroy while it uses the
 /// result.
 unsafe fn borrow(access: *mut bindings::iommufd_access) -> ManuallyDrop<Arc<Access>> {
-    // SAFETY: By the type invariant the handle is `Arc::into_raw` of a live `Access`; the
-    // `Arc` made here is never dropped, so the handle keeps its reference.
-    ManuallyDrop::new(unsafe { Arc::from_raw(access.cast::<Access>().cast_const()) })
+    // SAFETY: By the type invariant the handle was made by `into_handle` from the access's
+    // `Arc`; the caller holds it.
+    unsafe { borrow_handle(access) }
 }
 
 /// Creates an access in the context `ictx` (`iommufd_access_create()`), whose id is
@@ -102,7 +102,7 @@ pub(crate) unsafe extern "C" fn iommufd_access_create(
             // SAFETY: The caller passes a pointer valid for writes.
             unsafe { id.write(access.id()) };
             // INVARIANT: The handle owns this reference until destroy.
-            Arc::into_raw(access).cast_mut().cast()
+            into_handle(access)
         }
         Err(e) => e.to_ptr(),
     }
@@ -116,9 +116,9 @@ pub(crate) unsafe extern "C" fn iommufd_access_create(
 /// `access` is an access handle of the caller, which it no longer uses.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn iommufd_access_destroy(access: *mut bindings::iommufd_access) {
-    // SAFETY: By the type invariant the handle owns this reference; the caller gives it
-    // back.
-    let access = unsafe { Arc::from_raw(access.cast::<Access>().cast_const()) };
+    // SAFETY: By the type invariant the handle owns this reference, made by `into_handle`;
+    // the caller gives it back.
+    let access: Arc<Access> = unsafe { from_handle(access) };
     Access::destroy(&access);
 }
 

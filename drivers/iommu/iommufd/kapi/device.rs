@@ -14,7 +14,7 @@ use kernel::{bindings, device::Device, ffi::c_int, sync::Arc};
 
 use crate::{ctx::CtxRef, device::idev::IDevice};
 
-use super::{ctx_ref, to_int};
+use super::{borrow_handle, ctx_ref, from_handle, into_handle, to_int};
 
 /// The bound device of a handle, borrowed.
 ///
@@ -23,9 +23,9 @@ use super::{ctx_ref, to_int};
 /// `idev` is a device handle the caller holds, and does not unbind while it uses the
 /// result.
 unsafe fn borrow(idev: *mut bindings::iommufd_device) -> ManuallyDrop<Arc<IDevice>> {
-    // SAFETY: By the type invariant the handle is `Arc::into_raw` of a live `IDevice`; the
-    // `Arc` made here is never dropped, so the handle keeps its reference.
-    ManuallyDrop::new(unsafe { Arc::from_raw(idev.cast::<IDevice>().cast_const()) })
+    // SAFETY: By the type invariant the handle was made by `into_handle` from the device's
+    // `Arc`; the caller holds it.
+    unsafe { borrow_handle(idev) }
 }
 
 /// Binds `dev` to the context `ictx` (`iommufd_device_bind()`): claims the DMA ownership
@@ -58,7 +58,7 @@ pub(crate) unsafe extern "C" fn iommufd_device_bind(
             // SAFETY: The caller passes a pointer valid for writes.
             unsafe { id.write(idev.id()) };
             // INVARIANT: The handle owns this reference until unbind.
-            Arc::into_raw(idev).cast_mut().cast()
+            into_handle(idev)
         }
         Err(e) => e.to_ptr(),
     }
@@ -73,9 +73,9 @@ pub(crate) unsafe extern "C" fn iommufd_device_bind(
 /// `idev` is a device handle of the caller, which it no longer uses.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn iommufd_device_unbind(idev: *mut bindings::iommufd_device) {
-    // SAFETY: By the type invariant the handle owns this reference; the caller gives it
-    // back.
-    let idev = unsafe { Arc::from_raw(idev.cast::<IDevice>().cast_const()) };
+    // SAFETY: By the type invariant the handle owns this reference, made by `into_handle`;
+    // the caller gives it back.
+    let idev: Arc<IDevice> = unsafe { from_handle(idev) };
     IDevice::unbind(&idev);
 }
 

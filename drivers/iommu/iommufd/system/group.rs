@@ -200,7 +200,8 @@ impl IGroup {
     ///
     /// `EBUSY` if the device's `pasid` is attached already; `EINVAL` if the group's `pasid`
     /// is attached to another HWPT, the HWPT cannot serve `pasid`, or the domain does not
-    /// suit the device; as the iommu core fails; `ENOMEM`.
+    /// suit the device; `EADDRINUSE` if the IOAS maps IOVA in the device's reserved
+    /// regions; as the iommu core fails; `ENOMEM`.
     pub(crate) fn attach(&self, dev: &Device, dev_id: u32, pasid: u32, hwpt: &Hwpt) -> Result {
         let mut state = self.state.lock();
         // Requests without PASID reach the IOAS: the device's reserved regions go there.
@@ -320,8 +321,9 @@ impl IGroup {
     /// # Errors
     ///
     /// `EINVAL` if the device's `pasid` is not attached, the HWPT cannot serve `pasid` or
-    /// the domain does not suit the device; as the core fails (`ENOMEM`). The group stays
-    /// on its old HWPT on error.
+    /// the domain does not suit the device; `EADDRINUSE` if the new IOAS maps IOVA in a
+    /// device's reserved region; as the core fails (`ENOMEM`). The group stays on its old
+    /// HWPT, and the reserved regions in the old IOAS, on error.
     pub(crate) fn replace(
         &self,
         dev: &Device,
@@ -347,8 +349,11 @@ impl IGroup {
                 let res = if id == dev_id {
                     reserve_regions(dev, id, hwpt.ioas())
                 } else {
-                    // Every device of the group is bound in this context.
-                    dev_of(id).map_or(Ok(()), |d| reserve_regions(&d, id, hwpt.ioas()))
+                    // Every device of the group is bound in this context; only injected
+                    // failures of the lookup miss one, and then the replace fails whole.
+                    dev_of(id)
+                        .ok_or(ENOENT)
+                        .and_then(|d| reserve_regions(&d, id, hwpt.ioas()))
                 };
                 if let Err(e) = res {
                     for &done in &attached.devices[..n] {
