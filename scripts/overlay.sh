@@ -47,6 +47,7 @@ add_line rust/uapi/uapi_helper.h '#include "../../drivers/iommu/iommufd/iommufd_
 add_line rust/helpers/helpers.c '#include "gup.c"'
 add_line rust/helpers/helpers.c '#include "pfnmap.c"'
 add_line rust/helpers/helpers.c '#include "fault_inject.c"'
+add_line rust/helpers/helpers.c '#include "msi.c"'
 # New kernel crate modules.
 add_after() { # FILE ANCHOR LINE: insert LINE after ANCHOR, once.
 	grep -qxF "$3" "$tree/$1" || sed -i "s|^$2\$|&\n$3|" "$tree/$1"
@@ -68,6 +69,7 @@ add_line rust/bindings/bindings_helper.h '#include "../../drivers/iommu/iommu-pr
 add_line rust/bindings/bindings_helper.h '#include "../../drivers/iommu/iommu-pages.h"'
 # The structures IOMMU drivers embed (struct iommufd_viommu) and their ops.
 add_line rust/bindings/bindings_helper.h '#include <linux/iommufd.h>'
+add_line rust/bindings/bindings_helper.h '#include "../../drivers/iommu/iommufd/driver_core.h"'
 add_line rust/bindings/bindings_helper.h '#include <linux/fault-inject.h>'
 add_after rust/kernel/iommu/mod.rs 'pub mod pgtable;' 'pub mod domain;'
 add_after rust/kernel/iommu/mod.rs 'pub mod domain;' 'pub mod group;'

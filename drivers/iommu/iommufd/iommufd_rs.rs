@@ -113,12 +113,16 @@ struct IommufdModule {
     /// can create mock devices any more.
     #[cfg(CONFIG_IOMMUFD_TEST)]
     mock: selftest::mock::Registration,
+    /// The operations lent to the built-in driver core: lent before the device nodes
+    /// exist (initialised first), taken back after they are gone (dropped last).
+    _driver_core: kapi::driver::DriverCore,
 }
 
 impl kernel::InPlaceModule for IommufdModule {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         pr_info!("Rust iommufd: /dev/iommu\n");
         try_pin_init!(Self {
+            _driver_core: kapi::driver::DriverCore::register()?,
             misc <- MiscDeviceRegistration::register_node(
                 MiscDeviceOptions { name: c"iommu" },
                 MiscDeviceNode {

@@ -190,6 +190,42 @@ impl Domain {
         unsafe { (*self.as_raw()).iopf_handler = Some(handler) };
     }
 
+    /// Marks the domain as iommufd's (`IOMMU_COOKIE_IOMMUFD`), with `cookie` in its
+    /// `iommufd_hwpt`: the iommu core then hands MSI set-up for devices attached to it to
+    /// `iommufd_sw_msi()`, which reads the cookie back ([`Domain::iommufd_cookie`]).
+    ///
+    /// # Safety
+    ///
+    /// The domain is attached nowhere yet (nothing reads the cookie concurrently), and
+    /// `cookie` is valid, for whatever its reader takes it to be, while the domain lives.
+    pub unsafe fn set_iommufd_cookie(&self, cookie: *mut core::ffi::c_void) {
+        // SAFETY: The domain is valid (type invariant); no one reads the fields yet (the
+        // caller's guarantee).
+        unsafe {
+            let d = self.as_raw();
+            (*d).cookie_type = bindings::iommu_domain_cookie_type_IOMMU_COOKIE_IOMMUFD;
+            (*d).__bindgen_anon_1.iommufd_hwpt = cookie.cast();
+        }
+    }
+
+    /// The cookie of [`Domain::set_iommufd_cookie`] of the domain `domain`; null if it is
+    /// not iommufd's.
+    ///
+    /// # Safety
+    ///
+    /// `domain` is a valid domain.
+    pub unsafe fn iommufd_cookie(domain: *const bindings::iommu_domain) -> *mut core::ffi::c_void {
+        // SAFETY: By the caller's guarantee; the union member is the one the cookie type
+        // says.
+        unsafe {
+            if (*domain).cookie_type == bindings::iommu_domain_cookie_type_IOMMU_COOKIE_IOMMUFD {
+                (*domain).__bindgen_anon_1.iommufd_hwpt.cast()
+            } else {
+                core::ptr::null_mut()
+            }
+        }
+    }
+
     /// Whether the driver can invalidate its caches of this domain on the user's request
     /// ([`Domain::cache_invalidate_user`]).
     pub fn has_cache_invalidate_user(&self) -> bool {

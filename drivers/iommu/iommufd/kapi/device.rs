@@ -28,6 +28,23 @@ unsafe fn borrow(idev: *mut bindings::iommufd_device) -> ManuallyDrop<Arc<IDevic
     unsafe { borrow_handle(idev) }
 }
 
+/// The handle of `idev` without a reference of its own (`Arc::as_ptr`, the same pointer as
+/// an owning handle): what a vDEVICE's `idev` holds for drivers, valid while `idev` is.
+pub(crate) fn handle_of(idev: &Arc<IDevice>) -> *mut bindings::iommufd_device {
+    Arc::as_ptr(idev).cast_mut().cast()
+}
+
+/// The bound device of a handle of [`handle_of`] or [`iommufd_device_bind`].
+///
+/// # Safety
+///
+/// `idev` is such a handle of a device that stays alive for `'a`.
+pub(crate) unsafe fn from_handle_ref<'a>(idev: *mut bindings::iommufd_device) -> &'a IDevice {
+    // SAFETY: Both kinds of handle point to the `IDevice` of an `Arc`, alive for `'a` by
+    // the caller's guarantee.
+    unsafe { &*idev.cast::<IDevice>() }
+}
+
 /// Binds `dev` to the context `ictx` (`iommufd_device_bind()`): claims the DMA ownership
 /// of its IOMMU group for the context and creates the device object, whose id is written
 /// to `id`.

@@ -10,8 +10,8 @@
 //! `EBUSY` while the queue exists, so the hardware never reads freed memory.
 //!
 //! The driver's structure starts with C's `struct iommufd_hw_queue` ([`crate::driver`]);
-//! a driver may make one queue depend on another ([`depend`]), which then cannot be
-//! destroyed first (`EBUSY`).
+//! a driver may make one queue depend on another (`iommufd_hw_queue_depend()`, through the
+//! driver core to [`crate::kapi::driver`]), which then cannot be destroyed first (`EBUSY`).
 //!
 //! # Lifetime
 //!
@@ -24,7 +24,7 @@ use crate::{
     ctx::CtxRef,
     device::access::Access,
     driver::DriverStruct,
-    object::{ObjRef, ObjectHeader, ObjectType},
+    object::{ObjRef, ObjectHeader},
     pagetable::viommu::Viommu,
     uapi,
     ucmd::UCmd,
@@ -87,47 +87,10 @@ impl HwQueue {
     /// # Safety
     ///
     /// `raw` is the driver structure of a live [`HwQueue`], alive for `'a`.
-    unsafe fn from_raw<'a>(raw: *const bindings::iommufd_hw_queue) -> &'a HwQueue {
+    pub(crate) unsafe fn from_raw<'a>(raw: *const bindings::iommufd_hw_queue) -> &'a HwQueue {
         // SAFETY: By the caller's guarantee.
         unsafe { DriverStruct::owner_of(raw) }
     }
-}
-
-/// Makes the queue `dependent` depend on the queue `depended`, which then cannot be
-/// destroyed before it (C's `iommufd_hw_queue_depend`); undone by [`undepend`].
-///
-/// # Errors
-///
-/// `EINVAL` for a queue depending on itself or on a queue of another vIOMMU's context.
-///
-/// # Safety
-///
-/// Both are driver structures of live queues, called from their driver.
-pub(crate) unsafe fn depend(
-    dependent: *const bindings::iommufd_hw_queue,
-    depended: *const bindings::iommufd_hw_queue,
-) -> Result {
-    if core::ptr::eq(dependent, depended) {
-        return Err(EINVAL);
-    }
-    // SAFETY: By the caller's guarantee.
-    let (a, b) = unsafe { (HwQueue::from_raw(dependent), HwQueue::from_raw(depended)) };
-    // SAFETY: Both are live, so are their vIOMMUs' core structures.
-    if unsafe { (*a.drv.0.raw().viommu).ictx != (*b.drv.0.raw().viommu).ictx } {
-        return Err(EINVAL);
-    }
-    b.header().add_user();
-    Ok(())
-}
-
-/// Undoes [`depend`].
-///
-/// # Safety
-///
-/// As for [`depend`], for a dependency made by it.
-pub(crate) unsafe fn undepend(depended: *const bindings::iommufd_hw_queue) {
-    // SAFETY: By the caller's guarantee.
-    unsafe { HwQueue::from_raw(depended) }.header().put_user();
 }
 
 /// Pins the queue memory `[iova, iova + length)` of the vIOMMU's nest parent through a new

@@ -27,6 +27,7 @@ use crate::{
     device::idev::IDevice,
     object::{ObjRef, ObjectHeader, ObjectTable, ObjectType},
     pagetable::{fault::Fault, nested::HwptNested, viommu::Viommu, Ioas},
+    system::msi::MsiIds,
     uapi::{self, hwpt_flags},
     ucmd::UCmd,
 };
@@ -89,13 +90,19 @@ impl Hwpt {
         }
     }
 
-    /// The IOAS whose mappings the device's DMA reaches through the HWPT: its own, or its
-    /// nest parent's (C's `find_hwpt_paging()`).
-    pub(crate) fn ioas(&self) -> &Ioas {
+    /// The paging HWPT the device's DMA is translated through: itself, or its nest parent
+    /// (C's `find_hwpt_paging()`).
+    pub(crate) fn paging(&self) -> &HwptPaging {
         match self {
-            Hwpt::Paging(h) => &h.ioas,
-            Hwpt::Nested(h) => &h.parent().ioas,
+            Hwpt::Paging(h) => h,
+            Hwpt::Nested(h) => h.parent(),
         }
+    }
+
+    /// The IOAS whose mappings the device's DMA reaches through the HWPT (that of
+    /// [`Hwpt::paging`]).
+    pub(crate) fn ioas(&self) -> &Ioas {
+        &self.paging().ioas
     }
 
     /// Whether both are the same HWPT.
@@ -155,6 +162,8 @@ pub(crate) struct HwptPaging {
     pub(crate) nest_parent: bool,
     /// The fault queue of its IO page faults (a user of it).
     pub(crate) fault: Option<ObjRef<Fault>>,
+    /// The context's MSI doorbells its domain maps (`crate::system::msi`).
+    pub(crate) sw_msi_present: MsiIds,
 }
 
 crate::object::object_type!(HwptPaging, HwptPaging);
@@ -211,7 +220,7 @@ impl HwptPaging {
         ioas.iopt.add_domain(&domain)?;
         // From here on the HWPT's drop takes the domain back out of the IOAS, also when
         // `Arc::new` fails and drops it.
-        Ok(Arc::new(
+        let hwpt = Arc::new(
             Self {
                 header: ObjectHeader::new(),
                 id,
@@ -223,9 +232,17 @@ impl HwptPaging {
                 pasid_compat: flags & hwpt_flags::PASID != 0,
                 nest_parent: flags & hwpt_flags::NEST_PARENT != 0,
                 fault,
+                sw_msi_present: MsiIds::new(),
             },
             GFP_KERNEL_ACCOUNT,
-        )?)
+        )?;
+        // SAFETY: The domain is attached nowhere yet; the HWPT outlives it (it owns it,
+        // and the nested HWPTs whose domains name it hold it).
+        unsafe {
+            hwpt.domain
+                .set_iommufd_cookie(Arc::as_ptr(&hwpt).cast_mut().cast())
+        };
+        Ok(hwpt)
     }
 
     /// The id in the context's table.

@@ -88,6 +88,14 @@ fn publish(ucmd: &UCmd<'_>, cmd: &mut uapi::HwptAlloc, mut domain: Domain, on: N
         },
         GFP_KERNEL_ACCOUNT,
     )?;
+    // The iommu core hands MSI set-up of devices attached to a nested domain to iommufd
+    // too; the doorbells go into the parent's domain, which translates them (as C's
+    // `find_hwpt_paging()`).
+    // SAFETY: The domain is attached nowhere yet; the parent outlives it (the HWPT holds it).
+    unsafe {
+        hwpt.domain
+            .set_iommufd_cookie(core::ptr::from_ref(hwpt.parent()).cast_mut().cast())
+    };
     cmd.out_hwpt_id = reservation.id();
     let prepared = reservation.prepare(hwpt)?;
     ucmd.respond(cmd)?;

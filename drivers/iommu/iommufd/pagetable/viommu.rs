@@ -21,12 +21,11 @@
 
 use kernel::{
     bindings,
-    device::Device,
     iommu::domain::{Domain, UserData, UserDataArray},
     new_mutex,
     prelude::*,
     sync::Arc,
-    sync::{aref::ARef, Mutex},
+    sync::Mutex,
 };
 
 use crate::{
@@ -69,8 +68,15 @@ impl Drop for DriverViommu {
             // once, here, before the allocation is freed (by the field's drop).
             unsafe { destroy(self.as_raw()) };
         }
+        // SAFETY: `alloc` initialised `vdevs` first thing; every vDEVICE, which holds the
+        // vIOMMU, left it.
+        unsafe { bindings::xa_destroy(&raw mut (*self.as_raw()).vdevs) };
     }
 }
+
+/// A driver's `vdevice_init`.
+pub(crate) type VdeviceInit =
+    unsafe extern "C" fn(vdev: *mut bindings::iommufd_vdevice) -> kernel::ffi::c_int;
 
 /// A vIOMMU.
 #[pin_data]
@@ -80,9 +86,6 @@ pub(crate) struct Viommu {
     pub(crate) drv: DriverViommu,
     /// The nest parent.
     hwpt: ObjRef<HwptPaging>,
-    /// The devices of its vDEVICEs, by virtual ID (C's `viommu->vdevs`).
-    #[pin]
-    vdevs: Mutex<KVec<(u64, ARef<Device>)>>,
     /// Its event queues, one per type (C's `viommu->veventqs`).
     #[pin]
     veventqs: Mutex<KVec<QueueRef>>,
@@ -125,70 +128,71 @@ impl Viommu {
         &self.hwpt
     }
 
-    /// The context the vIOMMU is an object of.
-    fn ctx(&self) -> &crate::ctx::IommufdCtx {
-        // SAFETY: `alloc` set `ictx` to the context, which outlives its objects.
-        unsafe { &*self.drv.raw().ictx.cast::<crate::ctx::IommufdCtx>() }
+    /// The vDEVICEs by virtual ID: C's `viommu->vdevs`, which drivers look up under its
+    /// lock (`iommufd_viommu_find_dev()`).
+    fn vdevs(&self) -> *mut bindings::xarray {
+        // SAFETY: The structure is valid while the vIOMMU is.
+        unsafe { &raw mut (*self.drv.as_raw()).vdevs }
     }
 
-    /// Exposes `length` bytes of physical memory at `phys` for `mmap()` of `/dev/iommu`,
-    /// owned by this vIOMMU (C's `iommufd_viommu_alloc_mmap`); returns the offset.
-    ///
-    /// # Errors
-    ///
-    /// `EINVAL` for an unaligned address or length; `ENOSPC`, `ENOMEM`.
-    pub(crate) fn alloc_mmap(&self, phys: u64, length: usize) -> Result<usize> {
-        // SAFETY: The driver removes its regions in its `destroy`, which runs before the
-        // vIOMMU is freed.
-        unsafe { self.ctx().mmaps.add(&self.header, phys, length) }
-    }
-
-    /// Removes a region of [`Viommu::alloc_mmap`] (C's `iommufd_viommu_destroy_mmap`).
-    pub(crate) fn destroy_mmap(&self, offset: usize) {
-        self.ctx().mmaps.remove(&self.header, offset);
-    }
-
-    /// Records the device `dev` of a new vDEVICE as `virt_id`.
+    /// Reserves the slot of the virtual ID `virt_id` (it reads back as empty until
+    /// [`Viommu::store_vdev`]).
     ///
     /// # Errors
     ///
     /// `EEXIST` if the virtual ID is taken; `ENOMEM`.
-    pub(crate) fn add_vdev(&self, virt_id: u64, dev: &Device) -> Result {
-        let mut vdevs = self.vdevs.lock();
-        if vdevs.iter().any(|(id, _)| *id == virt_id) {
-            return Err(EEXIST);
+    pub(crate) fn reserve_vdev(&self, virt_id: u64) -> Result {
+        let xa = self.vdevs();
+        // SAFETY: `vdevs` is initialised (`alloc`); `__xa_insert` is called under its lock,
+        // which it may drop to allocate. A null entry reserves the slot.
+        let r = unsafe {
+            bindings::xa_lock(xa);
+            let r = bindings::__xa_insert(
+                xa,
+                virt_id as usize,
+                core::ptr::null_mut(),
+                bindings::GFP_KERNEL_ACCOUNT,
+            );
+            bindings::xa_unlock(xa);
+            r
+        };
+        match r {
+            0 => Ok(()),
+            r if r == EBUSY.to_errno() => Err(EEXIST),
+            r => Err(Error::from_errno(r)),
         }
-        vdevs.push((virt_id, dev.into()), GFP_KERNEL_ACCOUNT)?;
-        Ok(())
     }
 
-    /// Forgets the vDEVICE `virt_id`.
-    pub(crate) fn remove_vdev(&self, virt_id: u64) {
-        self.vdevs.lock().retain(|(id, _)| *id != virt_id);
+    /// Puts the vDEVICE `vdev` in the slot `virt_id` reserved for it.
+    pub(crate) fn store_vdev(&self, virt_id: u64, vdev: *mut bindings::iommufd_vdevice) {
+        // SAFETY: `vdevs` is initialised; the slot is reserved, so the store replaces the
+        // reservation in place and allocates nothing.
+        let old = unsafe {
+            bindings::xa_store(
+                self.vdevs(),
+                virt_id as usize,
+                vdev.cast(),
+                bindings::GFP_KERNEL_ACCOUNT,
+            )
+        };
+        kernel::warn_on!(!old.is_null());
     }
 
-    /// Runs `f` on the device of the vDEVICE `virt_id`, if any, while it cannot go (C's
-    /// `iommufd_viommu_find_dev` under the `vdevs` lock).
-    pub(crate) fn with_dev<R>(&self, virt_id: u64, f: impl FnOnce(Option<&Device>) -> R) -> R {
-        let vdevs = self.vdevs.lock();
-        f(vdevs
-            .iter()
-            .find(|(id, _)| *id == virt_id)
-            .map(|(_, d)| &**d))
-    }
-
-    /// The virtual ID of `dev` on this vIOMMU (C's `iommufd_viommu_get_vdev_id`).
-    ///
-    /// # Errors
-    ///
-    /// `ENOENT` if the device has no vDEVICE here.
-    pub(crate) fn vdev_id_of(&self, dev: &Device) -> Result<u64> {
-        let vdevs = self.vdevs.lock();
-        vdevs
-            .iter()
-            .find(|(_, d)| core::ptr::eq(&**d, dev))
-            .map(|(id, _)| *id)
-            .ok_or(ENOENT)
+    /// Empties the slot `virt_id` if it holds `vdev` or a reservation (the vDEVICE is going,
+    /// or its setup failed).
+    pub(crate) fn forget_vdev(&self, virt_id: u64, vdev: *mut bindings::iommufd_vdevice) {
+        let xa = self.vdevs();
+        // SAFETY: `vdevs` is initialised. Only the vDEVICE that reserved a slot stores into
+        // it or erases it, so a reservation at `virt_id` is this vDEVICE's, and erasing
+        // needs no memory.
+        unsafe {
+            bindings::xa_lock(xa);
+            let cur = bindings::xa_load(xa, virt_id as usize);
+            if cur.is_null() || cur == vdev.cast() {
+                bindings::__xa_erase(xa, virt_id as usize);
+            }
+            bindings::xa_unlock(xa);
+        }
     }
 
     /// Lists the event queue `q`.
@@ -230,11 +234,12 @@ impl Viommu {
         q.report(data)
     }
 
-    /// Whether the driver keeps state of its own per vDEVICE (`vdevice_size`).
-    pub(crate) fn has_vdevice_ops(&self) -> bool {
+    /// The size of the driver's vDEVICE structure (0 if it has none of its own) and its
+    /// `vdevice_init`.
+    pub(crate) fn vdevice_ops(&self) -> (usize, Option<VdeviceInit>) {
         self.drv
             .ops()
-            .is_some_and(|ops| ops.vdevice_size != 0 || ops.vdevice_init.is_some())
+            .map_or((0, None), |ops| (ops.vdevice_size, ops.vdevice_init))
     }
 
     /// The IOMMU instance it belongs to.
@@ -328,13 +333,14 @@ pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::ViommuAlloc) -> Result {
             .cast_mut()
             .cast();
         core.iommu_dev = crate::device::iommu_dev(&idev.dev);
+        // SAFETY: The structure is at its final address (a heap allocation).
+        unsafe { bindings::xa_init_flags(&mut core.vdevs, 0) };
     }
     let viommu = Arc::pin_init(
         pin_init!(Viommu {
             header: ObjectHeader::new(),
             drv: DriverViommu(drv),
             hwpt,
-            vdevs <- new_mutex!(KVec::new()),
             veventqs <- new_mutex!(KVec::new()),
         }),
         GFP_KERNEL_ACCOUNT,

@@ -28,7 +28,6 @@ use kernel::{
     bindings, device::Device, error::to_result, prelude::*, sync::aref::ARef, types::Opaque, uapi,
 };
 
-use crate::pagetable::{hw_queue, viommu::Viommu};
 use kernel::sync::Mutex;
 
 /// A C structure that the core reads (and, for the bus and the IOMMU, writes) through a
@@ -145,9 +144,10 @@ unsafe extern "C" fn mock_attach(
         if (*domain).type_ == bindings::IOMMU_DOMAIN_NESTED {
             let viommu = (*domain.cast::<MockNested>()).viommu;
             if !viommu.is_null() {
-                let viommu = Viommu::from_raw(viommu);
-                if let Err(e) = viommu.vdev_id_of(Device::from_raw(dev)) {
-                    return e.to_errno();
+                let mut vdev_id = 0;
+                let rc = bindings::iommufd_viommu_get_vdev_id(viommu, dev, &mut vdev_id);
+                if rc != 0 {
+                    return rc;
                 }
             }
         }
@@ -859,7 +859,7 @@ fn write_viommu_data(
 ///
 /// # Safety
 ///
-/// `mock` is a mock vIOMMU whose back-pointer to its [`Viommu`] is set.
+/// `mock` is a mock vIOMMU whose core part iommufd filled.
 unsafe fn setup_viommu_mmap(mock: *mut MockViommu, data: &bindings::iommu_user_data) -> Result {
     let mut cfg = read_viommu_data(data)?;
     // SAFETY: Plain allocation.
@@ -874,23 +874,32 @@ unsafe fn setup_viommu_mmap(mock: *mut MockViommu, data: &bindings::iommu_user_d
         va.write(cfg.in_data);
         bindings::kunmap_local(va.cast());
     }
-    // SAFETY: By the caller's guarantee.
-    let viommu = unsafe { Viommu::from_raw(&raw mut (*mock).core) };
     // SAFETY: `page_to_pfn` computes with the pointer only.
     let phys = (unsafe { bindings::page_to_pfn(page) } as u64) << kernel::page::PAGE_SHIFT;
-    let offset = match viommu.alloc_mmap(phys, MMAP_LEN) {
-        Ok(offset) => offset,
-        Err(e) => {
-            // SAFETY: Allocated above, never shared.
-            unsafe { bindings::__free_pages(page, MMAP_ORDER) };
-            return Err(e);
-        }
+    let mut offset = 0;
+    // SAFETY: By the caller's guarantee the core part names the vIOMMU's context (C's
+    // `iommufd_viommu_alloc_mmap()`).
+    let rc = unsafe {
+        let core = &raw mut (*mock).core;
+        bindings::_iommufd_alloc_mmap(
+            (*core).ictx,
+            &raw mut (*core).obj,
+            phys,
+            MMAP_LEN,
+            &mut offset,
+        )
     };
+    if let Err(e) = kernel::error::to_result(rc) {
+        // SAFETY: Allocated above, never shared.
+        unsafe { bindings::__free_pages(page, MMAP_ORDER) };
+        return Err(e);
+    }
     cfg.out_data = cfg.in_data;
     cfg.out_mmap_offset = offset as u64;
     cfg.out_mmap_length = MMAP_LEN as u64;
     if let Err(e) = write_viommu_data(data, &cfg) {
-        viommu.destroy_mmap(offset);
+        // SAFETY: As above, for the region made above.
+        unsafe { destroy_viommu_mmap(mock, offset) };
         // SAFETY: The region is gone and nothing mapped it yet.
         unsafe { bindings::__free_pages(page, MMAP_ORDER) };
         return Err(e);
@@ -903,17 +912,31 @@ unsafe fn setup_viommu_mmap(mock: *mut MockViommu, data: &bindings::iommu_user_d
     Ok(())
 }
 
+/// Removes the region at `offset` of [`setup_viommu_mmap`] (C's
+/// `iommufd_viommu_destroy_mmap()`).
+///
+/// # Safety
+///
+/// `mock` is a live mock vIOMMU, owner of that region.
+unsafe fn destroy_viommu_mmap(mock: *mut MockViommu, offset: usize) {
+    // SAFETY: By the caller's guarantee.
+    unsafe {
+        let core = &raw mut (*mock).core;
+        bindings::_iommufd_destroy_mmap((*core).ictx, &raw mut (*core).obj, offset);
+    }
+}
+
 /// Releases what [`mock_viommu_init`] set up (`iommufd_viommu_ops::destroy`).
 ///
 /// # Safety
 ///
-/// Called by iommufd, once, with an initialised mock vIOMMU whose [`Viommu`] is live.
+/// Called by iommufd, once, with an initialised mock vIOMMU.
 unsafe extern "C" fn mock_viommu_destroy(viommu: *mut bindings::iommufd_viommu) {
     let mock = viommu.cast::<MockViommu>();
     // SAFETY: By the caller's guarantee.
     unsafe {
         if !(*mock).page.is_null() {
-            Viommu::from_raw(viommu).destroy_mmap((*mock).mmap_offset);
+            destroy_viommu_mmap(mock, (*mock).mmap_offset);
             // The region is gone, and no mapping holds the vIOMMU: nothing maps the pages.
             bindings::__free_pages((*mock).page, MMAP_ORDER);
         }
@@ -989,8 +1012,13 @@ unsafe extern "C" fn mock_hw_queue_init_phys(
     if !prev.is_null() {
         // SAFETY: Both are live queues of this vIOMMU (a listed queue removes itself in
         // its destroy, under the lock held here).
-        if let Err(e) = unsafe { hw_queue::depend(hw_queue, prev.cast()) } {
-            return e.to_errno();
+        // C's `iommufd_hw_queue_depend()`.
+        // SAFETY: Both are queues of this vIOMMU, `prev` made first.
+        let rc = unsafe {
+            bindings::_iommufd_object_depend(&raw mut (*hw_queue).obj, &raw mut (*prev).core.obj)
+        };
+        if rc != 0 {
+            return rc;
         }
     }
     // SAFETY: The queue is ours to set up.
@@ -1023,7 +1051,9 @@ unsafe extern "C" fn mock_hw_queue_destroy(hw_queue: *mut bindings::iommufd_hw_q
     if !prev.is_null() {
         // SAFETY: The dependency was made by `mock_hw_queue_init_phys`; `prev` cannot be
         // destroyed before this queue, so it is live.
-        unsafe { hw_queue::undepend(prev.cast()) };
+        unsafe {
+            bindings::_iommufd_object_undepend(&raw mut (*hw_queue).obj, &raw mut (*prev).core.obj)
+        };
     }
 }
 
@@ -1105,7 +1135,7 @@ unsafe extern "C" fn mock_viommu_cache_invalidate(
     array: *mut bindings::iommu_user_data_array,
 ) -> c_int {
     // SAFETY: By the caller's guarantee.
-    let (viommu, array) = unsafe { (Viommu::from_raw(viommu), &mut *array) };
+    let array = unsafe { &mut *array };
     // A zero-length array checks the type only.
     if array.entry_num == 0 && array.type_ == uapi::IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST {
         return 0;
@@ -1125,11 +1155,22 @@ unsafe extern "C" fn mock_viommu_cache_invalidate(
         if cmd.cache_id > uapi::MOCK_DEV_CACHE_ID_MAX {
             return Err(EINVAL);
         }
-        viommu.with_dev(u64::from(cmd.vdev_id), |dev| {
-            let mdev = dev.and_then(as_mock).ok_or(EINVAL)?;
-            clear_entries(&mdev.cache, cmd.flags, cmd.cache_id);
-            Ok::<(), Error>(())
-        })?;
+        // As C: the device stays while the vIOMMU's `vdevs` is locked.
+        // SAFETY: The vIOMMU is live and initialised (the caller's guarantee);
+        // `iommufd_viommu_find_dev()` is called under the lock of its `vdevs`.
+        unsafe {
+            let vdevs = &raw mut (*viommu).vdevs;
+            bindings::xa_lock(vdevs);
+            let dev = bindings::iommufd_viommu_find_dev(viommu, cmd.vdev_id as usize);
+            let mdev = (!dev.is_null())
+                .then(|| as_mock(Device::from_raw(dev)))
+                .flatten();
+            if let Some(mdev) = mdev {
+                clear_entries(&mdev.cache, cmd.flags, cmd.cache_id);
+            }
+            bindings::xa_unlock(vdevs);
+            mdev.map(|_| ()).ok_or(EINVAL)
+        }?;
         done += 1;
         Ok(())
     });

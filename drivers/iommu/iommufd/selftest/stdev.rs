@@ -4,7 +4,7 @@
 //! the context and attaches it, like a VFIO driver would; the selftest object it returns
 //! (the "stdev") owns all three, and destroying it undoes them.
 
-use kernel::{prelude::*, sync::Arc};
+use kernel::{error::to_result, prelude::*, sync::Arc};
 
 use super::mock::{is_mock_paging, MockDev};
 use crate::{
@@ -301,13 +301,23 @@ pub(super) fn trigger_vevent(ucmd: &UCmd<'_>, dev_id: u32) -> Result {
     let Some(Hwpt::Nested(nested)) = idev.attached_hwpt(NO_PASID) else {
         return Err(ENOENT);
     };
-    let viommu = nested.viommu().ok_or(ENOENT)?;
-    let virt_id = viommu.vdev_id_of(&idev.dev)?;
-    let event = kernel::uapi::iommu_viommu_event_selftest {
+    let viommu = nested.viommu().ok_or(ENOENT)?.drv.as_raw();
+    let dev = crate::device::raw(&idev.dev);
+    let mut virt_id = 0;
+    // As the mock hardware would, through the driver core (C's driver-facing API).
+    // SAFETY: The vIOMMU is live while the nested HWPT holds it; `dev` is the bound
+    // device's.
+    to_result(unsafe { bindings::iommufd_viommu_get_vdev_id(viommu, dev, &mut virt_id) })?;
+    let mut event = kernel::uapi::iommu_viommu_event_selftest {
         virt_id: virt_id as u32,
     };
-    viommu.report_event(
-        kernel::uapi::IOMMU_VEVENTQ_TYPE_SELFTEST,
-        &event.virt_id.to_ne_bytes(),
-    )
+    // SAFETY: As above; `event` is valid for its size.
+    to_result(unsafe {
+        bindings::iommufd_viommu_report_event(
+            viommu,
+            kernel::uapi::IOMMU_VEVENTQ_TYPE_SELFTEST,
+            (&raw mut event).cast(),
+            core::mem::size_of_val(&event),
+        )
+    })
 }

@@ -39,6 +39,7 @@ use kernel::{
 use crate::{
     ctx::CtxRef,
     pagetable::{fault::Fault, hwpt::Hwpt, iova::IovaRange, Ioas},
+    system::msi::{self, GroupMsi, SharedMaps},
 };
 
 /// Reserves, in `ioas`, the reserved regions of `dev` (id `dev_id`), whose requests without
@@ -47,18 +48,33 @@ use crate::{
 ///
 /// # Errors
 ///
+/// Returns the start of the device's software MSI window (`IOMMU_RESV_SW_MSI`), if it has
+/// one ([`crate::system::msi`]).
+///
+/// # Errors
+///
 /// `EADDRINUSE` if something is mapped in a region, `ENOMEM`; `EINVAL` when iommufd's fault
-/// injection says so (as C).
-fn reserve_regions(dev: &Device, dev_id: u32, ioas: &Ioas) -> Result {
+/// injection says so (as C), or for a driver that reports both kinds of MSI window, or two
+/// software ones (warned).
+fn reserve_regions(dev: &Device, dev_id: u32, ioas: &Ioas) -> Result<Option<u64>> {
     if crate::should_fail() {
         return Err(EINVAL);
     }
     let regions = kernel::iommu::domain::resv_regions(dev)?;
     let mut ranges = KVec::with_capacity(regions.len(), GFP_KERNEL)?;
+    let (mut hw_msi, mut sw_msi, mut sw_msi_start) = (0, 0, None);
     for r in regions
         .iter()
         .filter(|r| r.kind != bindings::iommu_resv_type_IOMMU_RESV_DIRECT_RELAXABLE)
     {
+        match r.kind {
+            bindings::iommu_resv_type_IOMMU_RESV_MSI => hw_msi += 1,
+            bindings::iommu_resv_type_IOMMU_RESV_SW_MSI => {
+                sw_msi += 1;
+                sw_msi_start = Some(r.start);
+            }
+            _ => {}
+        }
         let last = r.start.saturating_add(r.length - 1);
         // Room was allocated above.
         let _ = ranges.push_within_capacity(IovaRange {
@@ -66,7 +82,12 @@ fn reserve_regions(dev: &Device, dev_id: u32, ioas: &Ioas) -> Result {
             last,
         });
     }
-    ioas.iopt.reserve_dev(dev_id, &ranges)
+    // Drivers offer one kind of MSI window, and one software window at most.
+    if kernel::warn_on!((sw_msi != 0 && hw_msi != 0) || sw_msi > 1) {
+        return Err(EINVAL);
+    }
+    ioas.iopt.reserve_dev(dev_id, &ranges)?;
+    Ok(sw_msi_start)
 }
 
 /// `IOMMU_NO_PASID`: the PASID of DMA without one (the RID).
@@ -86,6 +107,8 @@ pub(crate) struct AttachHandle {
     fault: Option<Arc<Fault>>,
     /// The device that attached first.
     dev_id: u32,
+    /// The group it attaches, which owns it (through its `state`).
+    group: *const IGroup,
 }
 
 // SAFETY: The handle is data the iommu core reads under the group's lock; it is not tied
@@ -95,12 +118,13 @@ unsafe impl Send for AttachHandle {}
 unsafe impl Sync for AttachHandle {}
 
 impl AttachHandle {
-    fn new(hwpt: &Hwpt, dev_id: u32) -> Result<KBox<Self>> {
+    fn new(hwpt: &Hwpt, dev_id: u32, group: &IGroup) -> Result<KBox<Self>> {
         Ok(KBox::new(
             Self {
                 handle: Opaque::zeroed(),
                 fault: hwpt.fault().cloned(),
                 dev_id,
+                group,
             },
             GFP_KERNEL_ACCOUNT,
         )?)
@@ -130,6 +154,13 @@ impl AttachHandle {
     /// The id of the device faults through this attachment are reported for.
     pub(crate) fn dev_id(&self) -> u32 {
         self.dev_id
+    }
+
+    /// The group it attaches.
+    #[cfg_attr(not(CONFIG_IRQ_MSI_IOMMU), allow(dead_code))]
+    pub(crate) fn group(&self) -> &IGroup {
+        // SAFETY: The group owns the handle, so it outlives it.
+        unsafe { &*self.group }
     }
 
     /// Ends the handle after the core dropped it: pending faults that came through it are
@@ -190,6 +221,8 @@ pub(crate) struct IGroup {
     pub(crate) group: ARef<Group>,
     #[pin]
     state: Mutex<IGroupState>,
+    /// Its software MSI window and the doorbells its devices use.
+    pub(crate) msi: GroupMsi,
 }
 
 impl IGroup {
@@ -215,7 +248,9 @@ impl IGroup {
                 return Err(EINVAL);
             }
             if resv {
-                reserve_regions(dev, dev_id, hwpt.ioas())?;
+                if let Some(start) = reserve_regions(dev, dev_id, hwpt.ioas())? {
+                    self.msi.set_start(start);
+                }
             }
             if let Err(e) = attached.devices.push(dev_id, GFP_KERNEL_ACCOUNT) {
                 if resv {
@@ -228,29 +263,36 @@ impl IGroup {
         }
         state.pasid_compat(hwpt, pasid)?;
         if resv {
-            reserve_regions(dev, dev_id, hwpt.ioas())?;
+            if let Some(start) = reserve_regions(dev, dev_id, hwpt.ioas())? {
+                self.msi.set_start(start);
+            }
         }
-        let res = Self::attach_first(&mut state, &self.group, dev, dev_id, pasid, hwpt);
+        let res = self.attach_first(&mut state, dev, dev_id, pasid, hwpt);
         if res.is_err() && resv {
             hwpt.ioas().iopt.unreserve_dev(dev_id);
         }
         res
     }
 
-    /// The body of [`IGroup::attach`] for the first device of `pasid`.
+    /// The body of [`IGroup::attach`] for the first device of `pasid`: the MSI doorbells
+    /// the group uses are mapped into the domain before the group moves there.
     fn attach_first(
+        &self,
         state: &mut IGroupState,
-        group: &Group,
         dev: &Device,
         dev_id: u32,
         pasid: u32,
         hwpt: &Hwpt,
     ) -> Result {
+        let group = &*self.group;
         state.attached.reserve(1, GFP_KERNEL_ACCOUNT)?;
         let mut devices = KVec::with_capacity(1, GFP_KERNEL_ACCOUNT)?;
         // Room was reserved.
         let _ = devices.push_within_capacity(dev_id);
-        let handle = AttachHandle::new(hwpt, dev_id)?;
+        if pasid == NO_PASID {
+            self.msi.setup(hwpt.paging())?;
+        }
+        let handle = AttachHandle::new(hwpt, dev_id, self)?;
         let domain = hwpt.domain().as_raw();
         // SAFETY: The domain, the group and the device are valid; the handle is boxed, and
         // stays until the detach or is moved to another handle by a replace.
@@ -354,7 +396,8 @@ impl IGroup {
                     dev_of(id)
                         .ok_or(ENOENT)
                         .and_then(|d| reserve_regions(&d, id, hwpt.ioas()))
-                };
+                }
+                .map(|_| ());
                 if let Err(e) = res {
                     for &done in &attached.devices[..n] {
                         hwpt.ioas().iopt.unreserve_dev(done);
@@ -363,7 +406,13 @@ impl IGroup {
                 }
             }
         }
-        let res = Self::replace_domain(attached, &self.group, dev, dev_id, pasid, hwpt);
+        // The doorbells the group uses are mapped in the new domain before it moves.
+        let res = if pasid == NO_PASID {
+            self.msi.setup(hwpt.paging())
+        } else {
+            Ok(())
+        }
+        .and_then(|()| self.replace_domain(attached, dev, dev_id, pasid, hwpt));
         if resv {
             // The regions leave the IOAS the group no longer (or did not) attach through.
             let from = match &res {
@@ -379,14 +428,15 @@ impl IGroup {
 
     /// The body of [`IGroup::replace`]: attaches `hwpt` in place of the old HWPT.
     fn replace_domain(
+        &self,
         attached: &mut Attached,
-        group: &Group,
         dev: &Device,
         dev_id: u32,
         pasid: u32,
         hwpt: &Hwpt,
     ) -> Result<Option<(Hwpt, u32)>> {
-        let handle = AttachHandle::new(hwpt, dev_id)?;
+        let group = &*self.group;
+        let handle = AttachHandle::new(hwpt, dev_id, self)?;
         let domain = hwpt.domain().as_raw();
         // SAFETY: The group, the device and the domain are valid; the new handle is boxed
         // and kept below.
@@ -477,13 +527,20 @@ impl Drop for GroupHold {
 pub(crate) struct GroupTable {
     #[pin]
     groups: Mutex<KVec<Arc<IGroup>>>,
+    /// The context's MSI doorbells, shared by its groups.
+    sw_msi: SharedMaps,
 }
 
 impl GroupTable {
     /// An empty table.
-    pub(crate) fn new() -> impl PinInit<Self> {
-        pin_init!(Self {
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
             groups <- new_mutex!(KVec::new()),
+            sw_msi: msi::new_maps()?,
         })
     }
 
@@ -508,6 +565,7 @@ impl GroupTable {
                     attached: KVec::new(),
                     bound: 1,
                 }),
+                msi: GroupMsi::new(self.sw_msi.clone()),
             }),
             GFP_KERNEL_ACCOUNT,
         )?;

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The operations this module lends the built-in driver core (`iommufd_driver_rs.rs`,
+//! `driver_core.h`), which IOMMU drivers and the iommu core call under C's names
+//! (`_iommufd_object_depend`, `_iommufd_alloc_mmap`, `iommufd_viommu_report_event`, ...).
+//!
+//! The objects drivers name are the C structures they embed, which start with `struct
+//! iommufd_object` ([`crate::driver`]): a vIOMMU, a vDEVICE or a HW queue. Their
+//! allocation points back to the Rust object that owns them, so each call finds its
+//! object without a lookup. A device is named by its C handle (`struct iommufd_device *`,
+//! [`super::device`]), which a vDEVICE's `idev` holds.
+
+use kernel::{
+    bindings,
+    ffi::{c_int, c_ulong, c_void},
+    prelude::*,
+};
+
+use crate::{
+    ctx::IommufdCtx,
+    device::vdevice::VDevice,
+    object::{ObjectHeader, ObjectType},
+    pagetable::{hw_queue::HwQueue, viommu::Viommu},
+};
+
+/// The header of the object whose driver structure starts with `obj`; `None` for a type
+/// drivers do not embed.
+///
+/// # Safety
+///
+/// `obj` is the core part of the driver structure of a live object of this module, alive
+/// for `'a`.
+unsafe fn header_of<'a>(obj: *mut bindings::iommufd_object) -> Option<&'a ObjectHeader> {
+    // SAFETY: By the caller's guarantee; the type says which structure `obj` starts.
+    unsafe {
+        match (*obj).type_ {
+            bindings::iommufd_object_type_IOMMUFD_OBJ_VIOMMU => {
+                Some(Viommu::from_raw(obj.cast()).header())
+            }
+            bindings::iommufd_object_type_IOMMUFD_OBJ_VDEVICE => {
+                Some(VDevice::from_raw(obj.cast()).header())
+            }
+            bindings::iommufd_object_type_IOMMUFD_OBJ_HW_QUEUE => {
+                Some(HwQueue::from_raw(obj.cast()).header())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `object_depend`: `depended` gains a user, so it cannot be destroyed (`EBUSY`) before
+/// `dependent` undoes this.
+///
+/// # Safety
+///
+/// Both are the core parts of live objects of this module, of the same type (the driver
+/// core checked).
+unsafe extern "C" fn object_depend(
+    _dependent: *mut bindings::iommufd_object,
+    depended: *mut bindings::iommufd_object,
+) -> c_int {
+    // SAFETY: By the caller's guarantee.
+    match unsafe { header_of(depended) } {
+        Some(header) => {
+            header.add_user();
+            0
+        }
+        None => {
+            kernel::warn_on!(true);
+            EINVAL.to_errno()
+        }
+    }
+}
+
+/// `object_undepend`: undoes [`object_depend`].
+///
+/// # Safety
+///
+/// As for [`object_depend`], for a dependency it made.
+unsafe extern "C" fn object_undepend(
+    _dependent: *mut bindings::iommufd_object,
+    depended: *mut bindings::iommufd_object,
+) {
+    // SAFETY: By the caller's guarantee.
+    if let Some(header) = unsafe { header_of(depended) } {
+        header.put_user();
+    }
+}
+
+/// `alloc_mmap`: exposes `length` bytes at `mmio_addr` for `mmap()` of the context's file,
+/// owned by `owner`, which removes the region before it is freed.
+///
+/// # Safety
+///
+/// `ictx` is the context of `owner`, the core part of a live object; `offset` is valid for
+/// a write.
+unsafe extern "C" fn alloc_mmap(
+    ictx: *mut bindings::iommufd_ctx,
+    owner: *mut bindings::iommufd_object,
+    mmio_addr: bindings::phys_addr_t,
+    length: usize,
+    offset: *mut c_ulong,
+) -> c_int {
+    // SAFETY: Drivers pass the context the core gave them (`viommu->ictx`), a pointer to
+    // it, which outlives its objects.
+    let ctx = unsafe { &*ictx.cast::<IommufdCtx>() };
+    // SAFETY: By the caller's guarantee.
+    let Some(header) = (unsafe { header_of(owner) }) else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: Drivers remove their regions when their structure is destroyed, before the
+    // owner is freed.
+    match unsafe { ctx.mmaps.add(header, mmio_addr, length) } {
+        Ok(off) => {
+            // SAFETY: By the caller's guarantee.
+            unsafe { *offset = off };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `destroy_mmap`: removes a region of [`alloc_mmap`].
+///
+/// # Safety
+///
+/// As for [`alloc_mmap`].
+unsafe extern "C" fn destroy_mmap(
+    ictx: *mut bindings::iommufd_ctx,
+    owner: *mut bindings::iommufd_object,
+    offset: c_ulong,
+) {
+    // SAFETY: As in `alloc_mmap`.
+    let ctx = unsafe { &*ictx.cast::<IommufdCtx>() };
+    // SAFETY: By the caller's guarantee.
+    if let Some(header) = unsafe { header_of(owner) } {
+        ctx.mmaps.remove(header, offset);
+    }
+}
+
+/// `device_of`: the `struct device` of a bound device; does not sleep.
+///
+/// # Safety
+///
+/// `idev` is the C handle of a live bound device ([`super::device::handle_of`]).
+unsafe extern "C" fn device_of(idev: *mut bindings::iommufd_device) -> *mut bindings::device {
+    // SAFETY: By the caller's guarantee.
+    crate::device::raw(&unsafe { super::device::from_handle_ref(idev) }.dev)
+}
+
+/// `report_event`: queues `data_len` bytes of `event_data` on the vIOMMU's event queue of
+/// `type_`.
+///
+/// # Safety
+///
+/// `viommu` is the core part of a live vIOMMU; `event_data` is valid for `data_len` bytes.
+unsafe extern "C" fn report_event(
+    viommu: *mut bindings::iommufd_viommu,
+    type_: bindings::iommu_veventq_type,
+    event_data: *mut c_void,
+    data_len: usize,
+) -> c_int {
+    // SAFETY: By the caller's guarantee.
+    let (viommu, data) = unsafe {
+        (
+            Viommu::from_raw(viommu),
+            core::slice::from_raw_parts(event_data.cast::<u8>(), data_len),
+        )
+    };
+    match viommu.report_event(type_, data) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// The operations lent to the driver core.
+static OPS: bindings::iommufd_driver_core_ops = bindings::iommufd_driver_core_ops {
+    object_depend: Some(object_depend),
+    object_undepend: Some(object_undepend),
+    alloc_mmap: Some(alloc_mmap),
+    destroy_mmap: Some(destroy_mmap),
+    device_of: Some(device_of),
+    report_event: Some(report_event),
+    sw_msi: crate::system::msi::SW_MSI,
+};
+
+/// The module's operations lent to the driver core, taken back when dropped.
+///
+/// # Invariants
+///
+/// [`OPS`] is registered with the driver core while this lives.
+pub(crate) struct DriverCore(());
+
+impl DriverCore {
+    /// Lends [`OPS`] to the driver core.
+    ///
+    /// # Errors
+    ///
+    /// `EBUSY` if another module lent its operations (a second iommufd).
+    pub(crate) fn register() -> Result<Self> {
+        // SAFETY: `OPS` is static; it is taken back in `drop`, when the module goes, after
+        // its device nodes (no file, so no object, is left).
+        kernel::error::to_result(unsafe { bindings::iommufd_driver_core_register(&OPS) })?;
+        // INVARIANT: Registered above.
+        Ok(Self(()))
+    }
+}
+
+impl Drop for DriverCore {
+    fn drop(&mut self) {
+        // SAFETY: Registered (type invariant); no object is left (see `register`).
+        unsafe { bindings::iommufd_driver_core_unregister(&OPS) };
+    }
+}
