@@ -530,6 +530,11 @@ impl ObjectTable {
         Ok(())
     }
 
+    /// Whether VFIO put the context in no-IOMMU mode ([`ObjectTable::set_no_iommu`]).
+    pub(crate) fn no_iommu(&self) -> bool {
+        self.no_iommu.load(Relaxed)
+    }
+
     /// Enters no-IOMMU mode (C's `iommufd_vfio_compat_set_no_iommu()`).
     ///
     /// # Errors

@@ -69,11 +69,16 @@ pub(crate) fn ioctl(ctx: &IommufdCtx, cmd: u32, arg: usize) -> Result<isize> {
     }
 }
 
-/// `VFIO_CHECK_EXTENSION`: 1 for what the emulation provides, else 0.
+/// `VFIO_CHECK_EXTENSION`: 1 for what the emulation provides, else 0. In no-IOMMU mode
+/// (VFIO attached a device without an IOMMU) the type1 ones are not provided;
+/// `VFIO_NOIOMMU_IOMMU` is when VFIO has no-IOMMU support.
 fn check_extension(ctx: &IommufdCtx, ext: usize) -> Result<isize> {
     let ext = u32::try_from(ext).unwrap_or(u32::MAX);
     Ok(match ext {
-        uapi::VFIO_TYPE1_IOMMU | uapi::VFIO_TYPE1v2_IOMMU | uapi::VFIO_UNMAP_ALL => 1,
+        uapi::VFIO_TYPE1_IOMMU | uapi::VFIO_TYPE1v2_IOMMU | uapi::VFIO_UNMAP_ALL => {
+            isize::from(!ctx.objects.no_iommu())
+        }
+        uapi::VFIO_NOIOMMU_IOMMU => isize::from(cfg!(CONFIG_VFIO_NOIOMMU)),
         uapi::VFIO_DMA_CC_IOMMU => {
             // Coherent only if every HWPT of the compatibility IOAS enforces it.
             let ioas = compat_ioas(ctx)?;
@@ -88,10 +93,19 @@ fn check_extension(ctx: &IommufdCtx, ext: usize) -> Result<isize> {
 }
 
 /// `VFIO_SET_IOMMU`: type1v2 is the IOAS as it is; type1, which may unmap inside a
-/// mapping, turns off huge IOPTEs.
+/// mapping, turns off huge IOPTEs. In no-IOMMU mode only `VFIO_NOIOMMU_IOMMU` is accepted
+/// (for `CAP_SYS_RAWIO`, `EPERM` otherwise), and there is nothing to set up.
 fn set_iommu(ctx: &IommufdCtx, ty: usize) -> Result {
     let ty = u32::try_from(ty).map_err(|_| EINVAL)?;
-    if ty != uapi::VFIO_TYPE1_IOMMU && ty != uapi::VFIO_TYPE1v2_IOMMU {
+    let no_iommu = ctx.objects.no_iommu();
+    if cfg!(CONFIG_VFIO_NOIOMMU) && ty == uapi::VFIO_NOIOMMU_IOMMU && no_iommu {
+        return if kernel::capability::capable(kernel::capability::Capability::SYS_RAWIO) {
+            Ok(())
+        } else {
+            Err(EPERM)
+        };
+    }
+    if (ty != uapi::VFIO_TYPE1_IOMMU && ty != uapi::VFIO_TYPE1v2_IOMMU) || no_iommu {
         return Err(EINVAL);
     }
     // VFIO fails without a group, that is without a compatibility IOAS.

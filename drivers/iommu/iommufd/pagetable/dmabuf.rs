@@ -109,7 +109,8 @@ unsafe extern "C" fn invalidate_mappings(attach: *mut bindings::dma_buf_attachme
 }
 
 /// The exporter's physical range for `attach`, as its `iommufd` hook gives it (C's
-/// `vfio_pci_dma_buf_iommufd_map` and the test command's mock).
+/// `vfio_pci_dma_buf_iommufd_map` and the test command's mock). Called with the buffer's
+/// reservation lock held and the attachment pinned.
 ///
 /// # Errors
 ///
@@ -119,9 +120,47 @@ fn exporter_phys(attach: *mut bindings::dma_buf_attachment) -> Result<(u64, usiz
     if let Some(r) = crate::selftest::dmabuf::phys(attach) {
         return r;
     }
-    // vfio-pci's exports come with the in-kernel API for VFIO.
-    let _ = attach;
-    Err(EOPNOTSUPP)
+    if !cfg!(CONFIG_VFIO_PCI_DMABUF) {
+        return Err(EOPNOTSUPP);
+    }
+    vfio_pci_phys(attach)
+}
+
+/// vfio-pci's physical range of one of its dma-bufs (`vfio_pci_dma_buf_iommufd_map()`,
+/// which vfio-pci exports to a module named `iommufd` only; `EOPNOTSUPP` for another
+/// exporter's buffer).
+///
+/// vfio-pci links against iommufd, so iommufd cannot link against vfio-pci: the function
+/// is looked up by name while used (C's `symbol_get()`), which holds vfio-pci meanwhile.
+/// Not yet exercised by the tests: the configs lack `CONFIG_PCI_P2PDMA`, which vfio-pci's
+/// dma-buf export needs.
+///
+/// # Errors
+///
+/// `EOPNOTSUPP` if vfio-pci is not loaded or the buffer is not one of its; `ENODEV` if it
+/// is revoked.
+fn vfio_pci_phys(attach: *mut bindings::dma_buf_attachment) -> Result<(u64, usize)> {
+    /// `vfio_pci_dma_buf_iommufd_map()` (include/linux/vfio_pci_core.h).
+    type MapFn = unsafe extern "C" fn(
+        *mut bindings::dma_buf_attachment,
+        *mut bindings::phys_vec,
+    ) -> kernel::ffi::c_int;
+    const NAME: &CStr = c"vfio_pci_dma_buf_iommufd_map";
+    // SAFETY: Looks the symbol up by name; takes a reference on its module if found.
+    let sym = unsafe { bindings::__symbol_get(NAME.as_char_ptr()) };
+    if sym.is_null() {
+        return Err(EOPNOTSUPP);
+    }
+    // SAFETY: The symbol is vfio-pci's function of that name, whose signature is `MapFn`.
+    let map = unsafe { core::mem::transmute::<*mut core::ffi::c_void, MapFn>(sym) };
+    let mut phys = bindings::phys_vec { paddr: 0, len: 0 };
+    // SAFETY: `attach` is a pinned attachment whose reservation lock the caller holds, as
+    // the function requires; `phys` is valid for its write.
+    let rc = unsafe { map(attach, &mut phys) };
+    // SAFETY: Drops the module reference `__symbol_get` took; `map` is not used again.
+    unsafe { bindings::__symbol_put(NAME.as_char_ptr()) };
+    kernel::error::to_result(rc)?;
+    Ok((phys.paddr, phys.len))
 }
 
 impl DmaBufImport {

@@ -236,6 +236,25 @@ static long first_nonzero(const uint8_t *p, size_t len)
 }
 
 /* Lines of the kernel log that report an IOMMU fault (DMAR, AMD-Vi). */
+/*
+ * RAM -> edu -> RAM: fills @src (at IOVA) with a pattern of @seed, clears @dst
+ * (at IOVA + PAGE), has edu copy the page into its buffer and out to @dst.
+ * Returns 0 if the bytes arrived, 1 if not, -errno if the DMA failed.
+ */
+static int round_trip(struct edu *edu, const uint8_t *src, uint8_t *dst, unsigned int seed)
+{
+	int rc;
+
+	fill((uint8_t *)src, PAGE, seed);
+	memset(dst, 0, PAGE);
+	rc = edu_dma(edu, IOVA, PAGE, 0);
+	if (!rc)
+		rc = edu_dma(edu, IOVA + PAGE, PAGE, 1);
+	if (rc)
+		return rc;
+	return memcmp(src, dst, PAGE) ? 1 : 0;
+}
+
 static int iommu_faults(void)
 {
 	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
@@ -274,6 +293,41 @@ static int attach_pt(int devfd, uint32_t *pt_id)
 	return 0;
 }
 
+/*
+ * Opens the device cdev of @bdf and a new /dev/iommu, and binds the one to the
+ * other (vfio calls iommufd_device_bind() of the module). Returns the device
+ * fd, or -errno.
+ */
+static int bind_cdev(const char *bdf, int *iommufd, uint32_t *dev_id)
+{
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	char name[64], path[PATH_MAX];
+	int devfd, rc;
+
+	rc = sysfs_name(bdf, "vfio-dev", name, sizeof(name));
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", name);
+	devfd = open(path, O_RDWR);
+	if (devfd < 0)
+		return -errno;
+	*iommufd = open("/dev/iommu", O_RDWR);
+	if (*iommufd < 0) {
+		rc = -errno;
+		close(devfd);
+		return rc;
+	}
+	bind.iommufd = *iommufd;
+	if (ioctl(devfd, VFIO_DEVICE_BIND_IOMMUFD, &bind)) {
+		rc = -errno;
+		close(*iommufd);
+		close(devfd);
+		return rc;
+	}
+	*dev_id = bind.out_devid;
+	return devfd;
+}
+
 FIXTURE(edu)
 {
 	char bdf[64];
@@ -305,27 +359,18 @@ TEST_F(edu, cdev_dma)
 {
 	uint8_t *src = self->mem, *dst = self->mem + PAGE;
 	uint8_t *other = self->mem + 2 * PAGE;
-	char name[64], path[PATH_MAX];
 	uint32_t ioas = 0, ioas2 = 0, pt_id;
 	int devfd, iommufd, faults;
 	struct edu edu;
-	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
 	struct vfio_device_detach_iommufd_pt detach = { .argsz = sizeof(detach) };
-
-	ASSERT_EQ(0, sysfs_name(self->bdf, "vfio-dev", name, sizeof(name)));
-	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", name);
-	devfd = open(path, O_RDWR);
-	ASSERT_LE(0, devfd) TH_LOG("open %s: %s", path, strerror(errno));
-	iommufd = open("/dev/iommu", O_RDWR);
-	ASSERT_LE(0, iommufd);
+	uint32_t dev_id = 0;
 
 	/* Bind: vfio calls iommufd_device_bind() of the module. */
-	bind.iommufd = iommufd;
-	ASSERT_EQ(0, ioctl(devfd, VFIO_DEVICE_BIND_IOMMUFD, &bind))
-		TH_LOG("bind: %s", strerror(errno));
-	ASSERT_NE(0, bind.out_devid);
+	devfd = bind_cdev(self->bdf, &iommufd, &dev_id);
+	ASSERT_LE(0, devfd) TH_LOG("bind: %s", strerror(-devfd));
+	ASSERT_NE(0, dev_id);
 	/* The device object exists: destroying it is refused while VFIO holds it. */
-	EXPECT_EQ(-EBUSY, destroy(iommufd, bind.out_devid));
+	EXPECT_EQ(-EBUSY, destroy(iommufd, dev_id));
 
 	ASSERT_EQ(0, ioas_alloc(iommufd, &ioas));
 	/* Two mappings, so that the second can be unmapped whole. */
@@ -340,11 +385,7 @@ TEST_F(edu, cdev_dma)
 	EXPECT_EQ(-EINVAL, map_fixed(iommufd, ioas, other, PAGE, MSI_WINDOW));
 
 	/* RAM -> edu -> RAM through the IOMMU. */
-	fill(src, PAGE, 3);
-	memset(dst, 0, PAGE);
-	ASSERT_EQ(0, edu_dma(&edu, IOVA, PAGE, 0));
-	ASSERT_EQ(0, edu_dma(&edu, IOVA + PAGE, PAGE, 1));
-	ASSERT_EQ(0, memcmp(src, dst, PAGE)) TH_LOG("the DMA round trip did not deliver the bytes");
+	ASSERT_EQ(0, round_trip(&edu, src, dst, 3)) TH_LOG("the DMA round trip did not deliver the bytes");
 
 	/* Destroy is refused while the device is attached. */
 	EXPECT_EQ(-EBUSY, destroy(iommufd, ioas));
@@ -392,7 +433,104 @@ TEST_F(edu, cdev_dma)
 	EXPECT_EQ(0, destroy(iommufd, ioas2));
 	close(devfd);
 	/* Unbound with the device fd: its object is gone. */
-	EXPECT_EQ(-ENOENT, destroy(iommufd, bind.out_devid));
+	EXPECT_EQ(-ENOENT, destroy(iommufd, dev_id));
+	close(iommufd);
+}
+
+static int hwpt_alloc(int fd, uint32_t dev_id, uint32_t pt_id, uint32_t flags, uint32_t *id)
+{
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dev_id = dev_id,
+		.pt_id = pt_id,
+	};
+
+	if (ioctl(fd, IOMMU_HWPT_ALLOC, &cmd))
+		return -errno;
+	*id = cmd.out_hwpt_id;
+	return 0;
+}
+
+/* VT-d's extended capabilities (drivers/iommu/intel/iommu.h). */
+#define VTD_ECAP_NEST(e) (((e) >> 26) & 1)
+#define VTD_ECAP_SMTS(e) (((e) >> 43) & 1)
+
+/*
+ * IOMMU_GET_HW_INFO and IOMMU_HWPT_ALLOC on the real IOMMU: a HWPT allocated
+ * by the user takes the device and the DMA goes through it. DIRTY_TRACKING is
+ * accepted exactly when the IOMMU reports the capability, NEST_PARENT on VT-d
+ * exactly when it is in scalable mode with nesting (its ecap), EOPNOTSUPP
+ * otherwise, as the driver says.
+ */
+TEST_F(edu, hwpt_alloc)
+{
+	uint8_t *src = self->mem, *dst = self->mem + PAGE;
+	struct vfio_device_detach_iommufd_pt detach = { .argsz = sizeof(detach) };
+	struct iommu_hw_info_vtd vtd = {};
+	struct iommu_hw_info info = {
+		.size = sizeof(info),
+		.data_len = sizeof(vtd),
+		.data_uptr = (uintptr_t)&vtd,
+	};
+	bool is_vtd = !access("/sys/class/iommu/dmar0", F_OK);
+	uint32_t ioas = 0, hwpt = 0, pt_id;
+	uint32_t dev_id = 0;
+	int devfd, iommufd, rc;
+	struct edu edu;
+
+	devfd = bind_cdev(self->bdf, &iommufd, &dev_id);
+	ASSERT_LE(0, devfd) TH_LOG("bind: %s", strerror(-devfd));
+
+	info.dev_id = dev_id;
+	ASSERT_EQ(0, ioctl(iommufd, IOMMU_GET_HW_INFO, &info)) TH_LOG("%s", strerror(errno));
+	if (is_vtd) {
+		ASSERT_EQ(IOMMU_HW_INFO_TYPE_INTEL_VTD, info.out_data_type);
+		ASSERT_EQ(sizeof(vtd), info.data_len);
+		ASSERT_NE(0, vtd.cap_reg);
+	}
+	ASSERT_EQ(0, ioas_alloc(iommufd, &ioas));
+	ASSERT_EQ(0, map_fixed(iommufd, ioas, src, PAGE, IOVA));
+	ASSERT_EQ(0, map_fixed(iommufd, ioas, dst, PAGE, IOVA + PAGE));
+
+	rc = hwpt_alloc(iommufd, dev_id, ioas, IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &hwpt);
+	if (info.out_capabilities & IOMMU_HW_CAP_DIRTY_TRACKING) {
+		ASSERT_EQ(0, rc);
+		EXPECT_EQ(0, destroy(iommufd, hwpt));
+	} else {
+		EXPECT_EQ(-EOPNOTSUPP, rc);
+	}
+	if (is_vtd) {
+		rc = hwpt_alloc(iommufd, dev_id, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT, &hwpt);
+		if (VTD_ECAP_SMTS(vtd.ecap_reg) && VTD_ECAP_NEST(vtd.ecap_reg)) {
+			ASSERT_EQ(0, rc);
+			EXPECT_EQ(0, destroy(iommufd, hwpt));
+		} else {
+			EXPECT_EQ(-EOPNOTSUPP, rc);
+		}
+	}
+	ksft_print_msg("%s: dirty tracking %s, nest parent %s\n", is_vtd ? "VT-d" : "AMD-Vi",
+		       info.out_capabilities & IOMMU_HW_CAP_DIRTY_TRACKING ? "yes" : "no",
+		       !is_vtd ? "not checked" :
+		       VTD_ECAP_SMTS(vtd.ecap_reg) && VTD_ECAP_NEST(vtd.ecap_reg) ? "yes" : "no");
+	/* Flags nobody knows. */
+	EXPECT_EQ(-EOPNOTSUPP, hwpt_alloc(iommufd, dev_id, ioas, 1U << 31, &hwpt));
+
+	/* A plain HWPT of the user's: attach to it, and DMA goes through it. */
+	ASSERT_EQ(0, hwpt_alloc(iommufd, dev_id, ioas, 0, &hwpt));
+	pt_id = hwpt;
+	ASSERT_EQ(0, attach_pt(devfd, &pt_id));
+	ASSERT_EQ(hwpt, pt_id);
+	ASSERT_EQ(0, edu_open(&edu, devfd));
+	ASSERT_EQ(0, round_trip(&edu, src, dst, 5)) TH_LOG("no DMA through the user's HWPT");
+	EXPECT_EQ(-EBUSY, destroy(iommufd, hwpt));
+	EXPECT_EQ(-EBUSY, destroy(iommufd, ioas));
+	ASSERT_EQ(0, ioctl(devfd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach));
+	/* Not automatic: it stays after the detach until destroyed. */
+	EXPECT_EQ(-EBUSY, destroy(iommufd, ioas));
+	EXPECT_EQ(0, destroy(iommufd, hwpt));
+	EXPECT_EQ(0, destroy(iommufd, ioas));
+	close(devfd);
 	close(iommufd);
 }
 
@@ -424,6 +562,9 @@ TEST_F(edu, container_dma)
 	ASSERT_LE(0, container) TH_LOG("open /dev/vfio/vfio: %s", strerror(errno));
 	ASSERT_EQ(VFIO_API_VERSION, ioctl(container, VFIO_GET_API_VERSION));
 	ASSERT_EQ(1, ioctl(container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU));
+	/* The no-IOMMU type exists where VFIO has no-IOMMU support (its parameter). */
+	ASSERT_EQ(access("/sys/module/vfio/parameters/enable_unsafe_noiommu_mode", F_OK) == 0,
+		  ioctl(container, VFIO_CHECK_EXTENSION, VFIO_NOIOMMU_IOMMU));
 
 	ASSERT_EQ(0, sysfs_name(self->bdf, "iommu_group", group, sizeof(group)));
 	snprintf(path, sizeof(path), "/dev/vfio/%s", group);
@@ -434,6 +575,9 @@ TEST_F(edu, container_dma)
 	/* vfio asks the module for the container's compatibility IOAS. */
 	ASSERT_EQ(0, ioctl(groupfd, VFIO_GROUP_SET_CONTAINER, &container))
 		TH_LOG("set container: %s", strerror(errno));
+	/* A device with an IOMMU: no no-IOMMU mode. */
+	ASSERT_EQ(-1, ioctl(container, VFIO_SET_IOMMU, VFIO_NOIOMMU_IOMMU));
+	ASSERT_EQ(EINVAL, errno);
 	ASSERT_EQ(0, ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
 	devfd = ioctl(groupfd, VFIO_GROUP_GET_DEVICE_FD, self->bdf);
 	ASSERT_LE(0, devfd) TH_LOG("get device fd: %s", strerror(errno));
@@ -444,11 +588,7 @@ TEST_F(edu, container_dma)
 	ASSERT_EQ(0, ioctl(container, VFIO_IOMMU_MAP_DMA, &map));
 	ASSERT_EQ(0, edu_open(&edu, devfd));
 
-	fill(src, PAGE, 11);
-	memset(dst, 0, PAGE);
-	ASSERT_EQ(0, edu_dma(&edu, IOVA, PAGE, 0));
-	ASSERT_EQ(0, edu_dma(&edu, IOVA + PAGE, PAGE, 1));
-	ASSERT_EQ(0, memcmp(src, dst, PAGE)) TH_LOG("the DMA round trip did not deliver the bytes");
+	ASSERT_EQ(0, round_trip(&edu, src, dst, 11)) TH_LOG("the DMA round trip did not deliver the bytes");
 
 	ASSERT_EQ(0, ioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap));
 	ASSERT_EQ(PAGE, unmap.size);
