@@ -138,15 +138,9 @@ pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::VdeviceAlloc) -> Result {
         },
         GFP_KERNEL_ACCOUNT,
     );
-    let vdev = match vdev {
-        Ok(vdev) => vdev,
-        Err(e) => {
-            // The structure went with the failed allocation.
-            viommu.forget_vdev(virt_id, core::ptr::null_mut());
-            idev.clear_vdev(id);
-            return Err(e.into());
-        }
-    };
+    // On failure the `VDevice` is dropped, which releases the virtual ID and the device's
+    // slot.
+    let vdev = vdev?;
     // SAFETY: The structure is a field of the `VDevice`, which the `Arc` keeps at this
     // address.
     unsafe { vdev.drv.0.set_owner(core::ptr::from_ref::<VDevice>(&vdev)) };

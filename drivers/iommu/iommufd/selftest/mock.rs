@@ -1162,9 +1162,11 @@ unsafe extern "C" fn mock_viommu_cache_invalidate(
             let vdevs = &raw mut (*viommu).vdevs;
             bindings::xa_lock(vdevs);
             let dev = bindings::iommufd_viommu_find_dev(viommu, cmd.vdev_id as usize);
-            let mdev = (!dev.is_null())
-                .then(|| as_mock(Device::from_raw(dev)))
-                .flatten();
+            let mdev = if dev.is_null() {
+                None
+            } else {
+                as_mock(Device::from_raw(dev))
+            };
             if let Some(mdev) = mdev {
                 clear_entries(&mdev.cache, cmd.flags, cmd.cache_id);
             }

@@ -384,7 +384,8 @@ impl IGroup {
         }
         state.pasid_compat(hwpt, pasid)?;
         let attached = &mut state.attached[i];
-        // Moving to another IOAS: every device's reserved regions move with it.
+        // Moving to another IOAS: every device's reserved regions move with it (their SW
+        // MSI window was recorded on attach, as C).
         let resv = pasid == NO_PASID && !core::ptr::eq(attached.hwpt.ioas(), hwpt.ioas());
         if resv {
             for (n, &id) in attached.devices.iter().enumerate() {

@@ -294,23 +294,18 @@ unsafe extern "C" fn sw_msi(
     }
 }
 
+/// The `sw_msi` operation of `struct iommufd_driver_core_ops`.
+type SwMsiFn = unsafe extern "C" fn(
+    *mut bindings::iommu_domain,
+    *mut bindings::msi_desc,
+    bindings::phys_addr_t,
+) -> kernel::ffi::c_int;
+
 /// The `sw_msi` operation lent to the driver core: only where MSIs can be translated
 /// (`CONFIG_IRQ_MSI_IOMMU`).
 #[cfg(CONFIG_IRQ_MSI_IOMMU)]
-pub(crate) const SW_MSI: Option<
-    unsafe extern "C" fn(
-        *mut bindings::iommu_domain,
-        *mut bindings::msi_desc,
-        bindings::phys_addr_t,
-    ) -> kernel::ffi::c_int,
-> = Some(sw_msi);
+pub(crate) const SW_MSI: Option<SwMsiFn> = Some(sw_msi);
 
 /// The `sw_msi` operation lent to the driver core: none where MSIs are not translated.
 #[cfg(not(CONFIG_IRQ_MSI_IOMMU))]
-pub(crate) const SW_MSI: Option<
-    unsafe extern "C" fn(
-        *mut bindings::iommu_domain,
-        *mut bindings::msi_desc,
-        bindings::phys_addr_t,
-    ) -> kernel::ffi::c_int,
-> = None;
+pub(crate) const SW_MSI: Option<SwMsiFn> = None;
