@@ -19,6 +19,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 export ARCH=${ARCH:-x86_64}
 rounds=${BENCH_ROUNDS:-3}
+# BENCH_FILTER: only the workloads whose name contains it (default: all).
+filter=${BENCH_FILTER:-}
 dest=${BENCH_OUT:-$PWD}
 log() { printf '[bench] %s\n' "$*" >&2; }
 
@@ -44,8 +46,11 @@ for round in $(seq 1 "$rounds"); do
 		out=$out_rust
 		[ "$impl" = c ] && out=$out_c
 		log "round $round/$rounds: $impl"
-		(cd "$bin" && VM_FILES=iommufd_bench VM_CMD='./iommufd_bench 5' \
-			VM_LOG="$out/bench-console.log" "$here/vm.sh" "$out") |
+		# 4 GiB: the pinning workloads hold 1 GiB populated at a time, and the
+		# guest reserves 128 MiB of huge pages.
+		(cd "$bin" && VM_FILES=iommufd_bench VM_CMD="./iommufd_bench 5 $filter" \
+			VM_MEM=4G VM_TIMEOUT=3600 VM_LOG="$out/bench-console.log" \
+			"$here/vm.sh" "$out") |
 			awk -v impl="$impl" '$1 == "result" { print impl, $2, $3, $4 }' >>"$samples"
 	done
 done

@@ -54,13 +54,17 @@ def main():
     names = [r[0] for r in rows]
     ratios = [r[4] for r in rows]
     colors = ['tab:green' if x <= 1.0 else 'tab:red' for x in ratios]
-    ax.barh(names, ratios, color=colors)
+    # A ratio over a C figure of zero is infinite: drawn as a bar past the others.
+    finite = [x for x in ratios if x != float('inf')] or [1.0]
+    cap = max(max(finite), 1.0) * 1.25
+    ax.barh(names, [min(x, cap) for x in ratios], color=colors)
     ax.axvline(1.0, color='black', linewidth=1)
     ax.set_xlabel('Rust / C (median time or bytes; lower is better)')
     ax.set_title('iommufd: Rust vs C, same tree, same config, same VM')
     ax.invert_yaxis()
     for i, x in enumerate(ratios):
-        ax.text(x, i, ' %.2f' % x, va='center')
+        ax.text(min(x, cap), i, ' %.2f' % x if x != float('inf') else ' inf (C: 0)',
+                va='center')
     fig.tight_layout()
     fig.savefig(os.path.join(dest, 'bench-ratios.png'), dpi=100)
     return 0

@@ -7,6 +7,8 @@
 #   ARCH        x86_64 (default) or arm64
 #   FLAVOUR     debug (default): the kernel `make check` and `make vm` run;
 #               bench: no debugging options, for `make bench`
+#   PROFILE     1: add configs/profile.config (ftrace's function profiler) to the
+#               flavour, in its own build folder (for profiling `make bench` workloads)
 #   IMPL        rust (default): the project's iommufd; c: the tree's own C iommufd,
 #               built from an untouched copy of the same tree (for `make bench`)
 #   CACHE       build cache, default ~/.cache/iommufd-rs; survives fresh clones
@@ -62,9 +64,13 @@ fi
 
 # 3. Configuration: tinyconfig + our fragments, redone when a fragment changes.
 out=$CACHE/build-$tag-$ARCH-$FLAVOUR
+frags=("$repo/configs/common.config" "$repo/configs/$ARCH.config" "$repo/configs/$FLAVOUR.config")
+if [ "${PROFILE:-0}" = 1 ]; then
+	out=$out-prof
+	frags+=("$repo/configs/profile.config")
+fi
 [ "$IMPL" = c ] && out=$out-c
 mkdir -p "$out"
-frags=("$repo/configs/common.config" "$repo/configs/$ARCH.config" "$repo/configs/$FLAVOUR.config")
 for f in "${frags[@]}"; do [ -f "$f" ] || { log "missing $f"; exit 1; }; done
 cfgsum=$(cat "${frags[@]}" | md5sum | cut -d' ' -f1)
 # CLIPPY=1: every Rust object is also linted (scripts/lint.sh reports the warnings).

@@ -8,6 +8,7 @@
 #   VM_FILES     host files copied into that directory
 #   VM_IOMMU     intel (default: q35 + VT-d) or amd (q35 + AMD-Vi, see the README)
 #   VM_TIMEOUT   seconds before the guest is declared hung (default 600)
+#   VM_MEM       guest memory (default 2G)
 #   VM_LOG       where to keep the guest's kernel log (default OUT/vm-console.log)
 #   VM_KMEMLEAK  1: after the command, scan for leaks and print the report to the log
 #   ARCH         x86_64 (default)
@@ -21,6 +22,7 @@ out=${1:?usage: vm.sh BUILD_DIR}
 ARCH=${ARCH:-x86_64}
 VM_IOMMU=${VM_IOMMU:-intel}
 VM_TIMEOUT=${VM_TIMEOUT:-600}
+VM_MEM=${VM_MEM:-2G}
 VM_LOG=${VM_LOG:-$out/vm-console.log}
 VM_CMD=${VM_CMD:-true}
 log() { printf '[vm] %s\n' "$*" >&2; }
@@ -131,7 +133,7 @@ esac
 output=$work/output.log
 : >"$output"
 rc=0
-timeout --foreground -k 5 "$VM_TIMEOUT" "${qemu[@]}" -accel tcg -smp 2 -m 2G \
+timeout --foreground -k 5 "$VM_TIMEOUT" "${qemu[@]}" -accel tcg -smp 2 -m "$VM_MEM" \
 	-nographic -no-reboot -monitor none \
 	-kernel "$kernel" -initrd "$work/initrd.gz" -append "$append" \
 	-device edu \

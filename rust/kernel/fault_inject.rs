@@ -46,16 +46,26 @@ impl FaultAttr {
     pub unsafe fn register(&'static self, name: &'static CStr) -> Result<Registration> {
         // SAFETY: By the caller's guarantee nothing uses the attribute yet.
         unsafe { bindings::fault_attr_init(self.attr.get()) };
-        // SAFETY: The attribute is initialised and static; the name is static.
-        let dentry = unsafe {
-            bindings::fault_create_debugfs_attr(
-                name.as_char_ptr(),
-                core::ptr::null_mut(),
-                self.attr.get(),
-            )
+        #[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
+        let dentry = {
+            // SAFETY: The attribute is initialised and static; the name is static.
+            let dentry = unsafe {
+                bindings::fault_create_debugfs_attr(
+                    name.as_char_ptr(),
+                    core::ptr::null_mut(),
+                    self.attr.get(),
+                )
+            };
+            crate::error::from_err_ptr(dentry)?
         };
-        let dentry = crate::error::from_err_ptr(dentry)?;
-        Ok(Registration { dentry })
+        // Without debugfs the attribute keeps its defaults and never fails, as with C's
+        // stub of `fault_create_debugfs_attr()`.
+        #[cfg(not(CONFIG_FAULT_INJECTION_DEBUG_FS))]
+        let _ = name;
+        Ok(Registration {
+            #[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
+            dentry,
+        })
     }
 
     /// Whether the next point should fail, for a request of `size` (C's `should_fail()`).
@@ -71,8 +81,10 @@ impl Default for FaultAttr {
     }
 }
 
-/// The debugfs entry of a registered attribute; removed on drop.
+/// The debugfs entry of a registered attribute (none without
+/// `CONFIG_FAULT_INJECTION_DEBUG_FS`); removed on drop.
 pub struct Registration {
+    #[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
     dentry: *mut bindings::dentry,
 }
 
@@ -83,7 +95,10 @@ unsafe impl Sync for Registration {}
 
 impl Drop for Registration {
     fn drop(&mut self) {
+        #[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
         // SAFETY: Created by `fault_create_debugfs_attr`, removed once, here.
-        unsafe { bindings::debugfs_remove(self.dentry) };
+        unsafe {
+            bindings::debugfs_remove(self.dentry)
+        };
     }
 }

@@ -11,7 +11,16 @@
  * CLOCK_MONOTONIC in both kernels. Under TCG only ratios mean anything. A first
  * round of every workload runs unreported, to warm caches and allocators.
  *
- * Usage: iommufd_bench [REPS]
+ * Most workloads run three ways, by the suffix of their name:
+ *   (none)  no device: the IOAS pins nothing, so this is the bookkeeping alone;
+ *   _mock   a mock device of IOMMU_TEST_CMD attached: every mapped page is pinned
+ *           and written into the mock's IO page table (the generic page table's
+ *           AMDv1 format, the same code in both kernels);
+ *   _vtd    QEMU's edu device bound to vfio-pci and attached through its VFIO
+ *           cdev: pinned, and mapped into a VT-d domain.
+ *
+ * Usage: iommufd_bench [REPS [FILTER]]   (FILTER: run the workloads whose name
+ * contains it; NAME$: that workload alone)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,11 +35,35 @@
 #include <unistd.h>
 #include <linux/iommu.h>
 
-#define PAGE 4096UL
-#define MB (1UL << 20)
+#include "../testing/selftests/iommu/iommufd_rs_utils.h"
+#include "../testing/selftests/iommu/iommufd_rs_edu.h"
+
 #define GB (1UL << 30)
-#define RW (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
-#define FIXED (IOMMU_IOAS_MAP_FIXED_IOVA | RW)
+/* Inside the mock domain's aperture (16 MiB to 2 GiB), under VT-d's too. */
+#define IOVA (1UL << 24)
+#define IOVA_1G (1UL << 30)
+
+/* How a workload's IOAS is backed. */
+enum target { NONE, MOCK, VTD };
+static const char *const suffix[] = { "", "_mock", "_vtd" };
+
+/* edu's PCI address, once it is bound to vfio-pci; empty without edu. */
+static char edu_bdf[64];
+
+static void die(const char *what)
+{
+	fprintf(stderr, "iommufd_bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+/* Dies unless ret (0 or -errno) is 0. */
+static void must(int ret, const char *what)
+{
+	if (ret) {
+		errno = -ret;
+		die(what);
+	}
+}
 
 static double now_ns(void)
 {
@@ -40,209 +73,282 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-static void die(const char *what)
+/* A /dev/iommu with one IOAS, and what is attached to it. */
+struct bench_ctx {
+	int fd;
+	uint32_t ioas;
+	int devfd;
+};
+
+/* Opens /dev/iommu, allocates an IOAS and attaches a device of kind t to it. */
+static void ctx_open(struct bench_ctx *c, enum target t)
 {
-	fprintf(stderr, "iommufd_bench: %s: %s\n", what, strerror(errno));
-	exit(1);
+	uint32_t dev_id, pt;
+
+	c->devfd = -1;
+	switch (t) {
+	case VTD:
+		c->devfd = bind_cdev(edu_bdf, &c->fd, &dev_id);
+		if (c->devfd < 0)
+			must(c->devfd, "bind edu to /dev/iommu");
+		break;
+	default:
+		c->fd = open("/dev/iommu", O_RDWR);
+		if (c->fd < 0)
+			die("open /dev/iommu");
+	}
+	must(ioas_alloc(c->fd, &c->ioas), "IOMMU_IOAS_ALLOC");
+	pt = c->ioas;
+	if (t == MOCK)
+		must(mock_domain(c->fd, c->ioas, NULL, NULL), "IOMMU_TEST_OP_MOCK_DOMAIN");
+	if (t == VTD)
+		must(attach_pt(c->devfd, &pt), "VFIO_DEVICE_ATTACH_IOMMUFD_PT");
 }
 
-static int open_iommu(void)
+/* Attaches one more mock device to another IOAS of the same file. */
+static void ctx_attach_mock(struct bench_ctx *c, uint32_t ioas)
 {
-	int fd = open("/dev/iommu", O_RDWR);
-
-	if (fd < 0)
-		die("open /dev/iommu");
-	return fd;
+	must(mock_domain(c->fd, ioas, NULL, NULL), "IOMMU_TEST_OP_MOCK_DOMAIN");
 }
 
-static uint32_t ioas_alloc(int fd)
+static void ctx_close(struct bench_ctx *c)
 {
-	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
-
-	if (ioctl(fd, IOMMU_IOAS_ALLOC, &cmd))
-		die("IOMMU_IOAS_ALLOC");
-	return cmd.out_ioas_id;
+	if (c->devfd >= 0)
+		close(c->devfd);
+	close(c->fd);
 }
 
-static void map_fixed(int fd, uint32_t ioas, void *va, uint64_t len, uint64_t iova)
+/* Memory of a workload: 4 KiB pages, THP or hugetlb, populated. */
+enum backing { PAGES_4K, THP, HUGETLB };
+
+static void *region(size_t len, enum backing b)
 {
-	struct iommu_ioas_map cmd = {
-		.size = sizeof(cmd),
-		.flags = FIXED,
-		.ioas_id = ioas,
-		.user_va = (uintptr_t)va,
-		.length = len,
-		.iova = iova,
-	};
+	uint8_t *p;
 
-	if (ioctl(fd, IOMMU_IOAS_MAP, &cmd))
-		die("IOMMU_IOAS_MAP");
-}
-
-static void unmap(int fd, uint32_t ioas, uint64_t iova, uint64_t len)
-{
-	struct iommu_ioas_unmap cmd = {
-		.size = sizeof(cmd),
-		.ioas_id = ioas,
-		.iova = iova,
-		.length = len,
-	};
-
-	if (ioctl(fd, IOMMU_IOAS_UNMAP, &cmd))
-		die("IOMMU_IOAS_UNMAP");
-}
-
-static void *region(size_t len, int flags)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
-
-	if (p == MAP_FAILED)
-		die("mmap");
+	if (b == THP) {
+		/* 2 MiB aligned, so that every 2 MiB of it can be a huge page. */
+		p = map_aligned(len, 2 * MB);
+		if (!p)
+			die("mmap");
+		madvise(p, len, MADV_HUGEPAGE);
+	} else {
+		p = map_anon(len, b == HUGETLB ? MAP_HUGETLB : 0);
+		if (!p)
+			die("mmap");
+		if (b == PAGES_4K)
+			madvise(p, len, MADV_NOHUGEPAGE);
+	}
+	for (size_t off = 0; off < len; off += PAGE)
+		p[off] = 1;
 	return p;
 }
 
 /* False during the warm-up round. */
 static int reporting;
 
-static void result(const char *name, double value, const char *unit)
+static void result(const char *name, const char *sfx, double value, const char *unit)
 {
 	if (!reporting)
 		return;
-	printf("result %s %.3f %s\n", name, value, unit);
+	printf("result %s%s %.3f %s\n", name, sfx, value, unit);
 	fflush(stdout);
 }
 
-/* Map and unmap one 4 KiB page at a fixed IOVA, over and over. */
-static void map_unmap_4k(void)
+/* Time per operation: in ms for the runs that pin a large region, else in ns. */
+static void per_op(const char *name, enum target t, double ns, int n, size_t len)
 {
-	int fd = open_iommu();
-	uint32_t ioas = ioas_alloc(fd);
-	void *buf = region(PAGE, MAP_POPULATE);
-	const int n = 20000;
-	double t0 = now_ns();
-
-	for (int i = 0; i != n; i++) {
-		map_fixed(fd, ioas, buf, PAGE, 0x100000);
-		unmap(fd, ioas, 0x100000, PAGE);
-	}
-	result("map_unmap_4k", (now_ns() - t0) / n, "ns/op");
-	munmap(buf, PAGE);
-	close(fd);
+	if (t == NONE || len == PAGE)
+		result(name, suffix[t], ns / n, "ns/op");
+	else
+		result(name, suffix[t], ns / n / 1e6, "ms/op");
 }
 
-/* Map and unmap 1 GiB in one call, backed by memory of the given kind. */
-static void map_1g(const char *name, int mmap_flags, size_t len)
+/*
+ * Map and unmap len bytes of memory of kind b in one call each, over and over:
+ * one 4 KiB page, or a large region.
+ */
+static void map_unmap(const char *name, enum target t, enum backing b, size_t len)
 {
-	int fd = open_iommu();
-	uint32_t ioas = ioas_alloc(fd);
-	void *buf = region(len, mmap_flags);
-	const int n = 200;
+	struct bench_ctx c;
+	void *buf = region(len, b);
+	/* Without a device nothing is pinned: the cost is per call, not per page. */
+	const int n = len == PAGE ? (t == NONE ? 20000 : 5000) : (t == NONE ? 200 : 2);
 	double t0;
 
-	if (mmap_flags == 0)
-		madvise(buf, len, MADV_HUGEPAGE);
+	ctx_open(&c, t);
 	t0 = now_ns();
 	for (int i = 0; i != n; i++) {
-		map_fixed(fd, ioas, buf, len, 0x40000000);
-		unmap(fd, ioas, 0x40000000, len);
+		must(map_fixed(c.fd, c.ioas, buf, len, IOVA_1G), "IOMMU_IOAS_MAP");
+		must(unmap(c.fd, c.ioas, IOVA_1G, len, NULL), "IOMMU_IOAS_UNMAP");
 	}
-	result(name, (now_ns() - t0) / n, "ns/op");
+	per_op(name, t, now_ns() - t0, n, len);
+	ctx_close(&c);
 	munmap(buf, len);
-	close(fd);
 }
 
-/* IOAS_COPY of a 1 GiB mapping into a second IOAS, and its unmap. */
-static void copy_1g(void)
+/*
+ * IOAS_COPY of a 1 GiB mapping into a second IOAS, and its unmap. With mock
+ * devices on both, the source's pages are pinned once; each copy maps them into
+ * the second domain from what the first already holds.
+ */
+static void copy_1g(enum target t)
 {
-	int fd = open_iommu();
-	uint32_t src = ioas_alloc(fd), dst = ioas_alloc(fd);
-	void *buf = region(GB, MAP_NORESERVE);
-	const int n = 500;
+	struct bench_ctx c;
+	uint32_t dst;
+	void *buf = t == NONE ? map_anon(GB, MAP_NORESERVE) : region(GB, THP);
+	const int n = t == NONE ? 500 : 2;
 	double t0;
 
-	map_fixed(fd, src, buf, GB, 0x40000000);
+	if (!buf)
+		die("mmap");
+	ctx_open(&c, t);
+	must(ioas_alloc(c.fd, &dst), "IOMMU_IOAS_ALLOC");
+	if (t == MOCK)
+		ctx_attach_mock(&c, dst);
+	must(map_fixed(c.fd, c.ioas, buf, GB, IOVA_1G), "IOMMU_IOAS_MAP");
 	t0 = now_ns();
 	for (int i = 0; i != n; i++) {
-		struct iommu_ioas_copy cmd = {
-			.size = sizeof(cmd),
-			.flags = FIXED,
-			.dst_ioas_id = dst,
-			.src_ioas_id = src,
-			.length = GB,
-			.dst_iova = 0x80000000,
-			.src_iova = 0x40000000,
-		};
+		uint64_t iova = IOVA_1G;
 
-		if (ioctl(fd, IOMMU_IOAS_COPY, &cmd))
-			die("IOMMU_IOAS_COPY");
-		unmap(fd, dst, 0x80000000, GB);
+		must(copy(c.fd, dst, c.ioas, FIXED, IOVA_1G, GB, &iova), "IOMMU_IOAS_COPY");
+		must(unmap(c.fd, dst, IOVA_1G, GB, NULL), "IOMMU_IOAS_UNMAP");
 	}
-	result("copy_1g", (now_ns() - t0) / n, "ns/op");
+	per_op("copy_1g", t, now_ns() - t0, n, GB);
+	ctx_close(&c);
 	munmap(buf, GB);
-	close(fd);
 }
 
-/* Close a file holding 100k single-page mappings. */
-static void close_100k(void)
+/* Maps n single pages of buf, each at its own IOVA with a hole after it. */
+static void map_singles(struct bench_ctx *c, uint8_t *buf, int n, size_t stride)
 {
-	int fd = open_iommu();
-	uint32_t ioas = ioas_alloc(fd);
-	void *buf = region(PAGE, MAP_POPULATE);
-	const int n = 100000;
-	double t0;
-
 	for (int i = 0; i != n; i++)
-		map_fixed(fd, ioas, buf, PAGE, 0x100000 + (uint64_t)i * 2 * PAGE);
-	t0 = now_ns();
-	close(fd);
-	result("close_100k_mappings", (now_ns() - t0) / 1e6, "ms");
-	munmap(buf, PAGE);
+		must(map_fixed(c->fd, c->ioas, buf + (size_t)i * stride, PAGE,
+			       IOVA + (uint64_t)i * 2 * PAGE), "IOMMU_IOAS_MAP");
 }
 
-static long slab_kb(void)
+#define SINGLES 100000
+
+/* Slab plus vmalloc in use, in kB (/proc/meminfo). */
+static long kmem_kb(void)
 {
 	char line[256];
-	long kb = -1, v;
+	long kb = 0, v;
 	FILE *f = fopen("/proc/meminfo", "r");
 
 	if (!f)
 		die("/proc/meminfo");
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Slab: %ld kB", &v) == 1)
-			kb = v;
+		if (sscanf(line, "Slab: %ld kB", &v) == 1 ||
+		    sscanf(line, "VmallocUsed: %ld kB", &v) == 1)
+			kb += v;
 	fclose(f);
 	return kb;
 }
 
-/* Kernel memory (slab) per mapping: 100k single-page mappings. */
-static void kmem_per_mapping(void)
+/*
+ * 100k single-page mappings: the kernel memory (slab and vmalloc) they take, per
+ * mapping, then the time to close the file that holds them. With a mock device,
+ * each is a different page, pinned and in the domain, so the close also unmaps
+ * and unpins them all.
+ */
+static void singles(enum target t)
 {
-	int fd = open_iommu();
-	uint32_t ioas = ioas_alloc(fd);
-	void *buf = region(PAGE, MAP_POPULATE);
-	const int n = 100000;
-	long before = slab_kb();
+	struct bench_ctx c;
+	size_t stride = t == NONE ? 0 : PAGE;
+	size_t len = stride ? SINGLES * PAGE : PAGE;
+	uint8_t *buf = region(len, PAGES_4K);
+	long before;
+	double t0;
 
-	for (int i = 0; i != n; i++)
-		map_fixed(fd, ioas, buf, PAGE, 0x100000 + (uint64_t)i * 2 * PAGE);
-	result("kmem_per_mapping", (slab_kb() - before) * 1024.0 / n, "bytes");
-	close(fd);
-	munmap(buf, PAGE);
+	ctx_open(&c, t);
+	before = kmem_kb();
+	map_singles(&c, buf, SINGLES, stride);
+	result("kmem_per_mapping", suffix[t], (kmem_kb() - before) * 1024.0 / SINGLES, "bytes");
+	t0 = now_ns();
+	ctx_close(&c);
+	result("close_100k_mappings", suffix[t], (now_ns() - t0) / 1e6, "ms");
+	munmap(buf, len);
+}
+
+/*
+ * Kernel memory (slab and vmalloc) per pinned page: one mapping of 400 MiB of
+ * 4 KiB pages, pinned into a mock domain.
+ */
+static void kmem_per_pinned_page(void)
+{
+	struct bench_ctx c;
+	size_t len = SINGLES * PAGE;
+	void *buf = region(len, PAGES_4K);
+	long before;
+
+	ctx_open(&c, MOCK);
+	before = kmem_kb();
+	must(map_fixed(c.fd, c.ioas, buf, len, IOVA_1G), "IOMMU_IOAS_MAP");
+	result("kmem_per_pinned_page", "", (kmem_kb() - before) * 1024.0 / SINGLES, "bytes");
+	ctx_close(&c);
+	munmap(buf, len);
+}
+
+/* Finds edu and hands it to vfio-pci; leaves edu_bdf empty if there is none. */
+static void find_vfio_edu(void)
+{
+	if (find_edu(edu_bdf, sizeof(edu_bdf)) || bind_vfio_pci(edu_bdf)) {
+		fprintf(stderr, "iommufd_bench: no edu device on vfio-pci: _vtd workloads skipped\n");
+		edu_bdf[0] = 0;
+	}
+}
+
+/* The workloads to run (see the usage). */
+static const char *filter = "";
+
+/* Whether the workload NAME with target t's suffix is selected by the filter. */
+static int want(const char *name, enum target t)
+{
+	char full[128];
+
+	if (t == VTD && !edu_bdf[0])
+		return 0;
+	snprintf(full, sizeof(full), "%s%s", name, suffix[t]);
+	/* NAME$: exactly that workload. */
+	if (filter[0] && filter[strlen(filter) - 1] == '$')
+		return strlen(full) == strlen(filter) - 1 && !strncmp(full, filter, strlen(full));
+	return strstr(full, filter) != NULL;
 }
 
 int main(int argc, char **argv)
 {
 	int reps = argc > 1 ? atoi(argv[1]) : 3;
+	static const struct {
+		const char *name;
+		enum backing b;
+		size_t len;
+	} large[] = {
+		{ "map_1g_4k", PAGES_4K, GB },
+		{ "map_1g_thp", THP, GB },
+		{ "map_128m_hugetlb", HUGETLB, 128 * MB },
+	};
 
+	if (argc > 2)
+		filter = argv[2];
+	find_vfio_edu();
 	for (int r = 0; r <= reps; r++) {
 		reporting = r > 0;
-		map_unmap_4k();
-		map_1g("map_1g_4k", MAP_NORESERVE, GB);
-		map_1g("map_1g_thp", 0, GB);
-		map_1g("map_128m_hugetlb", MAP_HUGETLB, 128 * MB);
-		copy_1g();
-		close_100k();
-		kmem_per_mapping();
+		for (enum target t = NONE; t <= VTD; t++)
+			if (want("map_unmap_4k", t))
+				map_unmap("map_unmap_4k", t, PAGES_4K, PAGE);
+		for (enum target t = NONE; t <= VTD; t++)
+			for (size_t i = 0; i != sizeof(large) / sizeof(large[0]); i++)
+				/* VT-d: THP only (the mock covers the three backings). */
+				if (want(large[i].name, t) && (t != VTD || large[i].b == THP))
+					map_unmap(large[i].name, t, large[i].b, large[i].len);
+		for (enum target t = NONE; t <= MOCK; t++)
+			if (want("copy_1g", t))
+				copy_1g(t);
+		for (enum target t = NONE; t <= MOCK; t++)
+			if (want("kmem_per_mapping", t) || want("close_100k_mappings", t))
+				singles(t);
+		if (want("kmem_per_pinned_page", NONE))
+			kmem_per_pinned_page();
 	}
 	return 0;
 }

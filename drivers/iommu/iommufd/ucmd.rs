@@ -198,9 +198,29 @@ const OPS: &[Op] = &[
     op!(cmd::TEST, uapi::TestCmd, crate::selftest::test_cmd),
 ];
 
+/// Command numbers from `cmd::BASE` to `cmd::LAST`.
+const SLOTS: usize = (cmd::LAST - cmd::BASE + 1) as usize;
+
+/// For each command number from `cmd::BASE`, one plus the position of its entry in [`OPS`];
+/// 0 where there is none. Built at compile time, so that dispatch is one lookup, as C's
+/// table indexed by number.
+const INDEX: [u8; SLOTS] = {
+    let mut index = [0u8; SLOTS];
+    let mut i = 0;
+    while i < OPS.len() {
+        let slot = (kernel::ioctl::_IOC_NR(OPS[i].ioctl) - cmd::BASE) as usize;
+        // Two entries for one number, or more entries than a `u8` counts, fail the build.
+        assert!(index[slot] == 0 && i < u8::MAX as usize);
+        index[slot] = (i + 1) as u8;
+        i += 1;
+    }
+    index
+};
+
 /// Finds the table entry of command `nr`.
 fn find_op(nr: u32) -> Option<&'static Op> {
-    OPS.iter().find(|op| kernel::ioctl::_IOC_NR(op.ioctl) == nr)
+    let slot = *INDEX.get(nr.checked_sub(cmd::BASE)? as usize)?;
+    OPS.get(usize::from(slot).checked_sub(1)?)
 }
 
 /// Handles one ioctl on `ctx`.

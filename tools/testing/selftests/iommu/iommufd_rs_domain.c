@@ -20,22 +20,6 @@
 /* Inside the mock domain's aperture (MOCK_APERTURE_START..LAST). */
 #define IOVA (1UL << 24)
 
-/* Attaches a new mock device to pt; returns 0 or -errno. */
-static int mock_domain(int fd, uint32_t pt, uint32_t *stdev, uint32_t *hwpt)
-{
-	struct iommu_test_cmd cmd = {
-		.op = IOMMU_TEST_OP_MOCK_DOMAIN,
-		.id = pt,
-	};
-	int ret = test_cmd(fd, &cmd);
-
-	if (stdev)
-		*stdev = cmd.mock_domain.out_stdev_id;
-	if (hwpt)
-		*hwpt = cmd.mock_domain.out_hwpt_id;
-	return ret;
-}
-
 /* 0 if hwpt maps [iova, iova + len) to the memory at buf. */
 static int check_map(int fd, uint32_t hwpt, uint64_t iova, void *buf, uint64_t len)
 {

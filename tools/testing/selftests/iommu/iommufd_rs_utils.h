@@ -195,6 +195,22 @@ static inline int test_cmd(int fd, struct iommu_test_cmd *cmd)
 	return ioctl(fd, IOMMU_TEST_CMD, cmd) ? -errno : 0;
 }
 
+/* Attaches a new mock device to pt; returns 0 or -errno. */
+static inline int mock_domain(int fd, uint32_t pt, uint32_t *stdev, uint32_t *hwpt)
+{
+	struct iommu_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN,
+		.id = pt,
+	};
+	int ret = test_cmd(fd, &cmd);
+
+	if (stdev)
+		*stdev = cmd.mock_domain.out_stdev_id;
+	if (hwpt)
+		*hwpt = cmd.mock_domain.out_hwpt_id;
+	return ret;
+}
+
 /* 0 if every page of [buf, buf + len) is pinned refs times. */
 static inline int check_refs(int fd, void *buf, uint64_t len, uint32_t refs)
 {

@@ -12,11 +12,8 @@
  * buffer is at device address 0x40000, 4096 bytes; DMA addresses are masked
  * to 28 bits.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +28,8 @@
 
 #include "kselftest_harness.h"
 #include "iommufd_rs_utils.h"
+#include "iommufd_rs_edu.h"
 
-#define EDU_VENDOR 0x1234
-#define EDU_DEVICE 0x11e8
 #define EDU_BUF 0x40000UL
 #define EDU_DMA_SRC 0x80
 #define EDU_DMA_DST 0x88
@@ -45,107 +41,6 @@
 #define MSI_WINDOW 0xfee00000UL
 /* Under the 28-bit DMA mask of edu. */
 #define IOVA 0x200000UL
-
-/* Copies the name src into out, of len bytes, cut to fit. */
-static void copy_name(char *out, size_t len, const char *src)
-{
-	strncpy(out, src, len - 1);
-	out[len - 1] = 0;
-}
-
-/* Finds edu; fills its address (0000:00:03.0) and returns 0, or -1. */
-static int find_edu(char *bdf, size_t len)
-{
-	DIR *d = opendir("/sys/bus/pci/devices");
-	struct dirent *e;
-	int ret = -1;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d))) {
-		char path[PATH_MAX];
-		unsigned int ven = 0, dev = 0;
-		FILE *f;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fscanf(f, "%x", &ven) != 1)
-			ven = 0;
-		fclose(f);
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fscanf(f, "%x", &dev) != 1)
-			dev = 0;
-		fclose(f);
-		if (ven == EDU_VENDOR && dev == EDU_DEVICE) {
-			copy_name(bdf, len, e->d_name);
-			ret = 0;
-			break;
-		}
-	}
-	closedir(d);
-	return ret;
-}
-
-/* Binds the device to vfio-pci (unbinding its driver, if any). */
-static int bind_vfio_pci(const char *bdf)
-{
-	char path[PATH_MAX], link[PATH_MAX];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n > 0) {
-		link[n] = 0;
-		if (!strcmp(basename(link), "vfio-pci"))
-			return 0;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
-		if (write_file(path, bdf))
-			return -1;
-	}
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
-	if (write_file(path, "vfio-pci"))
-		return -1;
-	return write_file("/sys/bus/pci/drivers_probe", bdf);
-}
-
-/* The name of the device's VFIO cdev (vfio0) or IOMMU group (7) in *out. */
-static int sysfs_name(const char *bdf, const char *what, char *out, size_t len)
-{
-	char path[PATH_MAX], link[PATH_MAX];
-	ssize_t n;
-
-	if (!strcmp(what, "vfio-dev")) {
-		DIR *d;
-		struct dirent *e;
-
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
-		d = opendir(path);
-		if (!d)
-			return -1;
-		while ((e = readdir(d)))
-			if (!strncmp(e->d_name, "vfio", 4)) {
-				copy_name(out, len, e->d_name);
-				closedir(d);
-				return 0;
-			}
-		closedir(d);
-		return -1;
-	}
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, what);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n <= 0)
-		return -1;
-	link[n] = 0;
-	copy_name(out, len, basename(link));
-	return 0;
-}
 
 /* A VFIO device: its fd and the offsets of its BAR0 and config regions. */
 struct edu {
@@ -278,54 +173,6 @@ static int iommu_faults(void)
 		count++;
 	free(buf);
 	return count;
-}
-
-static int attach_pt(int devfd, uint32_t *pt_id)
-{
-	struct vfio_device_attach_iommufd_pt at = {
-		.argsz = sizeof(at),
-		.pt_id = *pt_id,
-	};
-
-	if (ioctl(devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at))
-		return -errno;
-	*pt_id = at.pt_id;
-	return 0;
-}
-
-/*
- * Opens the device cdev of @bdf and a new /dev/iommu, and binds the one to the
- * other (vfio calls iommufd_device_bind() of the module). Returns the device
- * fd, or -errno.
- */
-static int bind_cdev(const char *bdf, int *iommufd, uint32_t *dev_id)
-{
-	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
-	char name[64], path[PATH_MAX];
-	int devfd, rc;
-
-	rc = sysfs_name(bdf, "vfio-dev", name, sizeof(name));
-	if (rc)
-		return rc;
-	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", name);
-	devfd = open(path, O_RDWR);
-	if (devfd < 0)
-		return -errno;
-	*iommufd = open("/dev/iommu", O_RDWR);
-	if (*iommufd < 0) {
-		rc = -errno;
-		close(devfd);
-		return rc;
-	}
-	bind.iommufd = *iommufd;
-	if (ioctl(devfd, VFIO_DEVICE_BIND_IOMMUFD, &bind)) {
-		rc = -errno;
-		close(*iommufd);
-		close(devfd);
-		return rc;
-	}
-	*dev_id = bind.out_devid;
-	return devfd;
 }
 
 FIXTURE(edu)
