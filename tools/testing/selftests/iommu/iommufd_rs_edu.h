@@ -25,6 +25,23 @@ static inline void copy_name(char *out, size_t len, const char *src)
 	out[n] = 0;
 }
 
+/* The hexadecimal sysfs attribute attr of PCI device bdf (vendor, device); 0 if unreadable. */
+static inline unsigned int pci_attr(const char *bdf, const char *attr)
+{
+	char path[PATH_MAX];
+	unsigned int val = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%x", &val) != 1)
+		val = 0;
+	fclose(f);
+	return val;
+}
+
 /* Finds edu; fills its address (0000:00:03.0) and returns 0, or -1. */
 static inline int find_edu(char *bdf, size_t len)
 {
@@ -35,27 +52,10 @@ static inline int find_edu(char *bdf, size_t len)
 	if (!d)
 		return -1;
 	while ((e = readdir(d))) {
-		char path[PATH_MAX];
-		unsigned int ven = 0, dev = 0;
-		FILE *f;
-
 		if (e->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fscanf(f, "%x", &ven) != 1)
-			ven = 0;
-		fclose(f);
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fscanf(f, "%x", &dev) != 1)
-			dev = 0;
-		fclose(f);
-		if (ven == EDU_VENDOR && dev == EDU_DEVICE) {
+		if (pci_attr(e->d_name, "vendor") == EDU_VENDOR &&
+		    pci_attr(e->d_name, "device") == EDU_DEVICE) {
 			copy_name(bdf, len, e->d_name);
 			ret = 0;
 			break;
