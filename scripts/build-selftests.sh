@@ -16,14 +16,13 @@ ARCH=${ARCH:-x86_64}
 src=$(cat "$out/.iommufd-rs-src")
 
 make -s -C "$src" O="$out" ARCH="$ARCH" LLVM=-19 headers >/dev/null
-case "$ARCH" in
-x86_64) CC=${CC:-gcc} ;;
-arm64) CC=${CC:-aarch64-linux-gnu-gcc} ;;
-esac
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+target_cc "$ARCH"
 mkdir -p "$bin"
 srcdir=${3:-$repo/tools/testing/selftests/iommu}
 for c in "$srcdir"/*.c; do
 	name=$(basename "$c" .c)
-	"$CC" -static -O2 -Wall -Werror -pthread -I"$out/usr/include" \
+	"${TARGET_CC[@]}" -static -O2 -Wall -Werror -pthread -I"$out/usr/include" \
 		-I"$src/tools/testing/selftests" -o "$bin/$name" "$c"
 done

@@ -65,6 +65,8 @@ fi
 # 3. Configuration: tinyconfig + our fragments, redone when a fragment changes.
 out=$CACHE/build-$tag-$ARCH-$FLAVOUR
 frags=("$repo/configs/common.config" "$repo/configs/$ARCH.config" "$repo/configs/$FLAVOUR.config")
+# What a flavour needs on one architecture only (optional).
+[ -f "$repo/configs/$ARCH-$FLAVOUR.config" ] && frags+=("$repo/configs/$ARCH-$FLAVOUR.config")
 if [ "${PROFILE:-0}" = 1 ]; then
 	out=$out-prof
 	frags+=("$repo/configs/profile.config")

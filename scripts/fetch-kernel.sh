@@ -20,17 +20,9 @@ fi
 
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
-mirror=$(debian_mirror)
-
-mkdir -p "$CACHE/lists/partial" "$CACHE/cache/archives/partial" "$CACHE/deb"
-list=$CACHE/sources.list
-: >"$list"
-for suite in trixie-backports forky sid; do
-	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main" >>"$list"
-done
-APT=(-o Dir::Etc::sourcelist="$list" -o Dir::Etc::sourceparts=- \
-	-o Dir::State::Lists="$CACHE/lists" -o Dir::Cache="$CACHE/cache" \
-	-o Debug::NoLocking=1 -o APT::Get::AllowUnauthenticated=false)
+private_apt "$CACHE" trixie-backports forky sid
+APT=("${APT_OPTS[@]}")
+mkdir -p "$CACHE/deb"
 
 deb=$(ls "$CACHE"/deb/linux-source-7.2_*.deb 2>/dev/null | sort -V | tail -n1 || true)
 if [ -z "$deb" ]; then

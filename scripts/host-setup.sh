@@ -17,13 +17,24 @@ SUDO=
 APT_PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc cpio libelf-dev
 	libssl-dev kmod dwarves busybox-static libcap-dev xz-utils make gcc python3
 	rsync)
+# The guest of each architecture: its QEMU (from bookworm-backports, for QEMU 10),
+# and for arm64 the cross compiler the test programs are built with.
+ARCH=${ARCH:-x86_64}
+case "$ARCH" in
+x86_64) qemu_bin=qemu-system-x86_64 qemu_pkg=qemu-system-x86 ;;
+arm64)
+	qemu_bin=qemu-system-aarch64 qemu_pkg=qemu-system-arm
+	APT_PKGS+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+	;;
+*) log "unsupported ARCH=$ARCH"; exit 1 ;;
+esac
 
 missing=()
 for p in "${APT_PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 qemu_ok=0
-command -v qemu-system-x86_64 >/dev/null 2>&1 && qemu_ok=1
+command -v "$qemu_bin" >/dev/null 2>&1 && qemu_ok=1
 
 if [ ${#missing[@]} -gt 0 ] || [ $qemu_ok -eq 0 ]; then
 	mirror=$(debian_mirror)
@@ -39,10 +50,10 @@ if [ ${#missing[@]} -gt 0 ] || [ $qemu_ok -eq 0 ]; then
 		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -o=Dpkg::Use-Pty=0 --no-install-recommends "${missing[@]}"
 	fi
 	if [ $qemu_ok -eq 0 ]; then
-		log "installing qemu-system-x86 from bookworm-backports"
+		log "installing $qemu_pkg from bookworm-backports"
 		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -o=Dpkg::Use-Pty=0 --no-install-recommends \
-			-t bookworm-backports qemu-system-x86 ||
-			DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -o=Dpkg::Use-Pty=0 --no-install-recommends qemu-system-x86
+			-t bookworm-backports "$qemu_pkg" ||
+			DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -o=Dpkg::Use-Pty=0 --no-install-recommends "$qemu_pkg"
 	fi
 fi
 
@@ -56,4 +67,6 @@ if ! command -v bindgen >/dev/null 2>&1; then
 	log "cargo install bindgen-cli (about a minute)"
 	cargo install --locked bindgen-cli --version '^0.72'
 fi
-log "host ready"
+# The guest's busybox and the test programs' libcap, for another architecture.
+[ "$ARCH" = x86_64 ] || "$(dirname "$0")/fetch-sysroot.sh" "$ARCH" "${CACHE:-$HOME/.cache/iommufd-rs}/sysroot-$ARCH"
+log "host ready ($ARCH)"

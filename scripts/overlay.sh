@@ -48,6 +48,7 @@ add_line rust/helpers/helpers.c '#include "gup.c"'
 add_line rust/helpers/helpers.c '#include "pfnmap.c"'
 add_line rust/helpers/helpers.c '#include "fault_inject.c"'
 add_line rust/helpers/helpers.c '#include "msi.c"'
+add_line rust/helpers/helpers.c '#include "iopf.c"'
 # New kernel crate modules.
 add_after() { # FILE ANCHOR LINE: insert LINE after ANCHOR, once.
 	grep -qxF "$3" "$tree/$1" || sed -i "s|^$2\$|&\n$3|" "$tree/$1"
@@ -71,6 +72,8 @@ add_line rust/bindings/bindings_helper.h '#include "../../drivers/iommu/iommu-pa
 add_line rust/bindings/bindings_helper.h '#include <linux/iommufd.h>'
 add_line rust/bindings/bindings_helper.h '#include "../../drivers/iommu/iommufd/driver_core.h"'
 add_line rust/bindings/bindings_helper.h '#include <linux/fault-inject.h>'
+# Constants bindgen cannot evaluate on every architecture (arm64's HPAGE_SIZE).
+add_line rust/bindings/bindings_helper.h '#include "iommufd_consts.h"'
 add_after rust/kernel/iommu/mod.rs 'pub mod pgtable;' 'pub mod domain;'
 add_after rust/kernel/iommu/mod.rs 'pub mod domain;' 'pub mod group;'
 # Errnos the kernel crate lacks and the uAPI returns: EOPNOTSUPP (unknown flags) and

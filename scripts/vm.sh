@@ -6,12 +6,15 @@
 # Environment:
 #   VM_CMD       shell command run with /bin/sh in the guest's working directory
 #   VM_FILES     host files copied into that directory
-#   VM_IOMMU     intel (default: q35 + VT-d) or amd (q35 + AMD-Vi, see the README)
+#   VM_IOMMU     x86_64: intel (default: q35 + VT-d) or amd (q35 + AMD-Vi, see the
+#                README); arm64: smmuv3 (the virt board's SMMUv3, the only one)
 #   VM_TIMEOUT   seconds before the guest is declared hung (default 600)
 #   VM_MEM       guest memory (default 2G)
 #   VM_LOG       where to keep the guest's kernel log (default OUT/vm-console.log)
 #   VM_KMEMLEAK  1: after the command, scan for leaks and print the report to the log
-#   ARCH         x86_64 (default)
+#   ARCH         x86_64 (default) or arm64
+#   CACHE        the build cache (default ~/.cache/iommufd-rs): arm64's busybox is
+#                in its sysroot-arm64 (scripts/fetch-sysroot.sh)
 #
 # The guest mounts proc, sys, devtmpfs and debugfs, reserves 64 huge pages and loads
 # iommufd.ko before the command. The command's output is printed; the kernel log goes to
@@ -20,7 +23,12 @@ set -euo pipefail
 
 out=${1:?usage: vm.sh BUILD_DIR}
 ARCH=${ARCH:-x86_64}
-VM_IOMMU=${VM_IOMMU:-intel}
+CACHE=${CACHE:-$HOME/.cache/iommufd-rs}
+case "$ARCH" in
+x86_64) VM_IOMMU=${VM_IOMMU:-intel} ;;
+arm64) VM_IOMMU=${VM_IOMMU:-smmuv3} ;;
+*) printf '[vm] unsupported ARCH=%s\n' "$ARCH" >&2; exit 125 ;;
+esac
 VM_TIMEOUT=${VM_TIMEOUT:-600}
 VM_MEM=${VM_MEM:-2G}
 VM_LOG=${VM_LOG:-$out/vm-console.log}
@@ -32,9 +40,10 @@ trap 'rm -rf "$work"' EXIT
 root=$work/root
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,work,lib/modules,mnt/huge}
 
-# Userspace: the static busybox of Debian's busybox-static.
+# Userspace: the static busybox of Debian's busybox-static, of the guest's architecture.
 bb=/bin/busybox
-[ -x "$bb" ] || { log "no $bb: install busybox-static (make setup)"; exit 125; }
+[ "$ARCH" = x86_64 ] || bb=$CACHE/sysroot-$ARCH/bin/busybox
+[ -x "$bb" ] || { log "no $bb: install busybox-static (make setup ARCH=$ARCH)"; exit 125; }
 cp "$bb" "$root/bin/busybox"
 
 # Modules the guest loads, in order: iommufd, then VFIO's when the kernel has
@@ -64,6 +73,11 @@ for f in ${VM_FILES:-}; do
 	cp -r "$f" "$root/work/"
 done
 printf '%s\n' "$VM_CMD" >"$root/work/.vm_cmd"
+# The second serial port, where the command's output goes (the first is the console).
+case "$ARCH" in
+x86_64) echo /dev/ttyS1 ;;
+arm64) echo /dev/ttyAMA1 ;;
+esac >"$root/work/.vm_tty"
 echo "${VM_KMEMLEAK:-0}" >"$root/work/.vm_kmemleak"
 
 cat >"$root/init" <<'INIT'
@@ -78,7 +92,7 @@ mount -t tmpfs tmp /tmp
 mkdir -p /dev/hugepages && mount -t hugetlbfs none /dev/hugepages
 echo 64 >/proc/sys/vm/nr_hugepages
 # The command's output goes to the second serial port; the kernel's to the first.
-exec </dev/null >/dev/ttyS1 2>&1
+exec </dev/null >"$(cat /work/.vm_tty)" 2>&1
 while read -r m params; do
 	insmod /lib/modules/$m $params || echo "insmod $m failed"
 done </lib/modules/order
@@ -127,7 +141,17 @@ x86_64)
 	*) log "VM_IOMMU must be intel or amd"; exit 125 ;;
 	esac
 	;;
-*) log "unsupported ARCH=$ARCH"; exit 125 ;;
+arm64)
+	[ "$VM_IOMMU" = smmuv3 ] || { log "VM_IOMMU must be smmuv3 on arm64"; exit 125; }
+	kernel=$out/arch/arm64/boot/Image
+	# GICv3 with its ITS: MSIs are isolated, so iommufd binds devices without
+	# allow_unsafe_interrupts (with the default GICv2 it refuses). pauth-impdef:
+	# QEMU's own pointer-authentication algorithm, much cheaper under TCG than
+	# the architected QARMA. The second -serial below is the board's second UART.
+	qemu=(qemu-system-aarch64 -machine virt,iommu=smmuv3,gic-version=3
+		-cpu max,pauth-impdef=on)
+	append="console=ttyAMA0 panic=-1 oops=panic"
+	;;
 esac
 
 output=$work/output.log

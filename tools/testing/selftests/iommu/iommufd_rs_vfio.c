@@ -2,15 +2,17 @@
 /*
  * End-to-end DMA through the Rust iommufd: QEMU's edu device bound to the
  * tree's unmodified vfio-pci, which binds and attaches it through the module's
- * in-kernel API, behind a real IOMMU (the VM's VT-d, or AMD-Vi). User space
- * maps its memory with /dev/iommu (or VFIO's type1 ioctls on /dev/vfio/vfio,
- * which the module provides), runs the edu DMA engine both ways and compares
- * the bytes; DMA to an unmapped IOVA must never reach memory.
+ * in-kernel API, behind a real IOMMU (the VM's VT-d or AMD-Vi on x86_64, SMMUv3
+ * on arm64). User space maps its memory with /dev/iommu (or VFIO's type1 ioctls
+ * on /dev/vfio/vfio, which the module provides), runs the edu DMA engine both
+ * ways and compares the bytes; DMA to an unmapped IOVA must never reach memory.
+ * edu's MSI must arrive whatever page table the device is attached to (on arm64
+ * through the ITS doorbell iommufd maps into each domain's SW_MSI window).
  *
  * edu (QEMU docs/specs/edu.rst): BAR0 registers 0x80 DMA source, 0x88 DMA
  * destination, 0x90 count, 0x98 command (bit 0 start, bit 1 edu->RAM); its
  * buffer is at device address 0x40000, 4096 bytes; DMA addresses are masked
- * to 28 bits.
+ * to 28 bits; 0x60 raises an interrupt (an MSI once enabled), 0x64 acknowledges it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/klog.h>
 #include <sys/mman.h>
@@ -37,8 +41,8 @@
 #define EDU_DMA_CMD 0x98
 #define EDU_CMD_START 1
 #define EDU_CMD_TO_RAM 2
-/* The x86 MSI window, an IOMMU_RESV_MSI region of every device behind VT-d or AMD-Vi. */
-#define MSI_WINDOW 0xfee00000UL
+#define EDU_IRQ_RAISE 0x60
+#define EDU_IRQ_ACK 0x64
 /* Under the 28-bit DMA mask of edu. */
 #define IOVA 0x200000UL
 
@@ -130,7 +134,6 @@ static long first_nonzero(const uint8_t *p, size_t len)
 	return -1;
 }
 
-/* Lines of the kernel log that report an IOMMU fault (DMAR, AMD-Vi). */
 /*
  * RAM -> edu -> RAM: fills @src (at IOVA) with a pattern of @seed, clears @dst
  * (at IOVA + PAGE), has edu copy the page into its buffer and out to @dst.
@@ -171,14 +174,68 @@ static int iommu_faults(void)
 		count++;
 	for (p = buf; (p = strstr(p, "IO_PAGE_FAULT")); p++)
 		count++;
+	for (p = buf; (p = strstr(p, "event: F_TRANSLATION")); p++)
+		count++;
 	free(buf);
 	return count;
+}
+
+/* The IOMMU of the VM, by the name it registers in /sys/class/iommu. */
+enum iommu_kind { IOMMU_VTD, IOMMU_AMDVI, IOMMU_SMMUV3, IOMMU_UNKNOWN };
+
+static enum iommu_kind iommu_kind(void)
+{
+	enum iommu_kind kind = IOMMU_UNKNOWN;
+	DIR *d = opendir("/sys/class/iommu");
+	struct dirent *e;
+
+	if (!d)
+		return kind;
+	while (kind == IOMMU_UNKNOWN && (e = readdir(d))) {
+		if (!strncmp(e->d_name, "dmar", 4))
+			kind = IOMMU_VTD;
+		else if (!strncmp(e->d_name, "ivhd", 4))
+			kind = IOMMU_AMDVI;
+		else if (!strncmp(e->d_name, "smmu3.", 6))
+			kind = IOMMU_SMMUV3;
+	}
+	closedir(d);
+	return kind;
+}
+
+static const char *const iommu_names[] = { "VT-d", "AMD-Vi", "SMMUv3", "unknown IOMMU" };
+
+/*
+ * The start of the device's MSI window, as its IOMMU group reports it: the
+ * IOMMU_RESV_MSI region of VT-d and AMD-Vi (0xfee00000), or the IOMMU_RESV_SW_MSI
+ * window of SMMUv3 where iommufd maps the ITS doorbell (0x8000000). 0 if none.
+ */
+static uint64_t msi_window(const char *bdf)
+{
+	char group[64], path[PATH_MAX], type[32];
+	unsigned long long start, end;
+	uint64_t found = 0;
+	FILE *f;
+
+	if (sysfs_name(bdf, "iommu_group", group, sizeof(group)))
+		return 0;
+	snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%s/reserved_regions", group);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (!found && fscanf(f, "%llx %llx %31s", &start, &end, type) == 3)
+		if (!strcmp(type, "msi"))
+			found = start;
+	fclose(f);
+	return found;
 }
 
 FIXTURE(edu)
 {
 	char bdf[64];
 	uint8_t *mem;
+	uint64_t msi_window;
+	enum iommu_kind kind;
 };
 
 FIXTURE_SETUP(edu)
@@ -187,6 +244,10 @@ FIXTURE_SETUP(edu)
 		TH_LOG("no edu device (1234:11e8) in this VM");
 	ASSERT_EQ(0, bind_vfio_pci(self->bdf))
 		TH_LOG("cannot bind %s to vfio-pci", self->bdf);
+	self->kind = iommu_kind();
+	ASSERT_NE(IOMMU_UNKNOWN, self->kind);
+	self->msi_window = msi_window(self->bdf);
+	ASSERT_NE(0, self->msi_window) TH_LOG("no MSI window among the group's reserved regions");
 	self->mem = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->mem);
@@ -228,8 +289,8 @@ TEST_F(edu, cdev_dma)
 	/* Attached to an automatic HWPT of the IOAS. */
 	ASSERT_NE(ioas, pt_id);
 	ASSERT_EQ(0, edu_open(&edu, devfd));
-	/* The MSI window that VT-d and AMD-Vi reserve is refused while attached (EINVAL, as C). */
-	EXPECT_EQ(-EINVAL, map_fixed(iommufd, ioas, other, PAGE, MSI_WINDOW));
+	/* The device's MSI window is refused while attached (EINVAL, as C). */
+	EXPECT_EQ(-EINVAL, map_fixed(iommufd, ioas, other, PAGE, self->msi_window));
 
 	/* RAM -> edu -> RAM through the IOMMU. */
 	ASSERT_EQ(0, round_trip(&edu, src, dst, 3)) TH_LOG("the DMA round trip did not deliver the bytes");
@@ -245,16 +306,17 @@ TEST_F(edu, cdev_dma)
 	ASSERT_EQ(0, edu_dma(&edu, IOVA + PAGE, PAGE, 1));
 	ASSERT_EQ(-1, first_nonzero(dst, PAGE)) TH_LOG("DMA to an unmapped IOVA reached memory");
 	/*
-	 * VT-d reports the blocked DMA (a DMAR fault in the kernel log). QEMU
-	 * 10.0's AMD-Vi logs no event for it (its interrupt never fires):
-	 * there, that the memory stayed untouched is the whole check.
+	 * VT-d and SMMUv3 report the blocked DMA (a DMAR fault, an F_TRANSLATION
+	 * event in the kernel log). QEMU 10.0's AMD-Vi logs no event for it (its
+	 * interrupt never fires): there, that the memory stayed untouched is the
+	 * whole check.
 	 */
-	if (!access("/sys/class/iommu/dmar0", F_OK))
+	if (self->kind != IOMMU_AMDVI)
 		EXPECT_LT(faults, iommu_faults()) TH_LOG("no IOMMU fault in the kernel log");
 
 	/* An IOAS with a mapping in the MSI window cannot take the device. */
 	ASSERT_EQ(0, ioas_alloc(iommufd, &ioas2));
-	ASSERT_EQ(0, map_fixed(iommufd, ioas2, other, PAGE, MSI_WINDOW));
+	ASSERT_EQ(0, map_fixed(iommufd, ioas2, other, PAGE, self->msi_window));
 	pt_id = ioas2;
 	EXPECT_EQ(-EADDRINUSE, attach_pt(devfd, &pt_id));
 	EXPECT_EQ(0, destroy(iommufd, ioas2));
@@ -268,15 +330,15 @@ TEST_F(edu, cdev_dma)
 	ASSERT_EQ(0, edu_dma(&edu, IOVA + PAGE, PAGE, 1));
 	ASSERT_EQ(0, memcmp(src, other, PAGE)) TH_LOG("DMA did not follow the replace");
 	/* The reserved regions moved with the device. */
-	EXPECT_EQ(-EINVAL, map_fixed(iommufd, ioas2, src, PAGE, MSI_WINDOW));
-	EXPECT_EQ(0, map_fixed(iommufd, ioas, src, PAGE, MSI_WINDOW));
+	EXPECT_EQ(-EINVAL, map_fixed(iommufd, ioas2, src, PAGE, self->msi_window));
+	EXPECT_EQ(0, map_fixed(iommufd, ioas, src, PAGE, self->msi_window));
 	/* The first IOAS is free again; the second is in use. */
 	EXPECT_EQ(-EBUSY, destroy(iommufd, ioas2));
 	EXPECT_EQ(0, destroy(iommufd, ioas));
 
 	/* Detach: the window is free, and the IOAS can go. */
 	ASSERT_EQ(0, ioctl(devfd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach));
-	EXPECT_EQ(0, map_fixed(iommufd, ioas2, src, PAGE, MSI_WINDOW));
+	EXPECT_EQ(0, map_fixed(iommufd, ioas2, src, PAGE, self->msi_window));
 	EXPECT_EQ(0, destroy(iommufd, ioas2));
 	close(devfd);
 	/* Unbound with the device fd: its object is gone. */
@@ -302,26 +364,32 @@ static int hwpt_alloc(int fd, uint32_t dev_id, uint32_t pt_id, uint32_t flags, u
 /* VT-d's extended capabilities (drivers/iommu/intel/iommu.h). */
 #define VTD_ECAP_NEST(e) (((e) >> 26) & 1)
 #define VTD_ECAP_SMTS(e) (((e) >> 43) & 1)
+/* SMMUv3's IDR0: stage 1 and stage 2 translation, both needed for nesting. */
+#define SMMU_IDR0_S1P (1U << 1)
+#define SMMU_IDR0_S2P (1U << 0)
 
 /*
  * IOMMU_GET_HW_INFO and IOMMU_HWPT_ALLOC on the real IOMMU: a HWPT allocated
  * by the user takes the device and the DMA goes through it. DIRTY_TRACKING is
  * accepted exactly when the IOMMU reports the capability, NEST_PARENT on VT-d
- * exactly when it is in scalable mode with nesting (its ecap), EOPNOTSUPP
- * otherwise, as the driver says.
+ * exactly when it is in scalable mode with nesting (its ecap), on SMMUv3 exactly
+ * when it has both stages (its IDR0), EOPNOTSUPP otherwise, as the driver says.
  */
 TEST_F(edu, hwpt_alloc)
 {
 	uint8_t *src = self->mem, *dst = self->mem + PAGE;
 	struct vfio_device_detach_iommufd_pt detach = { .argsz = sizeof(detach) };
-	struct iommu_hw_info_vtd vtd = {};
+	union {
+		struct iommu_hw_info_vtd vtd;
+		struct iommu_hw_info_arm_smmuv3 smmu;
+	} data = {};
 	struct iommu_hw_info info = {
 		.size = sizeof(info),
-		.data_len = sizeof(vtd),
-		.data_uptr = (uintptr_t)&vtd,
+		.data_len = sizeof(data),
+		.data_uptr = (uintptr_t)&data,
 	};
-	bool is_vtd = !access("/sys/class/iommu/dmar0", F_OK);
 	uint32_t ioas = 0, hwpt = 0, pt_id;
+	const char *nest = "not checked";
 	uint32_t dev_id = 0;
 	int devfd, iommufd, rc;
 	struct edu edu;
@@ -331,10 +399,17 @@ TEST_F(edu, hwpt_alloc)
 
 	info.dev_id = dev_id;
 	ASSERT_EQ(0, ioctl(iommufd, IOMMU_GET_HW_INFO, &info)) TH_LOG("%s", strerror(errno));
-	if (is_vtd) {
+	if (self->kind == IOMMU_VTD) {
 		ASSERT_EQ(IOMMU_HW_INFO_TYPE_INTEL_VTD, info.out_data_type);
-		ASSERT_EQ(sizeof(vtd), info.data_len);
-		ASSERT_NE(0, vtd.cap_reg);
+		ASSERT_EQ(sizeof(data.vtd), info.data_len);
+		ASSERT_NE(0, data.vtd.cap_reg);
+		nest = VTD_ECAP_SMTS(data.vtd.ecap_reg) && VTD_ECAP_NEST(data.vtd.ecap_reg) ? "yes" : "no";
+	} else if (self->kind == IOMMU_SMMUV3) {
+		ASSERT_EQ(IOMMU_HW_INFO_TYPE_ARM_SMMUV3, info.out_data_type);
+		ASSERT_EQ(sizeof(data.smmu), info.data_len);
+		ASSERT_NE(0, data.smmu.idr[0]);
+		nest = (data.smmu.idr[0] & (SMMU_IDR0_S1P | SMMU_IDR0_S2P)) ==
+		       (SMMU_IDR0_S1P | SMMU_IDR0_S2P) ? "yes" : "no";
 	}
 	ASSERT_EQ(0, ioas_alloc(iommufd, &ioas));
 	ASSERT_EQ(0, map_fixed(iommufd, ioas, src, PAGE, IOVA));
@@ -347,19 +422,17 @@ TEST_F(edu, hwpt_alloc)
 	} else {
 		EXPECT_EQ(-EOPNOTSUPP, rc);
 	}
-	if (is_vtd) {
+	if (self->kind != IOMMU_AMDVI) {
 		rc = hwpt_alloc(iommufd, dev_id, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT, &hwpt);
-		if (VTD_ECAP_SMTS(vtd.ecap_reg) && VTD_ECAP_NEST(vtd.ecap_reg)) {
+		if (!strcmp(nest, "yes")) {
 			ASSERT_EQ(0, rc);
 			EXPECT_EQ(0, destroy(iommufd, hwpt));
 		} else {
 			EXPECT_EQ(-EOPNOTSUPP, rc);
 		}
 	}
-	ksft_print_msg("%s: dirty tracking %s, nest parent %s\n", is_vtd ? "VT-d" : "AMD-Vi",
-		       info.out_capabilities & IOMMU_HW_CAP_DIRTY_TRACKING ? "yes" : "no",
-		       !is_vtd ? "not checked" :
-		       VTD_ECAP_SMTS(vtd.ecap_reg) && VTD_ECAP_NEST(vtd.ecap_reg) ? "yes" : "no");
+	ksft_print_msg("%s: dirty tracking %s, nest parent %s\n", iommu_names[self->kind],
+		       info.out_capabilities & IOMMU_HW_CAP_DIRTY_TRACKING ? "yes" : "no", nest);
 	/* Flags nobody knows. */
 	EXPECT_EQ(-EOPNOTSUPP, hwpt_alloc(iommufd, dev_id, ioas, 1U << 31, &hwpt));
 
@@ -378,6 +451,98 @@ TEST_F(edu, hwpt_alloc)
 	EXPECT_EQ(0, destroy(iommufd, hwpt));
 	EXPECT_EQ(0, destroy(iommufd, ioas));
 	close(devfd);
+	close(iommufd);
+}
+
+/* Routes edu's MSI to a new eventfd through VFIO (count 1), or turns it off (efd < 0). */
+static int set_msi(int devfd, int efd)
+{
+	struct {
+		struct vfio_irq_set set;
+		int32_t fd;
+	} irq = {
+		.set = {
+			.argsz = sizeof(irq),
+			.flags = VFIO_IRQ_SET_ACTION_TRIGGER |
+				 (efd < 0 ? VFIO_IRQ_SET_DATA_NONE : VFIO_IRQ_SET_DATA_EVENTFD),
+			.index = VFIO_PCI_MSI_IRQ_INDEX,
+			.count = efd < 0 ? 0 : 1,
+		},
+		.fd = efd,
+	};
+
+	if (efd < 0)
+		irq.set.argsz = sizeof(irq.set);
+	return ioctl(devfd, VFIO_DEVICE_SET_IRQS, &irq) ? -errno : 0;
+}
+
+/* Has edu raise its interrupt; returns how many the eventfd counted within 2 s. */
+static uint64_t raise_msi(struct edu *edu, int efd)
+{
+	struct pollfd p = { .fd = efd, .events = POLLIN };
+	uint64_t count = 0;
+
+	if (edu_write(edu, EDU_IRQ_RAISE, 1))
+		return 0;
+	if (poll(&p, 1, 2000) == 1 && read(efd, &count, sizeof(count)) != sizeof(count))
+		count = 0;
+	edu_write(edu, EDU_IRQ_ACK, 1);
+	return count;
+}
+
+/*
+ * edu's MSI reaches the CPU through each page table the device is attached to.
+ * On arm64 the MSI is a DMA write to the GICv3 ITS doorbell, which SMMUv3
+ * translates: iommufd maps the doorbell into the SW_MSI window of every domain
+ * the device's group attaches to (iommufd_sw_msi), the auto HWPT of attach and
+ * the one of replace alike. On x86 the MSI window bypasses translation (VT-d's
+ * interrupt remapping, AMD-Vi's window), so there the test checks that iommufd
+ * leaves that path alone. DMA goes on working beside the interrupts.
+ */
+TEST_F(edu, msi)
+{
+	uint8_t *src = self->mem, *dst = self->mem + PAGE;
+	uint32_t ioas = 0, ioas2 = 0, pt_id, dev_id = 0;
+	int devfd, iommufd, efd;
+	struct edu edu;
+
+	devfd = bind_cdev(self->bdf, &iommufd, &dev_id);
+	ASSERT_LE(0, devfd) TH_LOG("bind: %s", strerror(-devfd));
+	ASSERT_EQ(0, ioas_alloc(iommufd, &ioas));
+	ASSERT_EQ(0, map_fixed(iommufd, ioas, src, PAGE, IOVA));
+	ASSERT_EQ(0, map_fixed(iommufd, ioas, dst, PAGE, IOVA + PAGE));
+	pt_id = ioas;
+	ASSERT_EQ(0, attach_pt(devfd, &pt_id));
+	ASSERT_EQ(0, edu_open(&edu, devfd));
+
+	efd = eventfd(0, EFD_NONBLOCK);
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, set_msi(devfd, efd));
+	EXPECT_LE(1, raise_msi(&edu, efd)) TH_LOG("edu's MSI never arrived (%s)",
+						  iommu_names[self->kind]);
+	ASSERT_EQ(0, round_trip(&edu, src, dst, 13));
+
+	/* Into another IOAS: a new domain, which must get the doorbell too. */
+	ASSERT_EQ(0, ioas_alloc(iommufd, &ioas2));
+	ASSERT_EQ(0, map_fixed(iommufd, ioas2, src, PAGE, IOVA));
+	ASSERT_EQ(0, map_fixed(iommufd, ioas2, dst, PAGE, IOVA + PAGE));
+	pt_id = ioas2;
+	ASSERT_EQ(0, attach_pt(devfd, &pt_id));
+	EXPECT_LE(1, raise_msi(&edu, efd)) TH_LOG("no MSI after the replace");
+	ASSERT_EQ(0, round_trip(&edu, src, dst, 17));
+	/* The doorbell is iommufd's, not the user's: the window stays reserved. */
+	EXPECT_EQ(-EINVAL, map_fixed(iommufd, ioas2, self->mem + 2 * PAGE, PAGE, self->msi_window));
+
+	/* Back to the first IOAS: its automatic HWPT left with the device, so a third domain. */
+	pt_id = ioas;
+	ASSERT_EQ(0, attach_pt(devfd, &pt_id));
+	EXPECT_LE(1, raise_msi(&edu, efd)) TH_LOG("no MSI after replacing back");
+
+	ASSERT_EQ(0, set_msi(devfd, -1));
+	close(efd);
+	close(devfd);
+	EXPECT_EQ(0, destroy(iommufd, ioas2));
+	EXPECT_EQ(0, destroy(iommufd, ioas));
 	close(iommufd);
 }
 
