@@ -9,8 +9,9 @@
 #                run any command in the guest, with iommufd.ko loaded
 #   make bench   the Rust iommufd against the tree's C one: same tree, config, VM
 #
-# Variables: ARCH (x86_64), KERNEL_SRC (a Linux 7.2 tree of your own; default:
-# Debian's linux-source-7.2), CACHE (build cache, default ~/.cache/iommufd-rs), JOBS.
+# Variables: ARCH (x86_64, or arm64: QEMU's virt board with SMMUv3 and GICv3),
+# KERNEL_SRC (a Linux 7.2 tree of your own; default: Debian's linux-source-7.2),
+# CACHE (build cache, default ~/.cache/iommufd-rs), JOBS.
 # When the project is used as a kernel overlay, the kernel's own build reads Kbuild,
 # not this file.
 
@@ -25,7 +26,7 @@ S := scripts
 all: help
 
 help:
-	@sed -n '3,17p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@bash $(S)/host-setup.sh

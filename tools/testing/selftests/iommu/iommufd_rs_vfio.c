@@ -374,6 +374,7 @@ static int hwpt_alloc(int fd, uint32_t dev_id, uint32_t pt_id, uint32_t flags, u
  * accepted exactly when the IOMMU reports the capability, NEST_PARENT on VT-d
  * exactly when it is in scalable mode with nesting (its ecap), on SMMUv3 exactly
  * when it has both stages (its IDR0), EOPNOTSUPP otherwise, as the driver says.
+ * A nesting parent takes the device and the DMA like any paging HWPT.
  */
 TEST_F(edu, hwpt_alloc)
 {
@@ -425,7 +426,16 @@ TEST_F(edu, hwpt_alloc)
 	if (self->kind != IOMMU_AMDVI) {
 		rc = hwpt_alloc(iommufd, dev_id, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT, &hwpt);
 		if (!strcmp(nest, "yes")) {
+			/*
+			 * A nesting parent (SMMUv3: a stage-2 domain) takes the device
+			 * by itself too, and carries the DMA.
+			 */
 			ASSERT_EQ(0, rc);
+			pt_id = hwpt;
+			ASSERT_EQ(0, attach_pt(devfd, &pt_id));
+			ASSERT_EQ(0, edu_open(&edu, devfd));
+			ASSERT_EQ(0, round_trip(&edu, src, dst, 7)) TH_LOG("no DMA through the nesting parent");
+			ASSERT_EQ(0, ioctl(devfd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach));
 			EXPECT_EQ(0, destroy(iommufd, hwpt));
 		} else {
 			EXPECT_EQ(-EOPNOTSUPP, rc);
