@@ -17,7 +17,7 @@
 #              AMD-Vi, with its own kernel-log suite (kernel-log-amd)
 # The guest is the architecture's: x86_64 (q35, VT-d) or arm64 (virt, SMMUv3 and
 # GICv3 ITS), where iommufd_rs_vfio drives edu through SMMUv3.
-# The last line is "N passed, N failed[, N skipped]"; the exit status is 1 if any failed.
+# The last line is "N passed, N failed, N skipped (ARCH)"; the exit status is 1 if any failed.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)

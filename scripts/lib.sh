@@ -43,5 +43,4 @@ target_cc() {
 	arm64) TARGET_CC=(aarch64-linux-gnu-gcc -I"$sys/usr/include" -L"$sys/usr/lib/aarch64-linux-gnu") ;;
 	*) echo "no compiler for ARCH=$1" >&2; return 1 ;;
 	esac
-	[ -z "${CC:-}" ] || TARGET_CC[0]=$CC
 }

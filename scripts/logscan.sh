@@ -21,6 +21,8 @@ patterns=(
 	'DEBUG_LOCKS_WARN_ON'
 	'Oops'
 	'general protection fault'
+	'Unable to handle kernel'       # arm64's page fault in the kernel (then "Internal error: Oops")
+	'SError Interrupt'              # arm64's asynchronous external abort
 	'Kernel panic'
 	'kernel BUG at'
 	'INFO: task .* blocked for more than'
