@@ -153,11 +153,18 @@ static int round_trip(struct edu *edu, const uint8_t *src, uint8_t *dst, unsigne
 	return memcmp(src, dst, PAGE) ? 1 : 0;
 }
 
+/* What VT-d, AMD-Vi and SMMUv3 print for a DMA they blocked. */
+static const char *const fault_lines[] = {
+	"DMAR: [DMA ", "IO_PAGE_FAULT", "event: F_TRANSLATION",
+};
+
+/* How many IOMMU faults the kernel log holds, or -1. */
 static int iommu_faults(void)
 {
 	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
 	char *buf, *p;
 	int n, count = 0;
+	size_t i;
 
 	if (len <= 0)
 		return -1;
@@ -170,12 +177,9 @@ static int iommu_faults(void)
 		return -1;
 	}
 	buf[n] = 0;
-	for (p = buf; (p = strstr(p, "DMAR: [DMA ")); p++)
-		count++;
-	for (p = buf; (p = strstr(p, "IO_PAGE_FAULT")); p++)
-		count++;
-	for (p = buf; (p = strstr(p, "event: F_TRANSLATION")); p++)
-		count++;
+	for (i = 0; i < sizeof(fault_lines) / sizeof(fault_lines[0]); i++)
+		for (p = buf; (p = strstr(p, fault_lines[i])); p++)
+			count++;
 	free(buf);
 	return count;
 }
