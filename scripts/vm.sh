@@ -9,14 +9,16 @@
 #   VM_IOMMU     x86_64: intel (default: q35 + VT-d) or amd (q35 + AMD-Vi, see the
 #                README); arm64: smmuv3 (the virt board's SMMUv3, the only one)
 #   VM_TIMEOUT   seconds before the guest is declared hung (default 600)
-#   VM_MEM       guest memory (default 2G)
+#   VM_MEM       guest memory (default 2G; 4G for a kernel with 64 KiB pages, whose
+#                huge pages are 512 MiB)
 #   VM_LOG       where to keep the guest's kernel log (default OUT/vm-console.log)
 #   VM_KMEMLEAK  1: after the command, scan for leaks and print the report to the log
 #   ARCH         x86_64 (default) or arm64
 #   CACHE        the build cache (default ~/.cache/iommufd-rs): arm64's busybox is
 #                in its sysroot-arm64 (scripts/fetch-sysroot.sh)
 #
-# The guest mounts proc, sys, devtmpfs and debugfs, reserves 64 huge pages and loads
+# The guest mounts proc, sys, devtmpfs and debugfs, reserves 128 MiB of huge pages
+# (64 of 2 MiB; at least 2, so 1 GiB with 64 KiB pages' 512 MiB ones) and loads
 # iommufd.ko before the command. The command's output is printed; the kernel log goes to
 # VM_LOG. Exit status: the command's; 124 if the guest hung; 125 if it never ran the command.
 set -euo pipefail
@@ -30,7 +32,10 @@ arm64) VM_IOMMU=${VM_IOMMU:-smmuv3} ;;
 *) printf '[vm] unsupported ARCH=%s\n' "$ARCH" >&2; exit 125 ;;
 esac
 VM_TIMEOUT=${VM_TIMEOUT:-600}
-VM_MEM=${VM_MEM:-2G}
+# 64 KiB pages: a PMD, so a huge page, is 512 MiB, and the upstream selftests map two.
+mem=2G
+grep -q '^CONFIG_ARM64_64K_PAGES=y' "$out/.config" 2>/dev/null && mem=4G
+VM_MEM=${VM_MEM:-$mem}
 VM_LOG=${VM_LOG:-$out/vm-console.log}
 VM_CMD=${VM_CMD:-true}
 log() { printf '[vm] %s\n' "$*" >&2; }
@@ -90,7 +95,9 @@ mount -t devtmpfs dev /dev 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tmpfs tmp /tmp
 mkdir -p /dev/hugepages && mount -t hugetlbfs none /dev/hugepages
-echo 64 >/proc/sys/vm/nr_hugepages
+# 128 MiB of huge pages, and at least two (the upstream selftests map two at once).
+hp=$(awk '/^Hugepagesize:/ { n = int(131072 / $2); print n < 2 ? 2 : n }' /proc/meminfo)
+echo "${hp:-64}" >/proc/sys/vm/nr_hugepages
 # The command's output goes to the second serial port; the kernel's to the first.
 exec </dev/null >"$(cat /work/.vm_tty)" 2>&1
 while read -r m params; do

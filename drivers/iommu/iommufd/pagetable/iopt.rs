@@ -681,15 +681,18 @@ mod tests {
         IovaRange { start, last }
     }
 
+    /// The CPU's page size: 4 KiB, or 16 or 64 KiB on arm64.
+    const P: u64 = PAGE_SIZE as u64;
+
     #[test]
     fn keeps_the_alignment_of_the_address() -> Result {
         let s = state();
         // 4 MiB at a 2 MiB aligned address: 2 MiB aligned, never IOVA 0.
         assert_eq!(s.alloc_iova(0x4020_0000, 0x40_0000)?, 0x20_0000);
         // One page at a page-aligned address: the first page after 0.
-        assert_eq!(s.alloc_iova(0x7000, 0x1000)?, 0x1000);
+        assert_eq!(s.alloc_iova(7 * P as usize, P)?, P);
         // The offset in the page is kept.
-        assert_eq!(s.alloc_iova(0x7123, 0x100)? % 0x1000, 0x123);
+        assert_eq!(s.alloc_iova(7 * P as usize + 0x123, 0x100)? % P, 0x123);
         Ok(())
     }
 
@@ -708,18 +711,20 @@ mod tests {
         s.allowed.insert(r(0x1000_0000, 0x1fff_ffff))?;
         assert_eq!(s.alloc_iova(0x20_0000, 0x20_0000)?, 0x1000_0000);
         assert_eq!(s.alloc_iova(0x20_0000, 0x2000_0000), Err(ENOSPC));
-        s.reserved.insert(r(0x1000_0000, 0x1fff_efff))?;
-        assert_eq!(s.alloc_iova(0x1000, 0x1000)?, 0x1fff_f000);
-        assert_eq!(s.alloc_iova(0x1000, 0x2000), Err(ENOSPC));
+        // One page left at the top of the allowed range.
+        s.reserved.insert(r(0x1000_0000, 0x2000_0000 - P - 1))?;
+        assert_eq!(s.alloc_iova(P as usize, P)?, 0x2000_0000 - P);
+        assert_eq!(s.alloc_iova(P as usize, 2 * P), Err(ENOSPC));
         Ok(())
     }
 
     #[test]
     fn refuses_bad_lengths_and_alignment() {
         let mut s = state();
-        assert_eq!(s.alloc_iova(0x1000, 0), Err(EOVERFLOW));
-        assert_eq!(s.alloc_iova(0x1000, u64::MAX / 2), Err(EOVERFLOW));
-        s.iova_alignment = 0x1_0000;
-        assert_eq!(s.alloc_iova(0x1000, 0x1000), Err(EINVAL));
+        assert_eq!(s.alloc_iova(P as usize, 0), Err(EOVERFLOW));
+        assert_eq!(s.alloc_iova(P as usize, u64::MAX / 2), Err(EOVERFLOW));
+        // A page-aligned page where the table needs two pages of alignment.
+        s.iova_alignment = 2 * P;
+        assert_eq!(s.alloc_iova(P as usize, P), Err(EINVAL));
     }
 }

@@ -69,14 +69,14 @@ TEST_F(domain, map_pins_and_maps)
 	/* Attaching fills the new domain from the existing mapping. */
 	ASSERT_EQ(0, mock_domain(self->fd, self->ioas, &stdev, &hwpt));
 	EXPECT_NE(0, hwpt);
-	EXPECT_EQ(self->pinned0 + 64, vm_pinned_kb());
+	EXPECT_EQ(self->pinned0 + PAGES_KB(16), vm_pinned_kb());
 	EXPECT_EQ(0, check_refs(self->fd, self->buf, 16 * PAGE, 1));
 	EXPECT_EQ(0, check_map(self->fd, hwpt, IOVA, self->buf, 16 * PAGE));
 
 	/* A new mapping goes into the domain at once. */
 	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf + 32 * PAGE, 8 * PAGE,
 			       IOVA + 32 * PAGE));
-	EXPECT_EQ(self->pinned0 + 96, vm_pinned_kb());
+	EXPECT_EQ(self->pinned0 + PAGES_KB(24), vm_pinned_kb());
 	EXPECT_EQ(0, check_map(self->fd, hwpt, IOVA + 32 * PAGE, self->buf + 32 * PAGE,
 			       8 * PAGE));
 	/* The check itself fails on a wrong translation. */
@@ -84,7 +84,7 @@ TEST_F(domain, map_pins_and_maps)
 
 	/* Unmap takes the pages out of the domain and unpins them. */
 	ASSERT_EQ(0, unmap(self->fd, self->ioas, IOVA, 16 * PAGE, NULL));
-	EXPECT_EQ(self->pinned0 + 32, vm_pinned_kb());
+	EXPECT_EQ(self->pinned0 + PAGES_KB(8), vm_pinned_kb());
 	EXPECT_EQ(0, check_refs(self->fd, self->buf, 16 * PAGE, 0));
 	EXPECT_EQ(-EINVAL, check_map(self->fd, hwpt, IOVA, self->buf, PAGE));
 
@@ -118,7 +118,7 @@ TEST_F(domain, sharing)
 	ASSERT_EQ(0, copy(self->fd, ioas2, self->ioas, IOMMU_IOAS_MAP_FIXED_IOVA | RW, IOVA,
 			  16 * PAGE, &dst));
 	EXPECT_EQ(0, check_refs(self->fd, self->buf, 16 * PAGE, 1));
-	EXPECT_EQ(self->pinned0 + 64, vm_pinned_kb());
+	EXPECT_EQ(self->pinned0 + PAGES_KB(16), vm_pinned_kb());
 	EXPECT_EQ(0, check_map(self->fd, hwpt3, IOVA + 64 * PAGE, self->buf, 16 * PAGE));
 
 	/* The first device leaving keeps the shared domain for the second. */
@@ -179,13 +179,13 @@ TEST_F(domain, vfio_type1_cut)
 	ASSERT_EQ(0, mock_domain(self->fd, self->ioas, &stdev, &hwpt));
 	ASSERT_EQ(0, ioctl(self->fd, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU));
 	ASSERT_EQ(0, ioctl(self->fd, VFIO_IOMMU_MAP_DMA, &dma_map));
-	EXPECT_EQ(self->pinned0 + 64, vm_pinned_kb());
+	EXPECT_EQ(self->pinned0 + PAGES_KB(16), vm_pinned_kb());
 	EXPECT_EQ(0, check_map(self->fd, hwpt, IOVA, self->buf, 16 * PAGE));
 
 	/* The middle four pages go; the 6 before and 6 after stay mapped and pinned. */
 	ASSERT_EQ(0, ioctl(self->fd, VFIO_IOMMU_UNMAP_DMA, &dma_unmap));
 	EXPECT_EQ(4 * PAGE, dma_unmap.size);
-	EXPECT_EQ(self->pinned0 + 48, vm_pinned_kb());
+	EXPECT_EQ(self->pinned0 + PAGES_KB(12), vm_pinned_kb());
 	EXPECT_EQ(0, check_refs(self->fd, self->buf + 6 * PAGE, 4 * PAGE, 0));
 	EXPECT_EQ(0, check_refs(self->fd, self->buf, 6 * PAGE, 1));
 	EXPECT_EQ(0, check_refs(self->fd, self->buf + 10 * PAGE, 6 * PAGE, 1));
@@ -198,7 +198,7 @@ TEST_F(domain, vfio_type1_cut)
 	dma_unmap.iova = IOVA + 10 * PAGE;
 	dma_unmap.size = 6 * PAGE;
 	ASSERT_EQ(0, ioctl(self->fd, VFIO_IOMMU_UNMAP_DMA, &dma_unmap));
-	EXPECT_EQ(self->pinned0 + 24, vm_pinned_kb());
+	EXPECT_EQ(self->pinned0 + PAGES_KB(6), vm_pinned_kb());
 	dma_unmap.iova = 0;
 	dma_unmap.size = 0;
 	dma_unmap.flags = VFIO_DMA_UNMAP_FLAG_ALL;
@@ -240,7 +240,7 @@ TEST_F(domain, map_fail_nth)
 			EXPECT_EQ(0, check_refs(self->fd, self->buf, 32 * PAGE, 0));
 			EXPECT_EQ(-ENOENT, unmap(self->fd, self->ioas, iova, 16 * PAGE, NULL));
 		} else {
-			EXPECT_EQ(self->pinned0 + 64, vm_pinned_kb());
+			EXPECT_EQ(self->pinned0 + PAGES_KB(16), vm_pinned_kb());
 			EXPECT_EQ(0, check_map(self->fd, hwpt, iova, self->buf + PAGE, 16 * PAGE));
 			ASSERT_EQ(0, unmap(self->fd, self->ioas, iova, 16 * PAGE, NULL));
 		}
@@ -274,27 +274,27 @@ TEST_F(limit, map_over_memlock)
 	ASSERT_EQ(0, mock_domain(self->fd, ioas, &stdev, &hwpt));
 
 	ASSERT_EQ(0, map_fixed(self->fd, ioas, self->buf, 24 * PAGE, IOVA));
-	EXPECT_EQ(pinned0 + 96, vm_pinned_kb());
-	EXPECT_EQ(locked0 + (variant->mode ? 96 : 0), status_kb("VmLck"));
+	EXPECT_EQ(pinned0 + PAGES_KB(24), vm_pinned_kb());
+	EXPECT_EQ(locked0 + (variant->mode ? PAGES_KB(24) : 0), status_kb("VmLck"));
 	/* 24 + 16 > 32 pages. */
 	EXPECT_EQ(-ENOMEM, map_fixed(self->fd, ioas, self->buf + 32 * PAGE, 16 * PAGE,
 				     IOVA + 32 * PAGE));
 	EXPECT_EQ(-ENOMEM, map(self->fd, ioas, RW, self->buf + 32 * PAGE, 16 * PAGE, &iova));
-	EXPECT_EQ(pinned0 + 96, vm_pinned_kb());
-	EXPECT_EQ(locked0 + (variant->mode ? 96 : 0), status_kb("VmLck"));
+	EXPECT_EQ(pinned0 + PAGES_KB(24), vm_pinned_kb());
+	EXPECT_EQ(locked0 + (variant->mode ? PAGES_KB(24) : 0), status_kb("VmLck"));
 	EXPECT_EQ(0, check_refs(self->fd, self->buf + 32 * PAGE, 16 * PAGE, 0));
 	/* Nothing was left mapped: the IOVA is free. */
 	EXPECT_EQ(-ENOENT, unmap(self->fd, ioas, IOVA + 32 * PAGE, 16 * PAGE, NULL));
 	/* Within the limit it works. */
 	ASSERT_EQ(0, map_fixed(self->fd, ioas, self->buf + 32 * PAGE, 8 * PAGE, IOVA + 32 * PAGE));
-	EXPECT_EQ(pinned0 + 128, vm_pinned_kb());
+	EXPECT_EQ(pinned0 + PAGES_KB(32), vm_pinned_kb());
 
 	/* A mapping over the limit in an IOAS without a domain pins nothing... */
 	ASSERT_EQ(0, ioas_alloc(self->fd, &ioas2));
 	ASSERT_EQ(0, map_fixed(self->fd, ioas2, self->buf + 48 * PAGE, 16 * PAGE, IOVA));
 	/* ...until a domain needs it: then the attach fails and pins nothing. */
 	EXPECT_EQ(-ENOMEM, mock_domain(self->fd, ioas2, NULL, NULL));
-	EXPECT_EQ(pinned0 + 128, vm_pinned_kb());
+	EXPECT_EQ(pinned0 + PAGES_KB(32), vm_pinned_kb());
 	EXPECT_EQ(0, check_refs(self->fd, self->buf + 48 * PAGE, 16 * PAGE, 0));
 
 	ASSERT_EQ(0, destroy(self->fd, stdev));
@@ -316,7 +316,7 @@ TEST(close_releases)
 	ASSERT_EQ(0, ioas_alloc(fd, &ioas));
 	ASSERT_EQ(0, mock_domain(fd, ioas, &stdev, &hwpt));
 	ASSERT_EQ(0, map_fixed(fd, ioas, buf, 32 * PAGE, IOVA));
-	EXPECT_EQ(pinned0 + 128, vm_pinned_kb());
+	EXPECT_EQ(pinned0 + PAGES_KB(32), vm_pinned_kb());
 	close(fd);
 	EXPECT_EQ(pinned0, vm_pinned_kb());
 	fd = open("/dev/iommu", O_RDWR);

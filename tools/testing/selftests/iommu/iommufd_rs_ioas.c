@@ -65,21 +65,21 @@ TEST_F(ioas, map_fixed_unmap_exact)
 {
 	uint64_t unmapped = 0;
 
-	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, 2 * PAGE, 0x100000));
-	ASSERT_EQ(0, unmap(self->fd, self->ioas, 0x100000, 2 * PAGE, &unmapped));
+	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, 2 * PAGE, 256 * PAGE));
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, 256 * PAGE, 2 * PAGE, &unmapped));
 	EXPECT_EQ(2 * PAGE, unmapped);
-	EXPECT_EQ(-ENOENT, unmap(self->fd, self->ioas, 0x100000, 2 * PAGE, NULL));
+	EXPECT_EQ(-ENOENT, unmap(self->fd, self->ioas, 256 * PAGE, 2 * PAGE, NULL));
 }
 
 TEST_F(ioas, map_fixed_overlap_eexist)
 {
-	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, 4 * PAGE, 0x100000));
-	EXPECT_EQ(-EEXIST, map_fixed(self->fd, self->ioas, self->buf, PAGE, 0x100000));
-	EXPECT_EQ(-EEXIST, map_fixed(self->fd, self->ioas, self->buf, PAGE, 0x103000));
-	EXPECT_EQ(-EEXIST, map_fixed(self->fd, self->ioas, self->buf, 2 * PAGE, 0xff000));
+	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, 4 * PAGE, 256 * PAGE));
+	EXPECT_EQ(-EEXIST, map_fixed(self->fd, self->ioas, self->buf, PAGE, 256 * PAGE));
+	EXPECT_EQ(-EEXIST, map_fixed(self->fd, self->ioas, self->buf, PAGE, 259 * PAGE));
+	EXPECT_EQ(-EEXIST, map_fixed(self->fd, self->ioas, self->buf, 2 * PAGE, 255 * PAGE));
 	/* Adjacent on both sides is fine. */
-	EXPECT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, PAGE, 0xff000));
-	EXPECT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, PAGE, 0x104000));
+	EXPECT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, PAGE, 255 * PAGE));
+	EXPECT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, PAGE, 260 * PAGE));
 }
 
 TEST_F(ioas, map_auto_iova_keeps_alignment)
@@ -109,9 +109,9 @@ TEST_F(ioas, map_errors)
 		.ioas_id = self->ioas,
 		.user_va = (uintptr_t)self->buf,
 		.length = PAGE,
-		.iova = 0x100000,
+		.iova = 256 * PAGE,
 	};
-	uint64_t iova = 0x100000;
+	uint64_t iova = 256 * PAGE;
 
 	cmd.flags = FIXED | (1u << 3);
 	EXPECT_EQ(-1, ioctl(self->fd, IOMMU_IOAS_MAP, &cmd));
@@ -124,13 +124,13 @@ TEST_F(ioas, map_errors)
 	/* Neither readable nor writeable. */
 	EXPECT_EQ(-EINVAL, map(self->fd, self->ioas, IOMMU_IOAS_MAP_FIXED_IOVA, self->buf, PAGE, &iova));
 	EXPECT_EQ(-EOVERFLOW, map_fixed(self->fd, self->ioas, self->buf, PAGE, UINT64_MAX));
-	EXPECT_EQ(-EOVERFLOW, map_fixed(self->fd, self->ioas, self->buf, UINT64_MAX, 0x100000));
-	EXPECT_EQ(-EINVAL, map_fixed(self->fd, self->ioas, self->buf, 0, 0x100000));
+	EXPECT_EQ(-EOVERFLOW, map_fixed(self->fd, self->ioas, self->buf, UINT64_MAX, 256 * PAGE));
+	EXPECT_EQ(-EINVAL, map_fixed(self->fd, self->ioas, self->buf, 0, 256 * PAGE));
 	/* The IOVA range wraps. */
 	EXPECT_EQ(-EOVERFLOW, map_fixed(self->fd, self->ioas, self->buf, 2 * PAGE, UINT64_MAX - PAGE + 1));
 	/* The user range wraps. */
-	EXPECT_EQ(-EOVERFLOW, map_fixed(self->fd, self->ioas, (void *)(UINTPTR_MAX - PAGE), 2 * PAGE, 0x100000));
-	EXPECT_EQ(-ENOENT, map_fixed(self->fd, self->ioas + 1, self->buf, PAGE, 0x100000));
+	EXPECT_EQ(-EOVERFLOW, map_fixed(self->fd, self->ioas, (void *)(UINTPTR_MAX - PAGE), 2 * PAGE, 256 * PAGE));
+	EXPECT_EQ(-ENOENT, map_fixed(self->fd, self->ioas + 1, self->buf, PAGE, 256 * PAGE));
 	/* Nothing was mapped by any of these. */
 	EXPECT_EQ(-ENOENT, unmap(self->fd, self->ioas, 0, 1ULL << 62, NULL));
 }
@@ -154,15 +154,15 @@ TEST_F(ioas, unmap_cannot_split)
 {
 	uint64_t unmapped = 0;
 
-	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, 2 * PAGE, 0x10000));
-	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, 2 * PAGE, 0x12000));
+	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, 2 * PAGE, 16 * PAGE));
+	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, 2 * PAGE, 18 * PAGE));
 	/* Inside the first, or across the boundary: would split. */
-	EXPECT_EQ(-ENOENT, unmap(self->fd, self->ioas, 0x10000, PAGE, NULL));
-	EXPECT_EQ(-ENOENT, unmap(self->fd, self->ioas, 0x11000, 2 * PAGE, NULL));
+	EXPECT_EQ(-ENOENT, unmap(self->fd, self->ioas, 16 * PAGE, PAGE, NULL));
+	EXPECT_EQ(-ENOENT, unmap(self->fd, self->ioas, 17 * PAGE, 2 * PAGE, NULL));
 	/* A hole. */
-	EXPECT_EQ(-ENOENT, unmap(self->fd, self->ioas, 0x20000, PAGE, NULL));
+	EXPECT_EQ(-ENOENT, unmap(self->fd, self->ioas, 32 * PAGE, PAGE, NULL));
 	/* A superset of both. */
-	ASSERT_EQ(0, unmap(self->fd, self->ioas, 0x8000, 0x20000, &unmapped));
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, 8 * PAGE, 32 * PAGE, &unmapped));
 	EXPECT_EQ(4 * PAGE, unmapped);
 }
 
@@ -170,12 +170,12 @@ TEST_F(ioas, unmap_stops_at_split_after_unmapping_before)
 {
 	uint64_t unmapped = 0;
 
-	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, 2 * PAGE, 0x10000));
-	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, 2 * PAGE, 0x12000));
+	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, 2 * PAGE, 16 * PAGE));
+	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, 2 * PAGE, 18 * PAGE));
 	/* Covers the first fully and the second partly: as in C, the first goes. */
-	EXPECT_EQ(-ENOENT, unmap(self->fd, self->ioas, 0x10000, 3 * PAGE, NULL));
-	EXPECT_EQ(-ENOENT, unmap(self->fd, self->ioas, 0x10000, 2 * PAGE, NULL));
-	ASSERT_EQ(0, unmap(self->fd, self->ioas, 0x12000, 2 * PAGE, &unmapped));
+	EXPECT_EQ(-ENOENT, unmap(self->fd, self->ioas, 16 * PAGE, 3 * PAGE, NULL));
+	EXPECT_EQ(-ENOENT, unmap(self->fd, self->ioas, 16 * PAGE, 2 * PAGE, NULL));
+	ASSERT_EQ(0, unmap(self->fd, self->ioas, 18 * PAGE, 2 * PAGE, &unmapped));
 	EXPECT_EQ(2 * PAGE, unmapped);
 }
 
@@ -186,11 +186,11 @@ TEST_F(ioas, unmap_all_and_errors)
 	/* Everything, on an empty IOAS: success with 0. */
 	ASSERT_EQ(0, unmap(self->fd, self->ioas, 0, UINT64_MAX, &unmapped));
 	EXPECT_EQ(0, unmapped);
-	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, PAGE, 0x10000));
+	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, PAGE, 16 * PAGE));
 	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, 3 * PAGE, 1ULL << 40));
 	ASSERT_EQ(0, unmap(self->fd, self->ioas, 0, UINT64_MAX, &unmapped));
 	EXPECT_EQ(4 * PAGE, unmapped);
-	EXPECT_EQ(-EINVAL, unmap(self->fd, self->ioas, 0x10000, 0, NULL));
+	EXPECT_EQ(-EINVAL, unmap(self->fd, self->ioas, 16 * PAGE, 0, NULL));
 	EXPECT_EQ(-EOVERFLOW, unmap(self->fd, self->ioas, UINT64_MAX, PAGE, NULL));
 	EXPECT_EQ(-EOVERFLOW, unmap(self->fd, self->ioas, 1, UINT64_MAX, NULL));
 	EXPECT_EQ(-ENOENT, unmap(self->fd, self->ioas + 1, 0, UINT64_MAX, NULL));
@@ -199,52 +199,52 @@ TEST_F(ioas, unmap_all_and_errors)
 TEST_F(ioas, copy_shares_and_checks)
 {
 	uint32_t dst;
-	uint64_t iova = 0x200000, unmapped = 0;
+	uint64_t iova = 512 * PAGE, unmapped = 0;
 
 	ASSERT_EQ(0, ioas_alloc(self->fd, &dst));
-	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, 4 * PAGE, 0x100000));
-	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, (char *)self->buf + 4 * PAGE, 4 * PAGE, 0x104000));
+	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, 4 * PAGE, 256 * PAGE));
+	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, (char *)self->buf + 4 * PAGE, 4 * PAGE, 260 * PAGE));
 	/* Across two adjacent mappings, and a sub-range. */
-	ASSERT_EQ(0, copy(self->fd, dst, self->ioas, FIXED, 0x102000, 4 * PAGE, &iova));
-	EXPECT_EQ(0x200000, iova);
+	ASSERT_EQ(0, copy(self->fd, dst, self->ioas, FIXED, 258 * PAGE, 4 * PAGE, &iova));
+	EXPECT_EQ(512 * PAGE, iova);
 	iova = 0;
-	ASSERT_EQ(0, copy(self->fd, dst, self->ioas, RW, 0x101000, PAGE, &iova));
+	ASSERT_EQ(0, copy(self->fd, dst, self->ioas, RW, 257 * PAGE, PAGE, &iova));
 	EXPECT_NE(0, iova);
 	/* Each source slice became its own mapping: 2 pages of each source mapping. */
-	EXPECT_EQ(-ENOENT, unmap(self->fd, dst, 0x200000, PAGE, NULL));
-	EXPECT_EQ(-ENOENT, unmap(self->fd, dst, 0x201000, 2 * PAGE, NULL));
-	ASSERT_EQ(0, unmap(self->fd, dst, 0x200000, 2 * PAGE, &unmapped));
+	EXPECT_EQ(-ENOENT, unmap(self->fd, dst, 512 * PAGE, PAGE, NULL));
+	EXPECT_EQ(-ENOENT, unmap(self->fd, dst, 513 * PAGE, 2 * PAGE, NULL));
+	ASSERT_EQ(0, unmap(self->fd, dst, 512 * PAGE, 2 * PAGE, &unmapped));
 	EXPECT_EQ(2 * PAGE, unmapped);
-	ASSERT_EQ(0, unmap(self->fd, dst, 0x200000, 4 * PAGE, &unmapped));
+	ASSERT_EQ(0, unmap(self->fd, dst, 512 * PAGE, 4 * PAGE, &unmapped));
 	EXPECT_EQ(2 * PAGE, unmapped);
 	/* The source is unchanged, and copying into itself works. */
-	iova = 0x300000;
-	ASSERT_EQ(0, copy(self->fd, self->ioas, self->ioas, FIXED, 0x100000, 8 * PAGE, &iova));
+	iova = 768 * PAGE;
+	ASSERT_EQ(0, copy(self->fd, self->ioas, self->ioas, FIXED, 256 * PAGE, 8 * PAGE, &iova));
 	/* A hole in the source. */
-	iova = 0x400000;
-	EXPECT_EQ(-ENOENT, copy(self->fd, dst, self->ioas, FIXED, 0x100000, 9 * PAGE, &iova));
-	EXPECT_EQ(-ENOENT, copy(self->fd, dst, self->ioas, FIXED, 0x50000, PAGE, &iova));
-	EXPECT_EQ(-EINVAL, copy(self->fd, dst, self->ioas, FIXED, 0x100000, 0, &iova));
-	EXPECT_EQ(-EINVAL, copy(self->fd, dst, self->ioas, IOMMU_IOAS_MAP_FIXED_IOVA, 0x100000, PAGE, &iova));
-	EXPECT_EQ(-EOPNOTSUPP, copy(self->fd, dst, self->ioas, FIXED | 8, 0x100000, PAGE, &iova));
-	EXPECT_EQ(-ENOENT, copy(self->fd, dst + 5, self->ioas, FIXED, 0x100000, PAGE, &iova));
-	EXPECT_EQ(-ENOENT, copy(self->fd, dst, self->ioas + 5, FIXED, 0x100000, PAGE, &iova));
+	iova = 1024 * PAGE;
+	EXPECT_EQ(-ENOENT, copy(self->fd, dst, self->ioas, FIXED, 256 * PAGE, 9 * PAGE, &iova));
+	EXPECT_EQ(-ENOENT, copy(self->fd, dst, self->ioas, FIXED, 80 * PAGE, PAGE, &iova));
+	EXPECT_EQ(-EINVAL, copy(self->fd, dst, self->ioas, FIXED, 256 * PAGE, 0, &iova));
+	EXPECT_EQ(-EINVAL, copy(self->fd, dst, self->ioas, IOMMU_IOAS_MAP_FIXED_IOVA, 256 * PAGE, PAGE, &iova));
+	EXPECT_EQ(-EOPNOTSUPP, copy(self->fd, dst, self->ioas, FIXED | 8, 256 * PAGE, PAGE, &iova));
+	EXPECT_EQ(-ENOENT, copy(self->fd, dst + 5, self->ioas, FIXED, 256 * PAGE, PAGE, &iova));
+	EXPECT_EQ(-ENOENT, copy(self->fd, dst, self->ioas + 5, FIXED, 256 * PAGE, PAGE, &iova));
 	/* The destination IOVA is taken. */
-	iova = 0x100000;
-	EXPECT_EQ(-EEXIST, copy(self->fd, self->ioas, self->ioas, FIXED, 0x100000, PAGE, &iova));
+	iova = 256 * PAGE;
+	EXPECT_EQ(-EEXIST, copy(self->fd, self->ioas, self->ioas, FIXED, 256 * PAGE, PAGE, &iova));
 }
 
 TEST_F(ioas, copy_cannot_add_write)
 {
 	uint32_t dst;
-	uint64_t iova = 0x200000;
+	uint64_t iova = 512 * PAGE;
 
 	ASSERT_EQ(0, ioas_alloc(self->fd, &dst));
 	ASSERT_EQ(0, map(self->fd, self->ioas, IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE,
 			 self->buf, PAGE, &iova));
-	EXPECT_EQ(-EPERM, copy(self->fd, dst, self->ioas, FIXED, 0x200000, PAGE, &iova));
+	EXPECT_EQ(-EPERM, copy(self->fd, dst, self->ioas, FIXED, 512 * PAGE, PAGE, &iova));
 	EXPECT_EQ(0, copy(self->fd, dst, self->ioas,
-			  IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE, 0x200000, PAGE, &iova));
+			  IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE, 512 * PAGE, PAGE, &iova));
 }
 
 TEST_F(ioas, allow_iovas_restricts_allocation)
@@ -355,7 +355,7 @@ TEST_F(ioas, map_file_memfd)
 	close(mfd);
 	ASSERT_EQ(0, ioas_alloc(self->fd, &dst));
 	iova = 0x200000;
-	ASSERT_EQ(0, copy(self->fd, dst, self->ioas, FIXED, 0x101000, 2 * PAGE, &iova));
+	ASSERT_EQ(0, copy(self->fd, dst, self->ioas, FIXED, 0x100000 + PAGE, 2 * PAGE, &iova));
 	ASSERT_EQ(0, unmap(self->fd, self->ioas, 0x100000, 4 * PAGE, &unmapped));
 	EXPECT_EQ(4 * PAGE, unmapped);
 	ASSERT_EQ(0, unmap(self->fd, dst, 0, UINT64_MAX, &unmapped));

@@ -30,6 +30,8 @@
 #include "../../../../drivers/iommu/iommufd/iommufd_test.h"
 
 #define IOVA 0x100000UL
+/* The most the mock's IOMMU_TEST_OP_ACCESS_PAGES pins at once (ENOMEM beyond, as C). */
+#define ACCESS_MAX (16 * MB)
 
 /* A new accessor on ioas; returns its fd or -errno. */
 static int access_create(int fd, uint32_t ioas, uint32_t flags)
@@ -107,7 +109,7 @@ FIXTURE_SETUP(pin)
 	self->fd = open("/dev/iommu", O_RDWR);
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, ioas_alloc(self->fd, &self->ioas));
-	self->buf = map_aligned(16 * PAGE, 2 * MB);
+	self->buf = map_aligned(16 * PAGE, HPAGE);
 	ASSERT_NE(NULL, self->buf);
 	for (size_t i = 0; i < 16 * PAGE; i++)
 		self->buf[i] = i * 7 + 3;
@@ -130,7 +132,7 @@ TEST_F(pin, pins_once_per_page_and_counts_vmpin)
 	ASSERT_LE(0, afd);
 	ASSERT_EQ(0, check_refs(self->fd, self->buf, 16 * PAGE, 0));
 	ASSERT_EQ(0, access_pages(self->fd, afd, IOVA, 4 * PAGE, self->buf, 0, &a));
-	EXPECT_EQ(self->pinned0 + 16, vm_pinned_kb());
+	EXPECT_EQ(self->pinned0 + PAGES_KB(4), vm_pinned_kb());
 	EXPECT_EQ(0, check_refs(self->fd, self->buf, 4 * PAGE, 1));
 	EXPECT_EQ(0, check_refs(self->fd, self->buf + 4 * PAGE, 12 * PAGE, 0));
 
@@ -138,14 +140,14 @@ TEST_F(pin, pins_once_per_page_and_counts_vmpin)
 	ASSERT_EQ(0, access_pages(self->fd, afd, IOVA, 4 * PAGE, self->buf, 0, &b));
 	ASSERT_EQ(0, access_pages(self->fd, afd, IOVA + 2 * PAGE, 4 * PAGE, self->buf + 2 * PAGE,
 				  MOCK_FLAGS_ACCESS_WRITE, &c));
-	EXPECT_EQ(self->pinned0 + 24, vm_pinned_kb());
+	EXPECT_EQ(self->pinned0 + PAGES_KB(6), vm_pinned_kb());
 	EXPECT_EQ(0, check_refs(self->fd, self->buf, 6 * PAGE, 1));
 
 	EXPECT_EQ(0, access_unpin(self->fd, afd, a));
-	EXPECT_EQ(self->pinned0 + 24, vm_pinned_kb());
+	EXPECT_EQ(self->pinned0 + PAGES_KB(6), vm_pinned_kb());
 	EXPECT_EQ(0, access_unpin(self->fd, afd, b));
 	/* Pages 0 and 1 had only a and b. */
-	EXPECT_EQ(self->pinned0 + 16, vm_pinned_kb());
+	EXPECT_EQ(self->pinned0 + PAGES_KB(4), vm_pinned_kb());
 	EXPECT_EQ(0, check_refs(self->fd, self->buf, 2 * PAGE, 0));
 	EXPECT_EQ(0, check_refs(self->fd, self->buf + 2 * PAGE, 4 * PAGE, 1));
 	EXPECT_EQ(0, access_unpin(self->fd, afd, c));
@@ -192,7 +194,7 @@ TEST_F(pin, access_errors)
 					   &id));
 	/* Bad flags, too long, not an accessor, an accessor that does not pin. */
 	EXPECT_EQ(-EOPNOTSUPP, access_pages(self->fd, afd, IOVA, PAGE, NULL, 1 << 3, &id));
-	EXPECT_EQ(-ENOMEM, access_pages(self->fd, afd, IOVA, 17 * MB, NULL, 0, &id));
+	EXPECT_EQ(-ENOMEM, access_pages(self->fd, afd, IOVA, ACCESS_MAX + MB, NULL, 0, &id));
 	EXPECT_EQ(-EBADFD, access_pages(self->fd, self->fd, IOVA, PAGE, NULL, 0, &id));
 	EXPECT_EQ(-EOPNOTSUPP, access_pages(self->fd, nopin, IOVA, PAGE, NULL, 0, &id));
 	EXPECT_EQ(-ENOENT, access_unpin(self->fd, afd, 77));
@@ -218,7 +220,7 @@ TEST_F(pin, unmap_makes_accesses_unpin)
 
 	ASSERT_LE(0, afd);
 	ASSERT_EQ(0, access_pages(self->fd, afd, IOVA + PAGE, 2 * PAGE, NULL, 0, &id));
-	EXPECT_EQ(self->pinned0 + 8, vm_pinned_kb());
+	EXPECT_EQ(self->pinned0 + PAGES_KB(2), vm_pinned_kb());
 	EXPECT_EQ(0, unmap(self->fd, self->ioas, IOVA, 16 * PAGE, &unmapped));
 	EXPECT_EQ(16 * PAGE, unmapped);
 	EXPECT_EQ(self->pinned0, vm_pinned_kb());
@@ -238,7 +240,7 @@ TEST_F(pin, access_holds_ioas_and_ctx)
 	ASSERT_EQ(0, access_pages(self->fd, afd, IOVA, 8 * PAGE, NULL, 0, &id));
 	/* Closing /dev/iommu first: the accessor keeps the context, and the pins. */
 	close(self->fd);
-	EXPECT_EQ(self->pinned0 + 32, vm_pinned_kb());
+	EXPECT_EQ(self->pinned0 + PAGES_KB(8), vm_pinned_kb());
 	close(afd);
 	/* The context goes with the last reference (a deferred fput). */
 	for (int i = 0; i < 100 && vm_pinned_kb() != self->pinned0; i++)
@@ -288,11 +290,11 @@ TEST_F(pin, copy_shares_pins)
 	ASSERT_LE(0, afd2);
 	ASSERT_EQ(0, access_pages(self->fd, afd1, IOVA, 8 * PAGE, self->buf, 0, &a));
 	ASSERT_EQ(0, access_pages(self->fd, afd2, iova2, 8 * PAGE, self->buf, 0, &b));
-	EXPECT_EQ(self->pinned0 + 32, vm_pinned_kb());
+	EXPECT_EQ(self->pinned0 + PAGES_KB(8), vm_pinned_kb());
 	EXPECT_EQ(0, check_refs(self->fd, self->buf, 8 * PAGE, 1));
 	/* Unmapping the source leaves the copy's pins. */
 	EXPECT_EQ(0, unmap(self->fd, self->ioas, IOVA, 16 * PAGE, NULL));
-	EXPECT_EQ(self->pinned0 + 32, vm_pinned_kb());
+	EXPECT_EQ(self->pinned0 + PAGES_KB(8), vm_pinned_kb());
 	EXPECT_EQ(0, access_unpin(self->fd, afd2, b));
 	EXPECT_EQ(self->pinned0, vm_pinned_kb());
 	close(afd1);
@@ -313,7 +315,7 @@ TEST_F(pin, replace_ioas)
 	ASSERT_EQ(0, ioas_alloc(self->fd, &ioas2));
 	ASSERT_EQ(0, map_fixed(self->fd, ioas2, other, PAGE, IOVA));
 	ASSERT_EQ(0, access_pages(self->fd, afd, IOVA, 4 * PAGE, NULL, 0, &id));
-	EXPECT_EQ(self->pinned0 + 16, vm_pinned_kb());
+	EXPECT_EQ(self->pinned0 + PAGES_KB(4), vm_pinned_kb());
 	ASSERT_EQ(0, access_replace(self->fd, afd, ioas2));
 	EXPECT_EQ(self->pinned0, vm_pinned_kb());
 	EXPECT_EQ(0, access_rw(self->fd, afd, IOVA, &b, 1, 0));
@@ -326,27 +328,33 @@ TEST_F(pin, replace_ioas)
 	EXPECT_EQ(0, destroy(self->fd, ioas2));
 }
 
-/* THP and hugetlb memory pin whole, page for page. */
+/*
+ * THP and hugetlb memory pin page for page: a PMD-sized huge page of THP and one
+ * of hugetlbfs (2 MiB with 4 KiB pages, 512 MiB with 64 KiB), pinned whole or, where
+ * that is more than the mock access pins at once, its first ACCESS_MAX bytes.
+ */
 TEST_F(pin, huge_pages)
 {
 	int afd = access_create(self->fd, self->ioas, MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES);
-	uint8_t *thp = map_aligned(4 * MB, 2 * MB);
-	uint8_t *tlb = map_anon(2 * MB, MAP_HUGETLB);
+	unsigned long hpage = HPAGE, len = hpage < ACCESS_MAX ? hpage : ACCESS_MAX;
+	uint64_t thp_iova = 8 * hpage, tlb_iova = 16 * hpage;
+	uint8_t *thp = map_aligned(hpage, hpage);
+	uint8_t *tlb = map_anon(hpage, MAP_HUGETLB);
 	uint32_t a, b;
 
 	ASSERT_LE(0, afd);
 	ASSERT_NE(NULL, thp);
-	madvise(thp, 4 * MB, MADV_HUGEPAGE);
-	memset(thp, 1, 4 * MB);
-	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, thp, 4 * MB, 0x1000000));
-	ASSERT_EQ(0, access_pages(self->fd, afd, 0x1000000, 4 * MB, thp, 0, &a));
-	EXPECT_EQ(self->pinned0 + 4096, vm_pinned_kb());
+	madvise(thp, hpage, MADV_HUGEPAGE);
+	memset(thp, 1, hpage);
+	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, thp, hpage, thp_iova));
+	ASSERT_EQ(0, access_pages(self->fd, afd, thp_iova, len, thp, 0, &a));
+	EXPECT_EQ(self->pinned0 + (long)(len / 1024), vm_pinned_kb());
 	if (tlb) {
-		memset(tlb, 2, 2 * MB);
-		ASSERT_EQ(0, map_fixed(self->fd, self->ioas, tlb, 2 * MB, 0x2000000));
-		ASSERT_EQ(0, access_pages(self->fd, afd, 0x2000000, 2 * MB, tlb,
+		memset(tlb, 2, hpage);
+		ASSERT_EQ(0, map_fixed(self->fd, self->ioas, tlb, hpage, tlb_iova));
+		ASSERT_EQ(0, access_pages(self->fd, afd, tlb_iova, len, tlb,
 					  MOCK_FLAGS_ACCESS_WRITE, &b));
-		EXPECT_EQ(self->pinned0 + 6144, vm_pinned_kb());
+		EXPECT_EQ(self->pinned0 + (long)(2 * len / 1024), vm_pinned_kb());
 		EXPECT_EQ(0, access_unpin(self->fd, afd, b));
 	} else {
 		TH_LOG("no hugetlb pages: hugetlb part skipped");
@@ -354,6 +362,8 @@ TEST_F(pin, huge_pages)
 	EXPECT_EQ(0, access_unpin(self->fd, afd, a));
 	EXPECT_EQ(self->pinned0, vm_pinned_kb());
 	close(afd);
+	if (tlb)
+		munmap(tlb, hpage);
 }
 
 /* MAP_FILE memory pins by file offset; hugetlbfs memfds too. */
@@ -379,7 +389,7 @@ TEST_F(pin, memfd)
 	ASSERT_EQ(4, pwrite(mfd, "abcd", 4, PAGE + 10));
 	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_MAP_FILE, &mf));
 	ASSERT_EQ(0, access_pages(self->fd, afd, 0x800000, 4 * PAGE, NULL, 0, &id));
-	EXPECT_EQ(self->pinned0 + 16, vm_pinned_kb());
+	EXPECT_EQ(self->pinned0 + PAGES_KB(4), vm_pinned_kb());
 	ASSERT_EQ(0, access_rw(self->fd, afd, 0x800000 + 10, b, 4, 0));
 	EXPECT_EQ(0, memcmp(b, "abcd", 4));
 	ASSERT_EQ(0, access_rw(self->fd, afd, 0x800000 + 2 * PAGE, "wxyz", 4,
@@ -398,14 +408,16 @@ TEST_F(pin, memfd)
 	close(mfd);
 
 	mfd = memfd_create("pin-huge", MFD_HUGETLB);
-	if (mfd >= 0 && !ftruncate(mfd, 2 * MB)) {
+	if (mfd >= 0 && !ftruncate(mfd, HPAGE)) {
+		unsigned long len = HPAGE < ACCESS_MAX ? HPAGE : ACCESS_MAX;
+
 		mf.fd = mfd;
 		mf.start = 0;
-		mf.length = 2 * MB;
-		mf.iova = 0x2000000;
+		mf.length = HPAGE;
+		mf.iova = 16 * HPAGE;
 		ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_MAP_FILE, &mf));
-		ASSERT_EQ(0, access_pages(self->fd, afd, 0x2000000, 2 * MB, NULL, 0, &id));
-		EXPECT_EQ(self->pinned0 + 2048, vm_pinned_kb());
+		ASSERT_EQ(0, access_pages(self->fd, afd, mf.iova, len, NULL, 0, &id));
+		EXPECT_EQ(self->pinned0 + (long)(len / 1024), vm_pinned_kb());
 		EXPECT_EQ(0, access_unpin(self->fd, afd, id));
 		EXPECT_EQ(self->pinned0, vm_pinned_kb());
 	}
@@ -455,10 +467,10 @@ TEST_F(pin, change_process)
 	ASSERT_EQ(0, copy(self->fd, ioas2, self->ioas, IOMMU_IOAS_MAP_FIXED_IOVA | RW, 0x800000,
 			  4 * PAGE, &(uint64_t){ 0x800000 }));
 	ASSERT_EQ(0, access_pages(self->fd, afd, 0x800000, 4 * PAGE, NULL, 0, &id));
-	EXPECT_EQ(self->pinned0 + 16, vm_pinned_kb());
+	EXPECT_EQ(self->pinned0 + PAGES_KB(4), vm_pinned_kb());
 	/* Nothing to move to the owner itself. */
 	EXPECT_EQ(0, change_process(self->fd, 0));
-	EXPECT_EQ(self->pinned0 + 16, vm_pinned_kb());
+	EXPECT_EQ(self->pinned0 + PAGES_KB(4), vm_pinned_kb());
 
 	child = fork();
 	ASSERT_LE(0, child);
@@ -467,14 +479,14 @@ TEST_F(pin, change_process)
 
 		if (change_process(self->fd, 0))
 			_exit(1);
-		if (vm_pinned_kb() != before + 16)
+		if (vm_pinned_kb() != before + PAGES_KB(4))
 			_exit(2);
 		/* The child's pins go with it when the access unpins them. */
 		if (access_unpin(self->fd, afd, id) || vm_pinned_kb() != before)
 			_exit(3);
 		/* Pinning again charges the new owner. */
 		if (access_pages(self->fd, afd, 0x800000, 2 * PAGE, NULL, 0, &id) ||
-		    vm_pinned_kb() != before + 8)
+		    vm_pinned_kb() != before + PAGES_KB(2))
 			_exit(4);
 		_exit(0);
 	}
@@ -511,15 +523,15 @@ TEST_F(limit, memlock)
 	ASSERT_LE(0, afd);
 
 	ASSERT_EQ(0, access_pages(self->fd, afd, IOVA, 12 * PAGE, NULL, 0, &a));
-	EXPECT_EQ(pinned0 + 48, vm_pinned_kb());
-	EXPECT_EQ(locked0 + (variant->mode ? 48 : 0), status_kb("VmLck"));
+	EXPECT_EQ(pinned0 + PAGES_KB(12), vm_pinned_kb());
+	EXPECT_EQ(locked0 + (variant->mode ? PAGES_KB(12) : 0), status_kb("VmLck"));
 	/* 12 + 8 > 16: refused, and the 8 pages are not left pinned. */
 	EXPECT_EQ(-ENOMEM, access_pages(self->fd, afd, IOVA + 16 * PAGE, 8 * PAGE, NULL, 0, &b));
-	EXPECT_EQ(pinned0 + 48, vm_pinned_kb());
+	EXPECT_EQ(pinned0 + PAGES_KB(12), vm_pinned_kb());
 	EXPECT_EQ(0, check_refs(self->fd, self->buf + 16 * PAGE, 8 * PAGE, 0));
 	/* Pages already pinned cost nothing more. */
 	ASSERT_EQ(0, access_pages(self->fd, afd, IOVA + 4 * PAGE, 12 * PAGE, NULL, 0, &b));
-	EXPECT_EQ(pinned0 + 64, vm_pinned_kb());
+	EXPECT_EQ(pinned0 + PAGES_KB(16), vm_pinned_kb());
 	EXPECT_EQ(0, access_unpin(self->fd, afd, a));
 	EXPECT_EQ(0, access_unpin(self->fd, afd, b));
 	EXPECT_EQ(pinned0, vm_pinned_kb());
@@ -564,7 +576,7 @@ TEST_F(pin, pin_fail_nth)
 			EXPECT_EQ(self->pinned0, vm_pinned_kb());
 			EXPECT_EQ(0, check_refs(self->fd, self->buf, 16 * PAGE, 0));
 		} else {
-			EXPECT_EQ(self->pinned0 + 40, vm_pinned_kb());
+			EXPECT_EQ(self->pinned0 + PAGES_KB(10), vm_pinned_kb());
 		}
 		close(afd);
 		EXPECT_EQ(self->pinned0, vm_pinned_kb());

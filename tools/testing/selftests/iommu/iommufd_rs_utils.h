@@ -40,8 +40,32 @@ static inline int destroy(int fd, uint32_t id)
 	return ioctl(fd, IOMMU_DESTROY, &cmd) ? -errno : 0;
 }
 
-#define PAGE 4096UL
+/*
+ * The CPU's page size, which the tests count in: 4 KiB, or 16 or 64 KiB on arm64
+ * kernels built with them (make check ARCH=arm64 PAGES=64k).
+ */
+#define PAGE ((unsigned long)sysconf(_SC_PAGESIZE))
 #define MB (1UL << 20)
+/* Kilobytes in n pages, as /proc/self/status counts VmPin and VmLck. */
+#define PAGES_KB(n) ((long)((n) * PAGE / 1024))
+
+/*
+ * The size of a PMD-mapped huge page, a THP's and hugetlbfs's default: 2 MiB with
+ * 4 KiB pages, 32 MiB with 16 KiB, 512 MiB with 64 KiB.
+ */
+static inline unsigned long hpage_size(void)
+{
+	unsigned long size = 2 * MB;
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &size) != 1)
+			size = 2 * MB;
+		fclose(f);
+	}
+	return size;
+}
+#define HPAGE hpage_size()
 
 static inline int map(int fd, uint32_t ioas, uint32_t flags, void *va, uint64_t len, uint64_t *iova)
 {

@@ -35,6 +35,8 @@
 #include "iommufd_rs_edu.h"
 
 #define EDU_BUF 0x40000UL
+/* The size of edu's buffer, so the most one DMA moves: a page of 4 KiB or less. */
+#define EDU_LEN 4096U
 #define EDU_DMA_SRC 0x80
 #define EDU_DMA_DST 0x88
 #define EDU_DMA_CNT 0x90
@@ -135,22 +137,23 @@ static long first_nonzero(const uint8_t *p, size_t len)
 }
 
 /*
- * RAM -> edu -> RAM: fills @src (at IOVA) with a pattern of @seed, clears @dst
- * (at IOVA + PAGE), has edu copy the page into its buffer and out to @dst.
+ * RAM -> edu -> RAM: fills @src (at IOVA) with a pattern of @seed, clears the
+ * page @dst (at IOVA + PAGE), has edu copy EDU_LEN bytes into its buffer and out
+ * to @dst.
  * Returns 0 if the bytes arrived, 1 if not, -errno if the DMA failed.
  */
 static int round_trip(struct edu *edu, const uint8_t *src, uint8_t *dst, unsigned int seed)
 {
 	int rc;
 
-	fill((uint8_t *)src, PAGE, seed);
+	fill((uint8_t *)src, EDU_LEN, seed);
 	memset(dst, 0, PAGE);
-	rc = edu_dma(edu, IOVA, PAGE, 0);
+	rc = edu_dma(edu, IOVA, EDU_LEN, 0);
 	if (!rc)
-		rc = edu_dma(edu, IOVA + PAGE, PAGE, 1);
+		rc = edu_dma(edu, IOVA + PAGE, EDU_LEN, 1);
 	if (rc)
 		return rc;
-	return memcmp(src, dst, PAGE) ? 1 : 0;
+	return memcmp(src, dst, EDU_LEN) ? 1 : 0;
 }
 
 /* What VT-d, AMD-Vi and SMMUv3 print for a DMA they blocked. */
@@ -307,7 +310,7 @@ TEST_F(edu, cdev_dma)
 	faults = iommu_faults();
 	ASSERT_EQ(0, unmap(iommufd, ioas, IOVA + PAGE, PAGE, NULL));
 	memset(dst, 0, PAGE);
-	ASSERT_EQ(0, edu_dma(&edu, IOVA + PAGE, PAGE, 1));
+	ASSERT_EQ(0, edu_dma(&edu, IOVA + PAGE, EDU_LEN, 1));
 	ASSERT_EQ(-1, first_nonzero(dst, PAGE)) TH_LOG("DMA to an unmapped IOVA reached memory");
 	/*
 	 * VT-d and SMMUv3 report the blocked DMA (a DMAR fault, an F_TRANSLATION
@@ -331,8 +334,8 @@ TEST_F(edu, cdev_dma)
 	ASSERT_EQ(0, map_fixed(iommufd, ioas2, other, PAGE, IOVA + PAGE));
 	pt_id = ioas2;
 	ASSERT_EQ(0, attach_pt(devfd, &pt_id));
-	ASSERT_EQ(0, edu_dma(&edu, IOVA + PAGE, PAGE, 1));
-	ASSERT_EQ(0, memcmp(src, other, PAGE)) TH_LOG("DMA did not follow the replace");
+	ASSERT_EQ(0, edu_dma(&edu, IOVA + PAGE, EDU_LEN, 1));
+	ASSERT_EQ(0, memcmp(src, other, EDU_LEN)) TH_LOG("DMA did not follow the replace");
 	/* The reserved regions moved with the device. */
 	EXPECT_EQ(-EINVAL, map_fixed(iommufd, ioas2, src, PAGE, self->msi_window));
 	EXPECT_EQ(0, map_fixed(iommufd, ioas, src, PAGE, self->msi_window));
@@ -619,7 +622,7 @@ TEST_F(edu, container_dma)
 	ASSERT_EQ(0, ioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap));
 	ASSERT_EQ(PAGE, unmap.size);
 	memset(dst, 0, PAGE);
-	ASSERT_EQ(0, edu_dma(&edu, IOVA + PAGE, PAGE, 1));
+	ASSERT_EQ(0, edu_dma(&edu, IOVA + PAGE, EDU_LEN, 1));
 	ASSERT_EQ(-1, first_nonzero(dst, PAGE)) TH_LOG("DMA to an unmapped IOVA reached memory");
 
 	close(devfd);
