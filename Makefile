@@ -11,7 +11,7 @@
 #
 # Variables: ARCH (x86_64, or arm64: QEMU's virt board with SMMUv3 and GICv3),
 # KERNEL_SRC (a Linux 7.2 tree of your own; default: Debian's linux-source-7.2),
-# PAGES (arm64: 4k, 16k or 64k), CACHE (build cache, default ~/.cache/iommufd-rs), JOBS.
+# PAGES (arm64: 4k or 64k), CACHE (build cache, default ~/.cache/iommufd-rs), JOBS.
 # When the project is used as a kernel overlay, the kernel's own build reads Kbuild,
 # not this file.
 

@@ -14,8 +14,8 @@
 #   CACHE       build cache, default ~/.cache/iommufd-rs; survives fresh clones
 #   KERNEL_SRC  a Linux 7.2 tree of your own; default: Debian's linux-source-7.2
 #   JOBS        parallel jobs, default nproc + 1
-#   PAGES       the kernel's page size: 4k (default), or on arm64 16k or 64k
-#               (configs/arm64-PAGES.config, in a build folder of its own)
+#   PAGES       the kernel's page size: 4k (default), or on arm64 64k
+#               (configs/arm64-64k.config, in a build folder of its own)
 #
 # Prints the build folder (O=) on its last line.
 set -euo pipefail
@@ -69,15 +69,15 @@ out=$CACHE/build-$tag-$ARCH-$FLAVOUR
 frags=("$repo/configs/common.config" "$repo/configs/$ARCH.config" "$repo/configs/$FLAVOUR.config")
 # What a flavour needs on one architecture only (optional).
 [ -f "$repo/configs/$ARCH-$FLAVOUR.config" ] && frags+=("$repo/configs/$ARCH-$FLAVOUR.config")
-# The page size: 4 KiB everywhere by default; arm64 also builds with 16 or 64 KiB.
+# The page size: 4 KiB everywhere by default; arm64 also builds with 64 KiB.
 PAGES=${PAGES:-4k}
 case "$ARCH:$PAGES" in
 *:4k) ;;
-arm64:16k | arm64:64k)
+arm64:64k)
 	frags+=("$repo/configs/arm64-$PAGES.config")
 	out=$out-$PAGES
 	;;
-*) log "PAGES=$PAGES: $ARCH builds with 4k pages only (arm64: 4k, 16k or 64k)"; exit 1 ;;
+*) log "PAGES=$PAGES: $ARCH builds with 4k pages only (arm64: 4k or 64k)"; exit 1 ;;
 esac
 if [ "${PROFILE:-0}" = 1 ]; then
 	out=$out-prof
