@@ -369,6 +369,7 @@ TEST_F(pin, huge_pages)
 /* MAP_FILE memory pins by file offset; hugetlbfs memfds too. */
 TEST_F(pin, memfd)
 {
+	unsigned long hpage = HPAGE, len = hpage < ACCESS_MAX ? hpage : ACCESS_MAX;
 	int afd = access_create(self->fd, self->ioas, MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES);
 	int mfd = memfd_create("pin", 0);
 	struct iommu_ioas_map_file mf = {
@@ -408,13 +409,11 @@ TEST_F(pin, memfd)
 	close(mfd);
 
 	mfd = memfd_create("pin-huge", MFD_HUGETLB);
-	if (mfd >= 0 && !ftruncate(mfd, HPAGE)) {
-		unsigned long len = HPAGE < ACCESS_MAX ? HPAGE : ACCESS_MAX;
-
+	if (mfd >= 0 && !ftruncate(mfd, hpage)) {
 		mf.fd = mfd;
 		mf.start = 0;
-		mf.length = HPAGE;
-		mf.iova = 16 * HPAGE;
+		mf.length = hpage;
+		mf.iova = 16 * hpage;
 		ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_MAP_FILE, &mf));
 		ASSERT_EQ(0, access_pages(self->fd, afd, mf.iova, len, NULL, 0, &id));
 		EXPECT_EQ(self->pinned0 + (long)(len / 1024), vm_pinned_kb());

@@ -180,7 +180,7 @@ static int iommu_faults(void)
 		return -1;
 	}
 	buf[n] = 0;
-	for (i = 0; i < sizeof(fault_lines) / sizeof(fault_lines[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(fault_lines); i++)
 		for (p = buf; (p = strstr(p, fault_lines[i])); p++)
 			count++;
 	free(buf);
