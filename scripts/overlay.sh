@@ -82,3 +82,14 @@ add_after rust/kernel/error.rs '    declare_err!(ENOTSUPP, "Operation is not sup
 	'    declare_err!(EOPNOTSUPP, "Operation not supported.");'
 add_after rust/kernel/error.rs '    declare_err!(EOPNOTSUPP, "Operation not supported.");' \
 	'    declare_err!(EADDRINUSE, "Address already in use.");'
+# Fixes to the kernel outside iommufd that the module's behaviour depends on, as patch
+# files (git format-patch) in patches/, applied in order with patch(1). A patch that is
+# applied already (the reverse applies) is left alone, so that the overlay can run again
+# on the same tree.
+for p in "$repo"/patches/*.patch; do
+	[ -f "$p" ] || continue
+	if patch -d "$tree" -p1 -R --dry-run -s -f <"$p" >/dev/null 2>&1; then
+		continue
+	fi
+	patch -d "$tree" -p1 -s -f <"$p" || { echo "overlay: $(basename "$p") does not apply" >&2; exit 1; }
+done

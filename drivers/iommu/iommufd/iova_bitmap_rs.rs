@@ -64,7 +64,8 @@ impl IovaBitmap {
 
     /// Bytes of IOVA that `words` words stand for.
     fn iova_of_words(&self, words: usize) -> usize {
-        (words * BITS_PER_WORD) << self.pgshift
+        // Wraps only for a bitmap whose range ends at the top of the IOVA space.
+        words.wrapping_mul(BITS_PER_WORD).wrapping_shl(self.pgshift)
     }
 
     /// Unpins the window.
@@ -105,38 +106,48 @@ impl IovaBitmap {
         // INVARIANT: `ret` pages were pinned into `pages[..ret]`.
         self.npages = ret as usize;
         self.window_word = word;
-        self.window_iova = self.iova + self.iova_of_words(word);
+        self.window_iova = self.iova.wrapping_add(self.iova_of_words(word));
         self.pgoff = pgoff;
         let words = (self.total_words - word).min((self.npages * PAGE_SIZE - pgoff).div_ceil(8));
-        let end = self.iova + (self.length - 1);
-        let last = (self.window_iova + (self.iova_of_words(words) - 1)).min(end);
+        let end = self.iova.wrapping_add(self.length.wrapping_sub(1));
+        let last = self
+            .window_iova
+            .saturating_add(self.iova_of_words(words) - 1)
+            .min(end);
         self.window_length = last - self.window_iova + 1;
         Ok(())
     }
 
-    /// Whether `[iova, last]` lies in the window.
-    fn in_window(&self, iova: usize, last: usize) -> bool {
-        self.npages != 0 && iova >= self.window_iova && last - self.window_iova < self.window_length
+    /// Whether `iova` lies in the window.
+    fn in_window(&self, iova: usize) -> bool {
+        self.npages != 0 && iova >= self.window_iova && iova - self.window_iova < self.window_length
     }
 
-    /// Sets the bits of `[iova, iova + length)`.
-    fn set(&mut self, mut iova: usize, mut length: usize) {
-        while length != 0 {
-            let last = iova + (length - 1);
-            if !self.in_window(iova, last) && self.move_window(iova).is_err() {
+    /// Sets the bits of `[iova, iova + length)` that lie inside the bitmap's range.
+    ///
+    /// A driver reports a whole IOPTE as dirty, and a huge IOPTE may start before the
+    /// range the bitmap was made for or end after it: only the part inside has bits (C's
+    /// `iova_bitmap_set` drops such a report whole when it starts before the range).
+    fn set(&mut self, iova: usize, length: usize) {
+        if length == 0 {
+            return;
+        }
+        let bitmap_last = self.iova.wrapping_add(self.length.wrapping_sub(1));
+        let mut cur = iova.max(self.iova);
+        let last = iova.saturating_add(length - 1).min(bitmap_last);
+        while cur <= last {
+            if !self.in_window(cur) && self.move_window(cur).is_err() {
                 return;
             }
+            let upto = last.min(self.window_iova + (self.window_length - 1));
             let base_bit = self.pgoff * 8;
-            let mut bit = ((iova - self.window_iova) >> self.pgshift) + base_bit;
-            let last_bit = ((last - self.window_iova) >> self.pgshift) + base_bit;
-            loop {
+            let mut bit = ((cur - self.window_iova) >> self.pgshift) + base_bit;
+            let last_bit = ((upto - self.window_iova) >> self.pgshift) + base_bit;
+            while bit <= last_bit {
                 let page = bit / BITS_PER_PAGE;
                 if page >= self.npages {
-                    // The rest lies past the pinned pages: move the window there.
-                    let done = (bit - base_bit) << self.pgshift;
-                    let new_iova = self.window_iova + done;
-                    length -= new_iova - iova;
-                    iova = new_iova;
+                    // The last word of the window straddles the end of the pinned pages:
+                    // the window moves there.
                     break;
                 }
                 let offset = bit % BITS_PER_PAGE;
@@ -149,10 +160,18 @@ impl IovaBitmap {
                 // SAFETY: `kaddr` was mapped just above, on this thread.
                 unsafe { bindings::kunmap_local(kaddr) };
                 bit += nbits;
-                if bit > last_bit {
-                    return;
-                }
             }
+            if bit <= last_bit {
+                // Go on from the first bit not set, in a new window.
+                let next = self.window_iova + ((bit - base_bit) << self.pgshift);
+                self.unpin();
+                cur = next;
+                continue;
+            }
+            if upto == last {
+                return;
+            }
+            cur = upto + 1;
         }
     }
 }
@@ -167,8 +186,8 @@ impl Drop for IovaBitmap {
 ///
 /// # Safety
 ///
-/// Called from C per `include/linux/iova_bitmap.h`: `page_size` is a power of two and
-/// `length` is not zero. `data` is a user pointer (checked when used).
+/// Called from C per `include/linux/iova_bitmap.h`: `page_size` is a power of two; a zero
+/// `length` covers the IOVA space from `iova` to its end, as in C. `data` is a user pointer (checked when used).
 #[no_mangle]
 pub unsafe extern "C" fn iova_bitmap_alloc(
     iova: ffi::c_ulong,
@@ -176,12 +195,13 @@ pub unsafe extern "C" fn iova_bitmap_alloc(
     page_size: ffi::c_ulong,
     data: *mut u64,
 ) -> *mut IovaBitmap {
-    if length == 0 || page_size == 0 {
+    if page_size == 0 {
         // SAFETY: `ERR_PTR` only encodes the errno.
         return unsafe { bindings::ERR_PTR(EINVAL.to_errno() as isize) }.cast();
     }
     let pgshift = page_size.trailing_zeros();
-    let total_words = ((length - 1) >> pgshift) / BITS_PER_WORD + 1;
+    // As in C, a zero `length` stands for the whole space from `iova` (its last byte wraps).
+    let total_words = (length.wrapping_sub(1) >> pgshift) / BITS_PER_WORD + 1;
     let alloc = || -> Result<KBox<IovaBitmap>> {
         let pages = KVec::from_elem(core::ptr::null_mut(), MAX_PAGES, GFP_KERNEL)?;
         Ok(KBox::new(

@@ -113,6 +113,10 @@ pub(crate) fn test_cmd(ucmd: &UCmd<'_>, cmd: &mut crate::uapi::TestCmd) -> Resul
         op::SET_TEMP_MEMORY_LIMIT => {
             // SAFETY: As above.
             let a = unsafe { args.memory_limit };
+            // As C: a batch must hold at least one element (a pfn and its run length).
+            if (a.limit as usize) < size_of::<usize>() + size_of::<u32>() {
+                return Err(EINVAL);
+            }
             TEMP_MEMORY_LIMIT.store(a.limit, Relaxed);
             Ok(())
         }
@@ -192,6 +196,32 @@ pub(crate) fn test_cmd(ucmd: &UCmd<'_>, cmd: &mut crate::uapi::TestCmd) -> Resul
             stdev::pasid_check(ucmd, cmd.id, a.pasid, a.hwpt_id)
         }
         _ => Err(EOPNOTSUPP),
+    }
+}
+
+/// `MOCK_FLAGS_ACCESS_SYZ`: the IOVA argument is not an IOVA but a `struct { u32 nth_area;
+/// u32 offset; }` in its bytes, which syzkaller can hit by chance.
+pub(crate) const FLAGS_ACCESS_SYZ: u32 = kernel::uapi::MOCK_FLAGS_ACCESS_SYZ;
+
+/// The IOVA a syzkaller-style `iova` names in `ioas`: `offset` bytes into its `nth_area`-th
+/// mapping, or 0 if it has fewer (C's `__iommufd_test_syz_conv_iova`).
+pub(crate) fn syz_conv_iova(ioas: &Ioas, iova: u64) -> u64 {
+    let b = iova.to_ne_bytes();
+    let nth = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+    let offset = u32::from_ne_bytes([b[4], b[5], b[6], b[7]]);
+    ioas.iopt.nth_area_iova(nth, offset)
+}
+
+/// For `IOMMU_IOAS_COPY` with `MOCK_FLAGS_ACCESS_SYZ` in `flags`: clears the flag and
+/// converts `iova`, an IOVA of the IOAS `ioas_id`, as [`syz_conv_iova`] does; an unknown
+/// IOAS leaves it as is (C's `iommufd_test_syz_conv_iova_id`).
+pub(crate) fn syz_conv_iova_id(ucmd: &UCmd<'_>, ioas_id: u32, iova: &mut u64, flags: &mut u32) {
+    if *flags & FLAGS_ACCESS_SYZ == 0 {
+        return;
+    }
+    *flags &= !FLAGS_ACCESS_SYZ;
+    if let Ok(ioas) = ucmd.ctx.objects.get::<Ioas>(ioas_id) {
+        *iova = syz_conv_iova(&ioas, *iova);
     }
 }
 

@@ -129,7 +129,7 @@ ioctl_struct! {
     /// `IOMMU_VDEVICE_ALLOC`.
     VdeviceAlloc = iommu_vdevice_alloc, virt_id;
     /// `IOMMU_VEVENTQ_ALLOC`.
-    VeventqAlloc = iommu_veventq_alloc, __reserved;
+    VeventqAlloc = iommu_veventq_alloc, out_veventq_fd;
     /// `IOMMU_HW_QUEUE_ALLOC`.
     HwQueueAlloc = iommu_hw_queue_alloc, length;
 }

@@ -177,27 +177,35 @@ fn unmap_dma(ctx: &IommufdCtx, arg: usize) -> Result {
     }
     let (iova, size) = (u64_at(&b, 8), u64_at(&b, 16));
     let ioas = compat_ioas(ctx)?;
-    let unmapped = if flags & uapi::VFIO_DMA_UNMAP_FLAG_ALL != 0 {
+    let range = if flags & uapi::VFIO_DMA_UNMAP_FLAG_ALL != 0 {
         if iova != 0 || size != 0 {
             return Err(EINVAL);
         }
-        ioas.iopt.unmap(IOVA_SPACE)?
+        IOVA_SPACE
     } else {
+        if !ioas.iopt.large_pages() {
+            // Type1: cut at both ends of the range (no cut needed before IOVA 0). As in C,
+            // before the range is checked.
+            let cuts = [
+                iova.wrapping_add(size).wrapping_sub(1),
+                iova.wrapping_sub(1),
+            ];
+            ioas.iopt.cut(&cuts[..if iova != 0 { 2 } else { 1 }])?;
+        }
         if size == 0 {
             return Err(EINVAL);
         }
         let last = iova.checked_add(size - 1).ok_or(EOVERFLOW)?;
         // The kernel's IOVA is an `unsigned long`.
         usize::try_from(last).map_err(|_| EOVERFLOW)?;
-        if !ioas.iopt.large_pages() {
-            // Type1: cut at both ends of the range (no cut needed before IOVA 0).
-            let cuts = [last, iova.wrapping_sub(1)];
-            ioas.iopt.cut(&cuts[..if iova != 0 { 2 } else { 1 }])?;
-        }
-        ioas.iopt.unmap(IovaRange { start: iova, last })?
+        IovaRange { start: iova, last }
     };
+    let mut unmapped = 0;
+    let r = ioas.iopt.unmap_counted(range, &mut unmapped);
+    // As C: the bytes unmapped go back to the user, also when the unmap failed part way.
     b[16..24].copy_from_slice(&unmapped.to_ne_bytes());
-    put(arg, &b)
+    put(arg, &b)?;
+    r
 }
 
 /// The size of `struct vfio_iommu_type1_info`, and where its capabilities may start.

@@ -311,6 +311,12 @@ impl Access {
         }
     }
 
+    /// Runs `f` on the IOAS the access is attached to, if any, under the access's lock.
+    pub(crate) fn with_ioas<R>(&self, f: impl FnOnce(&Ioas) -> R) -> Option<R> {
+        let state = self.state.lock();
+        state.ioas.as_deref().map(f)
+    }
+
     /// Copies between `buf` and the memory at `iova`: into it if `write`.
     ///
     /// # Errors

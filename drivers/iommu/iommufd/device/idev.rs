@@ -79,16 +79,20 @@ impl IDevice {
     ///
     /// # Errors
     ///
-    /// `ENODEV` if no IOMMU translates for the device, `EINVAL` if its IOMMU cannot keep
-    /// DMA cache coherent, `EPERM` if its interrupts are not isolated (unless the module
+    /// `EINVAL` if no IOMMU translates for the device or its IOMMU cannot keep DMA cache
+    /// coherent, `ENODEV` if it has no IOMMU group, `EPERM` if its interrupts are not isolated (unless the module
     /// parameter `allow_unsafe_interrupts` is set), `EBUSY` if its group
     /// is owned by another user, `ENOMEM`.
     pub(crate) fn bind(ctx: CtxRef, dev: &Device, isolated_msi_needed: bool) -> Result<Arc<Self>> {
-        let group = Group::of(dev).ok_or(ENODEV)?;
+        // As C: a device no IOMMU translates for is refused here too (`EINVAL`), since it
+        // has no IOMMU capabilities.
         if !device_capable(dev, bindings::iommu_cap_IOMMU_CAP_CACHE_COHERENCY) {
             return Err(EINVAL);
         }
-        if isolated_msi_needed && !group.has_isolated_msi() {
+        let group = Group::of(dev).ok_or(ENODEV)?;
+        // Released when the hold is dropped: on error here, or with the object.
+        let igroup = GroupHold::new(ctx.clone(), group)?;
+        if isolated_msi_needed && !igroup.group.has_isolated_msi() {
             if !crate::kapi::allow_unsafe_interrupts() {
                 return Err(EPERM);
             }
@@ -99,8 +103,6 @@ impl IDevice {
                  Use the \"allow_unsafe_interrupts\" module parameter to override\n"
             );
         }
-        // Released when the hold is dropped: on error here, or with the object.
-        let igroup = GroupHold::new(ctx.clone(), group)?;
         Self::publish(&ctx, igroup, dev)
     }
 
@@ -268,12 +270,11 @@ impl IDevice {
 
     /// Attaches `pasid` to (or moves it to) `hwpt`; for a move, returns the old HWPT and
     /// the users to drop on it.
+    ///
+    /// As in C, cache coherency is settled when a HWPT is allocated (for the device it is
+    /// allocated for) and not looked at here: a HWPT that does not enforce it may take
+    /// devices that could; a driver refuses a device that cannot use a domain.
     fn do_change(&self, hwpt: &Hwpt, pasid: u32, change: Change) -> Result<Option<(Hwpt, u32)>> {
-        if let Hwpt::Paging(paging) = hwpt {
-            if self.enforce_cache_coherency && !paging.enforce_cache_coherency() {
-                return Err(EINVAL);
-            }
-        }
         match change {
             Change::Attach => self
                 .igroup
@@ -320,8 +321,6 @@ impl IDevice {
         list.reserve(1, GFP_KERNEL_ACCOUNT)?;
         let reservation = self.ctx.objects.reserve()?;
         let id = reservation.id();
-        // Filled before the attach: the device never sees the domain before it maps the
-        // IOAS. On error the HWPT is dropped here, which takes the domain back out.
         let spec = PagingSpec {
             flags: 0,
             data: None,
@@ -329,9 +328,29 @@ impl IDevice {
             coherent: self.enforce_cache_coherency,
             fault: None,
         };
-        let hwpt = HwptPaging::new(ioas.clone(), id, &self.dev, spec)?;
+        // On error the HWPT is dropped here, which takes a filled domain back out.
+        let hwpt = HwptPaging::new_unfilled(ioas.clone(), id, &self.dev, spec)?;
         let prepared = reservation.prepare(hwpt.clone())?;
-        let old = self.do_change(&Hwpt::Paging(hwpt.clone()), pasid, change)?;
+        let new = Hwpt::Paging(hwpt.clone());
+        let old = match change {
+            // As C's immediate attach: the device takes the new domain, then it is filled;
+            // if filling fails, the device is detached again.
+            Change::Attach => {
+                self.do_change(&new, pasid, change)?;
+                if let Err(e) = hwpt.fill() {
+                    if let Some(attached) = self.igroup.detach(&self.dev, self.id, pasid) {
+                        attached.header().put_user();
+                    }
+                    return Err(e);
+                }
+                None
+            }
+            // A replace moves the device only to a domain that maps the IOAS already.
+            Change::Replace => {
+                hwpt.fill()?;
+                self.do_change(&new, pasid, change)?
+            }
+        };
         hwpt.set_listed();
         // Room was reserved above.
         let _ = list.push_within_capacity(id);

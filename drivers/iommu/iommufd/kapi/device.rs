@@ -51,8 +51,8 @@ pub(crate) unsafe fn from_handle_ref<'a>(idev: *mut bindings::iommufd_device) ->
 ///
 /// # Errors
 ///
-/// `ERR_PTR` of: `-ENODEV` if no IOMMU translates for the device, `-EINVAL` if its IOMMU
-/// cannot keep DMA coherent, `-EPERM` if its MSIs are not isolated (and the module
+/// `ERR_PTR` of: `-EINVAL` if no IOMMU translates for the device or its IOMMU cannot
+/// keep DMA coherent, `-ENODEV` if it has no IOMMU group, `-EPERM` if its MSIs are not isolated (and the module
 /// parameter `allow_unsafe_interrupts` is not set), `-EBUSY` if another owner has its
 /// group, `-ENOMEM`.
 ///

@@ -196,9 +196,10 @@ unsafe extern "C" fn read_window(
 ) -> core::ffi::c_int {
     // SAFETY: The caller passes our `WalkArg`, alive for the whole walk.
     let arg = unsafe { &*opaque.cast::<WalkArg<'_>>() };
+    // A zero length is the whole space from `iova`, as in C (the bitmap's range wraps).
     let range = IovaRange {
         start: iova as u64,
-        last: (iova + length - 1) as u64,
+        last: iova.wrapping_add(length.wrapping_sub(1)) as u64,
     };
     let r = for_each_mapped(arg.state, range, |start, last| {
         read_and_clear(arg.domain, start, last - start + 1, arg.flags, arg.dirty)

@@ -152,10 +152,13 @@ pub(crate) struct HwptPaging {
     pub(crate) domain: Arc<Domain>,
     /// Made by iommufd for an attach to an IOAS; destroyed with its last device.
     pub(crate) auto_domain: bool,
-    /// Whether the domain snoops CPU caches for all DMA (set once, never cleared).
-    enforce_cache_coherency: Atomic<bool>,
+    /// Whether the domain snoops CPU caches for all DMA: enforced when it was allocated
+    /// for a device that needs it, and never changed afterwards (as C).
+    enforce_cache_coherency: bool,
     /// Whether the IOAS lists it among its automatic HWPTs.
     listed: Atomic<bool>,
+    /// Whether [`HwptPaging::fill`] added the domain to the IOAS.
+    filled: Atomic<bool>,
     /// Allocated with `IOMMU_HWPT_ALLOC_PASID`: it may serve PASIDs.
     pub(crate) pasid_compat: bool,
     /// Allocated with `IOMMU_HWPT_ALLOC_NEST_PARENT`: nested HWPTs may use it.
@@ -190,11 +193,29 @@ impl HwptPaging {
     ///
     /// # Errors
     ///
-    /// As the driver's domain allocation fails (`EOPNOTSUPP` for unsupported flags);
-    /// `EINVAL` if coherency is asked and the domain cannot enforce it; as
-    /// [`crate::pagetable::iopt::IoPageTable::add_domain`] fails; `ENOMEM`. Nothing stays
+    /// As [`HwptPaging::new_unfilled`] and [`HwptPaging::fill`] fail. Nothing stays
     /// allocated or filled on error.
     pub(crate) fn new(
+        ioas: ObjRef<Ioas>,
+        id: u32,
+        dev: &Device,
+        spec: PagingSpec<'_>,
+    ) -> Result<Arc<Self>> {
+        let hwpt = Self::new_unfilled(ioas, id, dev, spec)?;
+        hwpt.fill()?;
+        Ok(hwpt)
+    }
+
+    /// A paging HWPT as [`HwptPaging::new`] makes it, with its domain still empty and not
+    /// following the IOAS until [`HwptPaging::fill`]. An automatic HWPT made for an attach
+    /// takes the device first and is filled after, as in C (some drivers finish a domain
+    /// only when a device attaches).
+    ///
+    /// # Errors
+    ///
+    /// As the driver's domain allocation fails (`EOPNOTSUPP` for unsupported flags);
+    /// `EINVAL` if coherency is asked and the domain cannot enforce it; `ENOMEM`.
+    pub(crate) fn new_unfilled(
         ioas: ObjRef<Ioas>,
         id: u32,
         dev: &Device,
@@ -217,9 +238,6 @@ impl HwptPaging {
             kernel::warn_on!(true);
             return Err(EINVAL);
         }
-        ioas.iopt.add_domain(&domain)?;
-        // From here on the HWPT's drop takes the domain back out of the IOAS, also when
-        // `Arc::new` fails and drops it.
         let hwpt = Arc::new(
             Self {
                 header: ObjectHeader::new(),
@@ -227,8 +245,9 @@ impl HwptPaging {
                 ioas,
                 domain,
                 auto_domain,
-                enforce_cache_coherency: Atomic::new(coherent),
+                enforce_cache_coherency: coherent,
                 listed: Atomic::new(false),
+                filled: Atomic::new(false),
                 pasid_compat: flags & hwpt_flags::PASID != 0,
                 nest_parent: flags & hwpt_flags::NEST_PARENT != 0,
                 fault,
@@ -245,6 +264,19 @@ impl HwptPaging {
         Ok(hwpt)
     }
 
+    /// Fills the domain from the IOAS's mappings; from then on it follows them, until the
+    /// HWPT is dropped. Called once, by the HWPT's maker, before it is published.
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::pagetable::iopt::IoPageTable::add_domain`] fails; the domain stays
+    /// empty then.
+    pub(crate) fn fill(&self) -> Result {
+        self.ioas.iopt.add_domain(&self.domain)?;
+        self.filled.store(true, Relaxed);
+        Ok(())
+    }
+
     /// The id in the context's table.
     pub(crate) fn id(&self) -> u32 {
         self.id
@@ -256,28 +288,17 @@ impl HwptPaging {
         self.listed.store(true, Relaxed);
     }
 
-    /// Whether the domain snoops CPU caches for every DMA (set by
-    /// [`HwptPaging::enforce_cache_coherency`]).
+    /// Whether the domain snoops CPU caches for every DMA.
     pub(crate) fn coherent(&self) -> bool {
-        self.enforce_cache_coherency.load(Relaxed)
-    }
-
-    /// Makes the domain snoop CPU caches for every DMA, if it can; returns whether it does.
-    pub(crate) fn enforce_cache_coherency(&self) -> bool {
-        if self.enforce_cache_coherency.load(Relaxed) {
-            return true;
-        }
-        let on = self.domain.enforce_cache_coherency();
-        if on {
-            self.enforce_cache_coherency.store(true, Relaxed);
-        }
-        on
+        self.enforce_cache_coherency
     }
 }
 
 impl Drop for HwptPaging {
     fn drop(&mut self) {
-        self.ioas.iopt.remove_domain(&self.domain);
+        if self.filled.load(Relaxed) {
+            self.ioas.iopt.remove_domain(&self.domain);
+        }
         if self.listed.load(Relaxed) {
             self.ioas.forget_auto_hwpt(self.id());
         }

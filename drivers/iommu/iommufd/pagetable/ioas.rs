@@ -275,6 +275,13 @@ pub(crate) fn map_file(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasMapFile) -> Result {
 ///
 /// As [`map`]; `ENOENT` if the source range is not fully mapped.
 pub(crate) fn copy(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasCopy) -> Result {
+    // syzkaller names the source IOVA by area (the test command's convention, as in C).
+    #[cfg(CONFIG_IOMMUFD_TEST)]
+    {
+        let (mut iova, mut flags) = (cmd.src_iova, cmd.flags);
+        crate::selftest::syz_conv_iova_id(ucmd, cmd.src_ioas_id, &mut iova, &mut flags);
+        (cmd.src_iova, cmd.flags) = (iova, flags);
+    }
     let prot = map_prot(cmd.flags)?;
     check_limits(&[cmd.length, cmd.src_iova, cmd.dst_iova])?;
     require_access(prot)?;

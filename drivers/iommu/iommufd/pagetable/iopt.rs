@@ -308,6 +308,10 @@ impl IoPageTable {
         let iova = match at {
             IovaChoice::Alloc(addr) => state.alloc_iova(addr, length)?,
             IovaChoice::Fixed(iova) => {
+                // As C's `iopt_check_iova`: the alignment first, then the overflow.
+                if iova & (state.iova_alignment - 1) != 0 {
+                    return Err(EINVAL);
+                }
                 state.check_iova(range_of(iova, length)?)?;
                 iova
             }
@@ -406,9 +410,23 @@ impl IoPageTable {
     ///
     /// # Errors
     ///
-    /// `ENOENT` at an area that is only partly inside `range`.
+    /// As [`IoPageTable::unmap_counted`].
     pub(crate) fn unmap(&self, range: IovaRange) -> Result<u64> {
-        let mut unmapped = 0u64;
+        let mut unmapped = 0;
+        self.unmap_counted(range, &mut unmapped)?;
+        Ok(unmapped)
+    }
+
+    /// Unmaps as [`IoPageTable::unmap`] does, and sets `unmapped` to the bytes unmapped,
+    /// also on error (the areas before the one that failed), as C's `iopt_unmap_iova`.
+    ///
+    /// # Errors
+    ///
+    /// `EBUSY` at an area an internal access holds locked (checked first, as in C);
+    /// `ENOENT` at an area that is only partly inside `range`; `EDEADLK` if accesses do
+    /// not let go of an area.
+    pub(crate) fn unmap_counted(&self, range: IovaRange, unmapped: &mut u64) -> Result {
+        *unmapped = 0;
         let mut start = range.start;
         let mut tries = 0u32;
         loop {
@@ -417,21 +435,21 @@ impl IoPageTable {
             let busy = loop {
                 // The first area that ends at or after `start`.
                 let Some(mut cursor) = state.areas.cursor_lower_bound_mut(&start) else {
-                    return Ok(unmapped);
+                    return Ok(());
                 };
                 let (&last, area) = cursor.current_mut();
                 if area.iova > range.last {
-                    return Ok(unmapped);
+                    return Ok(());
+                }
+                if area.num_locks != 0 {
+                    // An internal access holds pins nobody can ask it to drop.
+                    return Err(EBUSY);
                 }
                 if area.iova < range.start || last > range.last {
                     return Err(ENOENT);
                 }
                 if area.iova != start {
                     tries = 0;
-                }
-                if area.num_locks != 0 {
-                    // An internal access holds pins nobody can ask it to drop.
-                    return Err(EBUSY);
                 }
                 if area.num_accesses != 0 {
                     // Accesses hold pins in the area: refuse new ones and ask them to let go,
@@ -443,13 +461,13 @@ impl IoPageTable {
                         last,
                     };
                 }
-                unmapped += last - area.iova + 1;
+                *unmapped += last - area.iova + 1;
                 unfill_area(&state.domains, area, last);
                 // The area (and, with its last user, its `Pages`) is freed here.
                 drop(cursor.remove_current().1);
                 match last.checked_add(1) {
                     Some(next) if next <= range.last => start = next,
-                    _ => return Ok(unmapped),
+                    _ => return Ok(()),
                 }
             };
             drop(guard);
@@ -461,6 +479,19 @@ impl IoPageTable {
                 return Err(Error::from_errno(-(kernel::bindings::EDEADLK as i32)));
             }
         }
+    }
+
+    /// The IOVA `offset` bytes into the `nth` area (from 0, in IOVA order), or 0 if there
+    /// are not that many: how syzkaller names IOVAs it cannot know (the test command's
+    /// `MOCK_FLAGS_ACCESS_SYZ`, C's `__iommufd_test_syz_conv_iova`).
+    pub(crate) fn nth_area_iova(&self, nth: u32, offset: u32) -> u64 {
+        let state = self.state.lock();
+        let iova = state
+            .areas
+            .values()
+            .nth(nth as usize)
+            .map_or(0, |area| area.iova.wrapping_add(u64::from(offset)));
+        iova
     }
 
     /// Cuts the mappings at each IOVA of `at`: the area holding `iova` becomes two, one

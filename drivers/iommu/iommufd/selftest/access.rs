@@ -33,6 +33,7 @@ use kernel::{
     uaccess::{UserPtr, UserSlice},
 };
 
+use super::FLAGS_ACCESS_SYZ;
 use crate::{
     ctx::CtxRef,
     device::access::{Access, AccessOps},
@@ -48,6 +49,13 @@ const RW_SLOW_PATH: u32 = kernel::uapi::MOCK_ACCESS_RW_SLOW_PATH;
 
 /// The largest range a test may pin or copy in one call (C's limit: 16 MiB).
 const MAX_LENGTH: u64 = 16 * 1024 * 1024;
+
+/// The IOVA a syzkaller-style `iova` names in the access's IOAS, or 0 if it has none.
+fn syz_iova(access: &Access, iova: u64) -> u64 {
+    access
+        .with_ioas(|ioas| super::syz_conv_iova(ioas, iova))
+        .unwrap_or(0)
+}
 
 /// An errno the kernel crate does not name.
 fn errno(e: u32) -> Error {
@@ -193,13 +201,18 @@ pub(super) fn pages(
     if length > MAX_LENGTH {
         return Err(ENOMEM);
     }
-    if flags & !ACCESS_WRITE != 0 {
+    if flags & !(ACCESS_WRITE | FLAGS_ACCESS_SYZ) != 0 {
         return Err(EOPNOTSUPP);
     }
     with_access(fd, |st| {
         if !st.access.needs_pin() {
             return Err(EOPNOTSUPP);
         }
+        let iova = if flags & FLAGS_ACCESS_SYZ != 0 {
+            syz_iova(&st.access, iova)
+        } else {
+            iova
+        };
         let page = PAGE_SIZE as u64;
         let first = iova & !(page - 1);
         let end = iova.checked_add(length).ok_or(EOVERFLOW)?;
@@ -265,7 +278,7 @@ pub(super) fn rw(fd: u32, iova: u64, length: u64, uptr: u64, flags: u32) -> Resu
     if length > MAX_LENGTH {
         return Err(ENOMEM);
     }
-    if flags & !(ACCESS_WRITE | RW_SLOW_PATH) != 0 {
+    if flags & !(ACCESS_WRITE | RW_SLOW_PATH | FLAGS_ACCESS_SYZ) != 0 {
         return Err(EOPNOTSUPP);
     }
     with_access(fd, |st| {
@@ -276,6 +289,11 @@ pub(super) fn rw(fd: u32, iova: u64, length: u64, uptr: u64, flags: u32) -> Resu
         if write {
             user().reader().read_slice(&mut buf)?;
         }
+        let iova = if flags & FLAGS_ACCESS_SYZ != 0 {
+            syz_iova(&st.access, iova)
+        } else {
+            iova
+        };
         st.access.rw(iova, &mut buf, write)?;
         if !write {
             user().writer().write_slice(&buf)?;

@@ -22,7 +22,7 @@ use core::{
     ffi::c_int,
     mem::MaybeUninit,
     ptr::{addr_of_mut, null_mut},
-    sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering},
 };
 use kernel::{
     bindings, device::Device, error::to_result, prelude::*, sync::aref::ARef, types::Opaque, uapi,
@@ -138,13 +138,13 @@ unsafe extern "C" fn mock_attach(
         return EINVAL.to_errno();
     }
     // A nested domain of a vIOMMU translates for the vIOMMU's devices only.
+    let mut vdev_id = 0;
     // SAFETY: The caller passes a valid domain; a nested one of the mock is a `MockNested`
     // whose vIOMMU (if any) outlives it.
     unsafe {
         if (*domain).type_ == bindings::IOMMU_DOMAIN_NESTED {
             let viommu = (*domain.cast::<MockNested>()).viommu;
             if !viommu.is_null() {
-                let mut vdev_id = 0;
                 let rc = bindings::iommufd_viommu_get_vdev_id(viommu, dev, &mut vdev_id);
                 if rc != 0 {
                     return rc;
@@ -156,6 +156,7 @@ unsafe extern "C" fn mock_attach(
     if let Err(e) = unsafe { enable_iopf(dev, domain) } {
         return e.to_errno();
     }
+    mdev.vdev_id.store(vdev_id as u64, Ordering::Relaxed);
     let old = mdev.domain.swap(domain, Ordering::Relaxed);
     // SAFETY: `old` is the domain the device was attached to, accepted by this function.
     unsafe { disable_iopf(dev, old) };
@@ -237,6 +238,10 @@ struct MockDevice {
     iopf_users: AtomicU32,
     /// The domain the RID is attached to; changed under the group's mutex.
     domain: AtomicPtr<bindings::iommu_domain>,
+    /// The virtual ID of the device in the vIOMMU of the nested domain its RID is attached
+    /// to, latched at the attach as the hardware's table would hold it (C's
+    /// `mock_dev::vdev_id`); 0 when not attached through a vIOMMU.
+    vdev_id: AtomicU64,
 }
 
 /// The mock device of `dev`, which must be on the mock bus.
@@ -273,6 +278,17 @@ pub(crate) fn check_cache(dev: &Device, id: u32, value: u32) -> Result {
     } else {
         Err(EINVAL)
     }
+}
+
+/// The virtual ID the mock device `dev` latched when its RID attached to a nested domain
+/// of a vIOMMU (0 if it did not): what the mock reports events with, as C's, even after
+/// the vDEVICE is gone.
+///
+/// # Errors
+///
+/// `EINVAL` if `dev` is not a mock device.
+pub(crate) fn latched_vdev_id(dev: &Device) -> Result<u64> {
+    Ok(as_mock(dev).ok_or(EINVAL)?.vdev_id.load(Ordering::Relaxed))
 }
 
 /// Whether `dev` is on the mock bus.
@@ -1445,6 +1461,7 @@ impl MockDev {
                 pasid_1024_fake_error: AtomicBool::new(false),
                 iopf_users: AtomicU32::new(0),
                 domain: AtomicPtr::new(null_mut()),
+                vdev_id: AtomicU64::new(0),
             },
             GFP_KERNEL,
         )?;

@@ -293,8 +293,8 @@ pub(super) fn check_iotlb(ucmd: &UCmd<'_>, hwpt_id: u32, iotlb_id: u32, iotlb: u
 ///
 /// # Errors
 ///
-/// `ENOENT` for an unknown device, or one not attached to a nested HWPT of a vIOMMU it
-/// has a vDEVICE on; `EOPNOTSUPP` if the vIOMMU has no selftest event queue; `ENOMEM` if
+/// `ENOENT` for an unknown device, or one not attached to a nested HWPT of a vIOMMU (or
+/// attached with virtual ID 0); `EOPNOTSUPP` if the vIOMMU has no selftest event queue; `ENOMEM` if
 /// the event was lost.
 pub(super) fn trigger_vevent(ucmd: &UCmd<'_>, dev_id: u32) -> Result {
     let idev = ucmd.ctx.objects.get::<IDevice>(dev_id)?;
@@ -302,16 +302,17 @@ pub(super) fn trigger_vevent(ucmd: &UCmd<'_>, dev_id: u32) -> Result {
         return Err(ENOENT);
     };
     let viommu = nested.viommu().ok_or(ENOENT)?.drv.as_raw();
-    let dev = crate::device::raw(&idev.dev);
-    let mut virt_id = 0;
-    // As the mock hardware would, through the driver core (C's driver-facing API).
-    // SAFETY: The vIOMMU is live while the nested HWPT holds it; `dev` is the bound
-    // device's.
-    to_result(unsafe { bindings::iommufd_viommu_get_vdev_id(viommu, dev, &mut virt_id) })?;
+    // The ID the device latched at its attach, as C's mock reports with (also after the
+    // vDEVICE was destroyed).
+    let virt_id = super::mock::latched_vdev_id(&idev.dev)?;
+    if virt_id == 0 {
+        return Err(ENOENT);
+    }
     let mut event = kernel::uapi::iommu_viommu_event_selftest {
         virt_id: virt_id as u32,
     };
-    // SAFETY: As above; `event` is valid for its size.
+    // SAFETY: The vIOMMU is live while the nested HWPT holds it; `event` is valid for its
+    // size.
     to_result(unsafe {
         bindings::iommufd_viommu_report_event(
             viommu,
