@@ -20,7 +20,7 @@ make -s -C "$src" O="$out" ARCH="$ARCH" LLVM=-19 headers >/dev/null
 # kernel installs its own also into a tree that lacks it (the C iommufd's, for make check
 # IMPL=c): it is binary identical to the tree's iommufd.h and shares its include guard.
 [ -f "$out/usr/include/linux/iommu.h" ] ||
-	"$src/scripts/headers_install.sh" "$repo/include/uapi/linux/iommu.h" "$out/usr/include/linux/iommu.h"
+	(cd "$out" && "$src/scripts/headers_install.sh" "$repo/include/uapi/linux/iommu.h" usr/include/linux/iommu.h)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
 target_cc "$ARCH"

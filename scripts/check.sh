@@ -96,6 +96,7 @@ host=$results/host.tap
 		t rust-clippy-clean "$here/lint.sh" "$out" clippy
 	fi
 	t rust-rustfmt-clean "$here/lint.sh" "$out" rustfmt
+	t module-info-as-c "$here/modinfo_check.sh" "$out"
 	t logscan-flags-splats "$here/logscan_selftest.sh" flags
 	t logscan-passes-clean-log "$here/logscan_selftest.sh" clean
 	echo "1..$n"

@@ -113,7 +113,10 @@ impl MiscDevice for IommufdCtx {
     type Ptr = Pin<KBox<Self>>;
 
     fn open(file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
-        let dev: ARef<kernel::device::Device> = misc.device().into();
+        // dma-bufs are imported as `/dev/iommu`'s device, also through `/dev/vfio/vfio`,
+        // as C does.
+        let dev: ARef<kernel::device::Device> =
+            crate::kapi::iommu_device().unwrap_or_else(|| misc.device().into());
         // VFIO's container charges pinned pages to the mm; so does its emulation.
         let account_mm = crate::kapi::is_vfio_container(misc);
         KBox::try_pin_init(

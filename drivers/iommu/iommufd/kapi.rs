@@ -21,11 +21,14 @@
 //! `allow_unsafe_interrupts`, which `exports.c` declares.
 
 use core::mem::ManuallyDrop;
+use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::{
     bindings,
+    device::Device,
     fs::LocalFile,
     miscdevice::MiscDeviceRegistration,
     sync::{
+        aref::ARef,
         atomic::{Atomic, Relaxed},
         Arc,
     },
@@ -56,7 +59,23 @@ pub(crate) enum Node {
 /// go only when the module does, after every file of theirs was closed (each holds the
 /// module) and every module using the API was unloaded.
 pub(crate) fn register_node(node: Node, misc: &MiscDeviceRegistration<IommufdCtx>) {
+    if let Node::Iommu = node {
+        IOMMU_DEV.store(crate::device::raw(misc.device()), Ordering::Relaxed);
+    }
     CTX_FOPS[node as usize].store(misc.fops() as usize, Relaxed);
+}
+
+/// The device of `/dev/iommu`, once registered (see [`register_node`]).
+static IOMMU_DEV: AtomicPtr<bindings::device> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The device of `/dev/iommu`: what every context imports dma-bufs as, whichever node it
+/// was opened through (C's `iommufd_global_device()`).
+pub(crate) fn iommu_device() -> Option<ARef<Device>> {
+    let dev = IOMMU_DEV.load(Ordering::Relaxed);
+    // SAFETY: A non-null pointer is the device of the registered `/dev/iommu`, which stays
+    // registered while any context exists (the module's devices go only at unload, after
+    // every file was closed); `get_device` takes a reference of our own.
+    (!dev.is_null()).then(|| unsafe { Device::get_device(dev) })
 }
 
 /// Whether `misc` is the emulated VFIO container, whose files charge pinned pages to the

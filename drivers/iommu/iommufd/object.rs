@@ -37,6 +37,7 @@ use kernel::{
         atomic::{Atomic, Relaxed},
         Arc, Refcount,
     },
+    time::{delay::fsleep, Delta, Instant, Monotonic},
     xarray::{AllocKind, XArray},
 };
 
@@ -98,6 +99,31 @@ impl ObjectHeader {
     /// only ones left; returns whether it did.
     fn take_owned_users(&self) -> bool {
         self.users.as_atomic().cmpxchg(2, 0, Relaxed).is_ok()
+    }
+}
+
+/// How long the in-kernel owner of an object waits for it to become free before it gives
+/// up (C's `iommufd_object_dec_wait`: 60 s).
+pub(crate) const DESTROY_WAIT: Delta = Delta::from_secs(60);
+
+/// Runs `attempt` until it returns a value, sleeping between tries (from 100 us, doubling
+/// up to 10 ms), for at most [`DESTROY_WAIT`]; `None` after that, logged as C logs it.
+/// Lookups hold an object for the length of an ioctl or of an unmap callback.
+fn wait_destroy<R>(mut attempt: impl FnMut() -> Option<R>) -> Option<R> {
+    let start = Instant::<Monotonic>::now();
+    let mut pause = Delta::from_micros(100);
+    loop {
+        if let Some(r) = attempt() {
+            return Some(r);
+        }
+        if start.elapsed() > DESTROY_WAIT {
+            pr_crit!("Time out waiting for iommufd object to become free\n");
+            return None;
+        }
+        fsleep(pause);
+        if pause.as_micros_ceil() < 10_000 {
+            pause = Delta::from_micros(pause.as_micros_ceil() * 2);
+        }
     }
 }
 
@@ -406,24 +432,32 @@ impl ObjectTable {
     /// Removes the object `id`, of type `T`, for its in-kernel owner, which is a user of it
     /// ([`ObjectHeader::add_user`]): waits until lookups in flight (short-term users) are
     /// done, then removes it whatever user space does.
+    ///
+    /// As C's `iommufd_object_destroy_user`, it waits at most [`DESTROY_WAIT`]: then it
+    /// logs, warns, gives the owner's user back and leaves the object to the file's close.
     pub(crate) fn remove_owned<T: ObjectType>(&self, id: u32) {
-        loop {
+        let removed = wait_destroy(|| {
             let mut xa = self.xa.lock();
             let Some(kind) = xa.get(id as usize) else {
                 // Only the owner removes it: it must be there.
                 kernel::warn_on!(true);
-                return;
+                return Some(true);
             };
             kernel::warn_on!(T::from_kind(kind).is_none());
             if kind.header().take_owned_users() {
                 let obj = xa.remove(id as usize);
                 drop(xa);
                 drop(obj);
-                return;
+                return Some(true);
             }
-            drop(xa);
-            // A lookup holds it for the length of an ioctl or of an unmap callback.
-            kernel::time::delay::fsleep(kernel::time::Delta::from_micros(100));
+            None
+        });
+        if removed.is_none() {
+            // A bug: something holds the object. The close destroys it.
+            kernel::warn_on!(true);
+            if let Some(kind) = self.xa.lock().get(id as usize) {
+                kind.header().put_user();
+            }
         }
     }
 
@@ -431,26 +465,26 @@ impl ObjectTable {
     /// destruction of what it depends on (a vDEVICE when its device goes), leaving a
     /// tombstone: the id stays taken until the file is closed, and looking it up or
     /// destroying it fails with `ENOENT` (C's `iommufd_object_tombstone_user`). Waits until
-    /// lookups in flight are done.
+    /// lookups in flight are done, at most [`DESTROY_WAIT`], as [`ObjectTable::remove_owned`].
     pub(crate) fn tombstone<T: ObjectType>(&self, id: u32, is_it: impl Fn(&T) -> bool) {
-        loop {
+        let done = wait_destroy(|| {
             let mut xa = self.xa.lock();
             let Some(kind) = xa.get(id as usize) else {
-                return;
+                return Some(());
             };
             if !T::from_kind(kind).is_some_and(|o| is_it(o)) {
-                return;
+                return Some(());
             }
             if kind.header().take_last_user() {
                 let removed = xa.tombstone(id as usize);
                 drop(xa);
                 drop(removed);
-                return;
+                return Some(());
             }
-            drop(xa);
-            // A lookup holds it for the length of an ioctl.
-            kernel::time::delay::fsleep(kernel::time::Delta::from_micros(100));
-        }
+            None
+        });
+        // A bug: something holds the object; the close destroys it.
+        kernel::warn_on!(done.is_none());
     }
 
     /// References on every finished object of type `T`, in id order.

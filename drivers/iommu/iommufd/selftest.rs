@@ -4,9 +4,11 @@
 //! (CONFIG_IOMMUFD_TEST).
 //!
 //! The ABI is `iommufd_test.h`, beside this file, where the selftests include it from. The
-//! ops that need no device are implemented here, and [`access`] drives in-kernel accesses;
-//! the mock IOMMU driver (mock domains and devices, dirty tracking, vIOMMU, faults) comes
-//! next, and its ops fail with `EOPNOTSUPP` until then, as unknown ops do in C.
+//! ops that need no device are implemented here; [`access`] drives in-kernel accesses,
+//! [`mock`] is the mock IOMMU driver (mock domains and devices, dirty tracking, vIOMMU
+//! with its mmap region, HW queues and vEVENTs, IO page faults), `stdev` the selftest
+//! objects that own mock devices, and [`dmabuf`] the mock dma-buf exporter. Unknown ops
+//! fail with `EOPNOTSUPP`, as in C.
 
 mod access;
 pub(crate) mod dmabuf;

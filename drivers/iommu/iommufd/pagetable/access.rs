@@ -156,6 +156,11 @@ impl IoPageTable {
             }
             let (fi, li) = (area.index_of(first), area.index_of(last));
             area.pages.add_users(fi, li)?;
+            // C's fault point in storing an access's pins (its `pinned_pfns` xarray).
+            if crate::should_fail() {
+                area.pages.remove_users(fi, li);
+                return Err(EINVAL);
+            }
             area.num_accesses += 1;
             area.num_locks += u32::from(lock);
             let mut next = fi;

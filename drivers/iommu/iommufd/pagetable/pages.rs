@@ -126,6 +126,10 @@ struct Pinner<'a> {
 
 impl PinSource for Pinner<'_> {
     fn pin(&self, batch: &mut PinBatch, index: usize, npages: usize) -> Result<usize> {
+        // C's fault point before each pin of user or file memory.
+        if !matches!(self.pages.source, Source::DmaBuf { .. }) && crate::should_fail() {
+            return Err(EFAULT);
+        }
         match &self.pages.source {
             Source::User { uptr } => {
                 let addr = uptr + index * PAGE_SIZE;
@@ -550,6 +554,10 @@ impl Pages {
                 let mut stop = index + 1;
                 while stop <= last && !set.contains(stop) {
                     stop += 1;
+                }
+                // C's fault point in copying through pages not pinned already.
+                if crate::should_fail() {
+                    return Err(EINVAL);
                 }
                 let n = pinner.pin(batch, index, stop - index)?;
                 for k in 0..n {

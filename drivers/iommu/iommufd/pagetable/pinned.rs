@@ -159,6 +159,8 @@ impl PinnedSet {
     /// the pages done.
     fn add_from(&mut self, cur: &mut usize, last: usize, src: &impl PinSource) -> Result {
         let mut i = self.find(*cur);
+        // C's fault point in the accounting comes once per operation.
+        let mut accounted = false;
         while *cur <= last {
             if let Some(run) = self.runs.get_mut(i).filter(|r| r.index == *cur) {
                 // Splitting at `last + 1` made every run that starts here end by then.
@@ -172,12 +174,23 @@ impl PinnedSet {
                 None => last,
             };
             let want = hole_last - *cur + 1;
+            // C's fault point in the temporary allocation of a batch.
+            if crate::should_fail() {
+                return Err(ENOMEM);
+            }
             let mut batch = PinBatch::new(want.min(src.batch_pages()))?;
             while *cur <= hole_last {
                 let n = src.pin(&mut batch, *cur, hole_last - *cur + 1)?;
                 // Room for a run per page, so that storing the runs cannot fail. Dropping
                 // the batch on failure unpins what it holds.
                 self.runs.reserve(n, GFP_KERNEL_ACCOUNT)?;
+                if !accounted {
+                    accounted = true;
+                    // C's fault point in charging newly pinned pages.
+                    if crate::should_fail() {
+                        return Err(ENOMEM);
+                    }
+                }
                 src.charge(n)?;
                 let mut stored = 0usize;
                 let mut index = *cur;

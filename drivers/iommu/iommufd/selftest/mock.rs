@@ -1333,6 +1333,10 @@ static MOCK_OPS: Shared<bindings::iommu_ops> = Shared::new(bindings::iommu_ops {
     ..zeroed()
 });
 
+/// The platform device the mock IOMMU sits under in sysfs, from [`register`] until the
+/// [`Registration`] is dropped.
+static MOCK_PDEV: AtomicPtr<bindings::platform_device> = AtomicPtr::new(null_mut());
+
 /// The registered bus and IOMMU; unregistered on drop.
 pub(crate) struct Registration {
     /// `fail_iommufd` in debugfs (removed after the IOMMU).
@@ -1353,21 +1357,39 @@ pub(crate) fn register() -> Result<Registration> {
     unsafe { (*MOCK_OPS.get()).set_user_pasid_table(1) };
     // SAFETY: Not registered yet: nothing else reads the IOMMU.
     unsafe { (*MOCK_IOMMU.get()).max_pasids = 1 << uapi::MOCK_PASID_WIDTH };
+    // The mock IOMMU's parent in sysfs, as C's: a platform device of its name (instance 0,
+    // so `iommufd_selftest_iommu.0`), which also names the IOMMU in /sys/class/iommu.
+    let info = bindings::platform_device_info {
+        name: c"iommufd_selftest_iommu".as_char_ptr(),
+        ..zeroed()
+    };
+    // SAFETY: `info` is valid for the call; the name is a static string.
+    let pdev = unsafe { bindings::platform_device_register_full(&info) };
+    kernel::error::from_err_ptr(pdev)?;
     // SAFETY: The bus is a static with a name; it is registered once, here.
-    to_result(unsafe { bindings::bus_register(MOCK_BUS.get()) })?;
-    // SAFETY: The IOMMU is a static, added to sysfs once; the format has no conversion
-    // that takes arguments.
+    if let Err(e) = to_result(unsafe { bindings::bus_register(MOCK_BUS.get()) }) {
+        // SAFETY: Registered above.
+        unsafe { bindings::platform_device_unregister(pdev) };
+        return Err(e);
+    }
+    // SAFETY: The IOMMU is a static, added to sysfs once, under the platform device, which
+    // stays registered until after it is removed; "%s" takes the device's name.
     let rc = unsafe {
+        let parent = &raw mut (*pdev).dev;
         bindings::iommu_device_sysfs_add(
             MOCK_IOMMU.get(),
+            parent,
             null_mut(),
-            null_mut(),
-            c"iommufd_selftest_iommu".as_char_ptr(),
+            c"%s".as_char_ptr(),
+            bindings::dev_name(parent),
         )
     };
     if rc != 0 {
         // SAFETY: Registered above.
-        unsafe { bindings::bus_unregister(MOCK_BUS.get()) };
+        unsafe {
+            bindings::bus_unregister(MOCK_BUS.get());
+            bindings::platform_device_unregister(pdev);
+        }
         return Err(Error::from_errno(rc));
     }
     // SAFETY: All four are statics that live as long as the module; the core takes the
@@ -1385,9 +1407,11 @@ pub(crate) fn register() -> Result<Registration> {
         unsafe {
             bindings::iommu_device_sysfs_remove(MOCK_IOMMU.get());
             bindings::bus_unregister(MOCK_BUS.get());
+            bindings::platform_device_unregister(pdev);
         }
         return Err(Error::from_errno(rc));
     }
+    MOCK_PDEV.store(pdev, Ordering::Relaxed);
     // SAFETY: The name is a static string.
     let queue = unsafe { bindings::iopf_queue_alloc(c"mock-iopfq".as_char_ptr()) };
     // Without a queue, attaching to a domain that handles faults fails with ENODEV, as in
@@ -1408,6 +1432,7 @@ impl Drop for Registration {
                 MOCK_BUS_NB.get(),
             );
             bindings::bus_unregister(MOCK_BUS.get());
+            bindings::platform_device_unregister(MOCK_PDEV.swap(null_mut(), Ordering::Relaxed));
             let queue = IOPF_QUEUE.swap(null_mut(), Ordering::Relaxed);
             if !queue.is_null() {
                 bindings::iopf_queue_free(queue);

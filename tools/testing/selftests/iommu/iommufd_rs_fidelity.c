@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <stddef.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <linux/vfio.h>
 
 #include "kselftest_harness.h"
@@ -565,6 +566,103 @@ TEST_F(fidelity, access_syz)
 	EXPECT_EQ(0, check_refs(self->fd, self->buf, PAGE, 1));
 	close(afd);
 	EXPECT_EQ(0, check_refs(self->fd, self->buf, PAGE, 0));
+}
+
+/*
+ * The mock IOMMU sits in sysfs under a platform device of its name, instance 0,
+ * as C's (selftest.c): /sys/class/iommu/iommufd_selftest_iommu.0.
+ */
+TEST(mock_iommu_sysfs_parent)
+{
+	char link[4096];
+	ssize_t n = readlink("/sys/class/iommu/iommufd_selftest_iommu.0", link, sizeof(link) - 1);
+
+	ASSERT_LT(0, n);
+	link[n] = 0;
+	EXPECT_NE(NULL, strstr(link, "/devices/platform/iommufd_selftest_iommu.0/iommu/"));
+}
+
+/* The devices a dma-buf is attached to, as dma-buf's debugfs lists them; -1 if none. */
+static int dmabuf_attached(int dmabuf_fd, char *out, size_t len)
+{
+	bool in_buf = false, in_devs = false;
+	char line[256];
+	struct stat st;
+	FILE *f;
+
+	if (fstat(dmabuf_fd, &st))
+		return -1;
+	f = fopen("/sys/kernel/debug/dma_buf/bufinfo", "r");
+	if (!f)
+		return -1;
+	out[0] = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!in_buf) {
+			char *tok = strtok(line, " \t\n");
+			int col = 0;
+
+			/* size flags mode count exp_name ino: the sixth column. */
+			while (tok && col < 5) {
+				tok = strtok(NULL, " \t\n");
+				col++;
+			}
+			/* Each buffer's line holds its inode number. */
+			in_buf = tok && strtoul(tok, NULL, 10) == st.st_ino;
+			continue;
+		}
+		if (strstr(line, "Attached Devices:")) {
+			in_devs = true;
+			continue;
+		}
+		if (in_devs && line[0] == '\t') {
+			strncat(out, line + 1, len - strlen(out) - 1);
+			continue;
+		}
+		if (in_devs)
+			break;
+	}
+	fclose(f);
+	return in_devs ? 0 : -1;
+}
+
+/*
+ * A dma-buf mapped with IOMMU_IOAS_MAP_FILE is attached as /dev/iommu's device
+ * ("iommu"), also through /dev/vfio/vfio, as C does (main.c).
+ */
+TEST(dmabuf_importer_is_dev_iommu)
+{
+	struct iommu_test_cmd get = {
+		.op = IOMMU_TEST_OP_DMABUF_GET,
+		.dmabuf_get = { .length = 4 * 4096, .open_flags = O_CLOEXEC },
+	};
+	struct iommu_ioas_map_file mf = {
+		.size = sizeof(mf),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | RW,
+		.length = 4 * 4096,
+		.iova = IOVA,
+	};
+	const char *nodes[] = { "/dev/iommu", "/dev/vfio/vfio" };
+	char devs[256];
+
+	for (int i = 0; i < 2; i++) {
+		int fd = open(nodes[i], O_RDWR), dfd;
+		uint32_t ioas;
+
+		if (fd < 0 && i == 1)
+			SKIP(return, "no /dev/vfio/vfio");
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, ioas_alloc(fd, &ioas));
+		get.size = sizeof(get);
+		dfd = ioctl(fd, IOMMU_TEST_CMD, &get);
+		ASSERT_LE(0, dfd);
+		mf.ioas_id = ioas;
+		mf.fd = dfd;
+		ASSERT_EQ(0, ioctl(fd, IOMMU_IOAS_MAP_FILE, &mf));
+		ASSERT_EQ(0, dmabuf_attached(dfd, devs, sizeof(devs)));
+		EXPECT_STREQ("iommu\n", devs);
+		close(dfd);
+		close(fd);
+	}
 }
 
 TEST_HARNESS_MAIN

@@ -212,6 +212,17 @@ static inline bool fail_nth_disarm(int fnth)
 	return atoi(buf) == 0;
 }
 
+/*
+ * Whether ret is what an injected failure makes a call return: ENOMEM (an allocation,
+ * or fail_iommufd in a pinning batch's temporary memory or in the accounting), ENOENT
+ * (fail_iommufd in an object lookup), EFAULT (before a pin) or EINVAL (storing an
+ * access's pins, copying through unpinned pages): C's iommufd_should_fail() points.
+ */
+static inline bool fail_nth_errno(int ret)
+{
+	return ret == -ENOMEM || ret == -ENOENT || ret == -EFAULT || ret == -EINVAL;
+}
+
 /* The test command (IOMMU_TEST_CMD); returns 0 or -errno. */
 static inline int test_cmd(int fd, struct iommu_test_cmd *cmd)
 {
