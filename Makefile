@@ -11,13 +11,14 @@
 #
 # Variables: ARCH (x86_64, or arm64: QEMU's virt board with SMMUv3 and GICv3),
 # KERNEL_SRC (a Linux 7.2 tree of your own; default: Debian's linux-source-7.2),
-# PAGES (arm64: 4k or 64k), CACHE (build cache, default ~/.cache/iommufd-rs), JOBS.
+# PAGES (arm64: 4k or 64k), IMPL (check: rust, or c for the tree's own C iommufd),
+# CACHE (build cache, default ~/.cache/iommufd-rs), JOBS.
 # When the project is used as a kernel overlay, the kernel's own build reads Kbuild,
 # not this file.
 
 ARCH ?= x86_64
 CACHE ?= $(HOME)/.cache/iommufd-rs
-export ARCH CACHE KERNEL_SRC JOBS PAGES
+export ARCH CACHE KERNEL_SRC JOBS PAGES IMPL
 
 S := scripts
 
@@ -26,7 +27,7 @@ S := scripts
 all: help
 
 help:
-	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,17p' Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@bash $(S)/host-setup.sh

@@ -72,6 +72,8 @@ add_line rust/bindings/bindings_helper.h '#include "../../drivers/iommu/iommu-pa
 add_line rust/bindings/bindings_helper.h '#include <linux/iommufd.h>'
 add_line rust/bindings/bindings_helper.h '#include "../../drivers/iommu/iommufd/driver_core.h"'
 add_line rust/bindings/bindings_helper.h '#include <linux/fault-inject.h>'
+# PCI functions' PASID control and PRI (kernel::iommu::domain, IOMMU_GET_HW_INFO).
+add_line rust/bindings/bindings_helper.h '#include <linux/pci-ats.h>'
 # Constants bindgen cannot evaluate on every architecture (arm64's HPAGE_SIZE).
 add_line rust/bindings/bindings_helper.h '#include "iommufd_consts.h"'
 add_after rust/kernel/iommu/mod.rs 'pub mod pgtable;' 'pub mod domain;'
@@ -83,13 +85,26 @@ add_after rust/kernel/error.rs '    declare_err!(ENOTSUPP, "Operation is not sup
 add_after rust/kernel/error.rs '    declare_err!(EOPNOTSUPP, "Operation not supported.");' \
 	'    declare_err!(EADDRINUSE, "Address already in use.");'
 # Fixes to the kernel outside iommufd that the module's behaviour depends on, as patch
-# files (git format-patch) in patches/, applied in order with patch(1). A patch that is
-# applied already (the reverse applies) is left alone, so that the overlay can run again
-# on the same tree.
-for p in "$repo"/patches/*.patch; do
-	[ -f "$p" ] || continue
-	if patch -d "$tree" -p1 -R --dry-run -s -f <"$p" >/dev/null 2>&1; then
-		continue
-	fi
-	patch -d "$tree" -p1 -s -f <"$p" || { echo "overlay: $(basename "$p") does not apply" >&2; exit 1; }
-done
+# files (git format-patch) in patches/, applied in order with patch(1). Each file a patch
+# touches is rebuilt from the tree's original (kept in $pristine_base the first time) with
+# every patch applied, and replaced only if that differs, so that the overlay can run
+# again on the same tree, also after a patch changed, and incremental builds stay so.
+shopt -s nullglob
+patches=("$repo"/patches/*.patch)
+if [ ${#patches[@]} -gt 0 ]; then
+	stage=$(mktemp -d "${TMPDIR:-/tmp}/iommufd-overlay.XXXXXX")
+	files=$(sed -n 's|^+++ b/||p' "${patches[@]}" | sort -u)
+	for f in $files; do
+		[ -f "$pristine_base/$f" ] || { mkdir -p "$(dirname "$pristine_base/$f")"; cp "$tree/$f" "$pristine_base/$f"; }
+		mkdir -p "$(dirname "$stage/$f")"
+		cp "$pristine_base/$f" "$stage/$f"
+	done
+	for p in "${patches[@]}"; do
+		patch -d "$stage" -p1 -s -f --no-backup-if-mismatch <"$p" ||
+			{ echo "overlay: $(basename "$p") does not apply" >&2; rm -rf "$stage"; exit 1; }
+	done
+	for f in $files; do
+		cmp -s "$stage/$f" "$tree/$f" || cp "$stage/$f" "$tree/$f"
+	done
+	rm -rf "$stage"
+fi

@@ -261,6 +261,12 @@ pub(crate) mod hw_info {
     /// `IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED`.
     pub(crate) const CAP_PCI_ATS_NOT_SUPPORTED: u64 =
         uapi::iommufd_hw_capabilities_IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED as u64;
+    /// `IOMMU_HW_CAP_PCI_PASID_EXEC`.
+    pub(crate) const CAP_PCI_PASID_EXEC: u64 =
+        uapi::iommufd_hw_capabilities_IOMMU_HW_CAP_PCI_PASID_EXEC as u64;
+    /// `IOMMU_HW_CAP_PCI_PASID_PRIV`.
+    pub(crate) const CAP_PCI_PASID_PRIV: u64 =
+        uapi::iommufd_hw_capabilities_IOMMU_HW_CAP_PCI_PASID_PRIV as u64;
 }
 
 pub(crate) mod map_flags {

@@ -441,6 +441,100 @@ pub fn device_max_pasids(dev: &Device) -> u32 {
     }
 }
 
+/// The PASID control of a PCI function (its PASID extended capability's control register).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PciPasidControl {
+    /// PASID is enabled. A function whose IOMMU reports PASIDs has it enabled (the IOMMU
+    /// drivers enable it when they probe the device); a register that cannot be read is
+    /// reported as not enabled.
+    pub enabled: bool,
+    /// Requests with PASID may ask for execute permission.
+    pub exec: bool,
+    /// Requests with PASID may ask for privileged mode.
+    pub privileged: bool,
+}
+
+/// The PASID control of `dev`, if it is a PCI function; `None` for other devices.
+///
+/// # Examples
+///
+/// ```
+/// # use kernel::iommu::domain::device_pci_pasid_control;
+/// fn pasid_exec(dev: &kernel::device::Device) -> bool {
+///     device_pci_pasid_control(dev).is_some_and(|c| c.enabled && c.exec)
+/// }
+/// ```
+pub fn device_pci_pasid_control(dev: &Device) -> Option<PciPasidControl> {
+    let pdev = pci_dev_of(dev)?;
+    #[cfg(CONFIG_PCI_PASID)]
+    {
+        // SAFETY: `pdev` is the valid PCI function of `dev`.
+        let ctrl = unsafe { bindings::pci_pasid_status(pdev) };
+        if ctrl < 0 {
+            return Some(PciPasidControl {
+                enabled: false,
+                exec: false,
+                privileged: false,
+            });
+        }
+        let ctrl = ctrl as u32;
+        Some(PciPasidControl {
+            enabled: ctrl & bindings::PCI_PASID_CTRL_ENABLE != 0,
+            exec: ctrl & bindings::PCI_PASID_CTRL_EXEC != 0,
+            privileged: ctrl & bindings::PCI_PASID_CTRL_PRIV != 0,
+        })
+    }
+    #[cfg(not(CONFIG_PCI_PASID))]
+    {
+        let _ = pdev;
+        Some(PciPasidControl {
+            enabled: false,
+            exec: false,
+            privileged: false,
+        })
+    }
+}
+
+/// Whether `dev` is a PCI virtual function whose physical function supports PRI (page
+/// request), which PF and VFs share: a VF's failed page responses would reach the shared
+/// PRI, so a domain that forwards IO page faults to user space cannot take it.
+pub fn device_shares_pri_with_pf(dev: &Device) -> bool {
+    let Some(pdev) = pci_dev_of(dev) else {
+        return false;
+    };
+    // SAFETY: `pdev` is the valid PCI function of `dev`; `is_virtfn` is a plain bitfield.
+    if unsafe { (*pdev).is_virtfn() } == 0 {
+        return false;
+    }
+    #[cfg(CONFIG_PCI_PRI)]
+    {
+        // SAFETY: As above; for a VF the function reads its PF's capability.
+        unsafe { bindings::pci_pri_supported(pdev) }
+    }
+    #[cfg(not(CONFIG_PCI_PRI))]
+    {
+        false
+    }
+}
+
+/// The `struct pci_dev` of `dev`, if it is a PCI function.
+fn pci_dev_of(dev: &Device) -> Option<*mut bindings::pci_dev> {
+    #[cfg(CONFIG_PCI)]
+    {
+        // SAFETY: `dev` is a valid device.
+        if !unsafe { bindings::dev_is_pci(dev.as_raw()) } {
+            return None;
+        }
+        // SAFETY: A device on the PCI bus is embedded in a `struct pci_dev`, as `dev`.
+        Some(unsafe { crate::container_of!(dev.as_raw(), bindings::pci_dev, dev) })
+    }
+    #[cfg(not(CONFIG_PCI))]
+    {
+        let _ = dev;
+        None
+    }
+}
+
 /// Information about the IOMMU that translates for a device, in its driver's format
 /// (`iommu_ops::hw_info`); freed on drop.
 ///

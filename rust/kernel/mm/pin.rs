@@ -48,6 +48,8 @@ impl PinFlags {
     pub const LONGTERM: Self = Self(bindings::FOLL_LONGTERM);
     /// The pages will be written (`FOLL_WRITE`): copy-on-write is broken first.
     pub const WRITE: Self = Self(bindings::FOLL_WRITE);
+    /// A short pin for reading: no flag (the page stays where it is, copy-on-write is kept).
+    pub const NONE: Self = Self(0);
 
     /// Both sets of flags.
     pub const fn with(self, other: Self) -> Self {

@@ -30,7 +30,7 @@ use kernel::{
 use crate::{
     ctx::CtxRef,
     object::{ObjRef, ObjectHeader},
-    pagetable::{access::AccessNotify, iova::IovaRange, Ioas},
+    pagetable::{access::AccessNotify, iova::IovaRange, pages::RwFlags, Ioas},
 };
 
 /// What the driver of an access provides.
@@ -317,17 +317,18 @@ impl Access {
         state.ioas.as_deref().map(f)
     }
 
-    /// Copies between `buf` and the memory at `iova`: into it if `write`.
+    /// Copies between `buf` and the memory at `iova`: into it if `flags.write`, as
+    /// [`crate::pagetable::pages::Pages::rw`] describes.
     ///
     /// # Errors
     ///
     /// `EINVAL` for an empty buffer, `EOVERFLOW`, `ENOENT` if detached or not all mapped,
     /// `EPERM`, `EFAULT`, `ENOMEM`.
-    pub(crate) fn rw(&self, iova: u64, buf: &mut [u8], write: bool) -> Result {
+    pub(crate) fn rw(&self, iova: u64, buf: &mut [u8], flags: RwFlags) -> Result {
         range_of(iova, buf.len() as u64)?;
         let state = self.state.lock();
         match &state.ioas {
-            Some(ioas) if state.pin_allowed => ioas.iopt.access_rw(iova, buf, write),
+            Some(ioas) if state.pin_allowed => ioas.iopt.access_rw(iova, buf, flags),
             _ => Err(ENOENT),
         }
     }

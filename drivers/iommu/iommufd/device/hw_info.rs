@@ -5,7 +5,7 @@
 
 use kernel::{
     bindings,
-    iommu::domain::{device_capable, device_hw_info, device_max_pasids},
+    iommu::domain::{device_capable, device_hw_info, device_max_pasids, device_pci_pasid_control},
     prelude::*,
     uaccess::{UserPtr, UserSlice},
 };
@@ -72,8 +72,22 @@ pub(crate) fn get_hw_info(ucmd: &UCmd<'_>, cmd: &mut uapi::HwInfo) -> Result {
     if !device_capable(&idev.dev, bindings::iommu_cap_IOMMU_CAP_PCI_ATS_SUPPORTED) {
         caps |= hw_info::CAP_PCI_ATS_NOT_SUPPORTED;
     }
-    cmd.out_capabilities = caps;
+    // As C: the IOMMU drivers enable PASID when they probe a device that can use it, so a
+    // device with PASIDs has it enabled; a PCI function reports what its requests may ask.
     let pasids = device_max_pasids(&idev.dev);
-    cmd.out_max_pasid_log2 = if pasids != 0 { pasids.ilog2() as u8 } else { 0 };
+    cmd.out_max_pasid_log2 = 0;
+    if pasids != 0 {
+        cmd.out_max_pasid_log2 = pasids.ilog2() as u8;
+        if let Some(ctrl) = device_pci_pasid_control(&idev.dev) {
+            kernel::warn_on!(!ctrl.enabled);
+            if ctrl.exec {
+                caps |= hw_info::CAP_PCI_PASID_EXEC;
+            }
+            if ctrl.privileged {
+                caps |= hw_info::CAP_PCI_PASID_PRIV;
+            }
+        }
+    }
+    cmd.out_capabilities = caps;
     ucmd.respond(cmd)
 }

@@ -20,13 +20,13 @@ use kernel::{
 use crate::{
     ctx::CtxRef,
     device::access::{Access, AccessOps},
+    pagetable::pages::RwFlags,
 };
 
 use super::{borrow_handle, ctx_ref, from_handle, into_handle, to_int};
 
-/// `IOMMUFD_ACCESS_RW_WRITE`: copy into the memory, or pin for writing. The other flags
-/// (`IOMMUFD_ACCESS_RW_KTHREAD`, for callers that are kernel threads) change nothing
-/// here: copies reach the memory through its owner's mm whoever calls.
+/// `IOMMUFD_ACCESS_RW_WRITE`: copy into the memory, or pin for writing. A caller that is
+/// a kernel thread says so with `IOMMUFD_ACCESS_RW_KTHREAD` (it copies through pins).
 const RW_WRITE: c_uint = bindings::IOMMUFD_ACCESS_RW_WRITE;
 
 /// The callbacks a C driver gave: its `struct iommufd_access_ops` and its data.
@@ -250,6 +250,11 @@ pub(crate) unsafe extern "C" fn iommufd_access_rw(
     }
     // SAFETY: The caller passes a buffer valid for `len` bytes, for the call.
     let buf = unsafe { core::slice::from_raw_parts_mut(data.cast::<u8>(), len) };
+    let flags = RwFlags {
+        write: flags & RW_WRITE != 0,
+        kthread: flags & bindings::IOMMUFD_ACCESS_RW_KTHREAD != 0,
+        slow_path: false,
+    };
     // SAFETY: The caller holds the handle.
-    to_int(unsafe { borrow(access) }.rw(iova as u64, buf, flags & RW_WRITE != 0))
+    to_int(unsafe { borrow(access) }.rw(iova as u64, buf, flags))
 }

@@ -19,6 +19,7 @@ use super::{
     area::Area,
     iopt::{IoPageTable, IoptState},
     iova::IovaRange,
+    pages::RwFlags,
 };
 
 /// An attached access, as the IO page table sees it.
@@ -196,7 +197,8 @@ impl IoPageTable {
     ///
     /// `ENOENT` if some IOVA is not mapped, `EINVAL` if being unmapped, `EPERM` without the
     /// access asked, `EFAULT`, `ENOMEM`.
-    pub(crate) fn access_rw(&self, start: u64, buf: &mut [u8], write: bool) -> Result {
+    pub(crate) fn access_rw(&self, start: u64, buf: &mut [u8], flags: RwFlags) -> Result {
+        let write = flags.write;
         if buf.is_empty() {
             return Err(EINVAL);
         }
@@ -208,7 +210,7 @@ impl IoPageTable {
                 area.check_access(write)?;
                 let len = (last - first + 1) as usize;
                 area.pages
-                    .rw(area.byte_of(first), &mut buf[done..done + len], write)?;
+                    .rw(area.byte_of(first), &mut buf[done..done + len], flags)?;
                 done += len;
                 Ok(())
             })

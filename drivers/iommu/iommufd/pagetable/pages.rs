@@ -30,6 +30,7 @@ use kernel::{
     prelude::*,
     sync::{aref::ARef, Arc, Mutex},
     task::Task,
+    uaccess::{UserPtr, UserSlice},
 };
 
 use super::{
@@ -70,6 +71,18 @@ enum Source {
         /// The file.
         file: ARef<File>,
     },
+}
+
+/// How a copy through an access reaches the memory (C's `IOMMUFD_ACCESS_RW_*`).
+#[derive(Copy, Clone, Default)]
+pub(crate) struct RwFlags {
+    /// Into the memory (`IOMMUFD_ACCESS_RW_WRITE`).
+    pub(crate) write: bool,
+    /// The caller is a kernel thread (`IOMMUFD_ACCESS_RW_KTHREAD`): it copies through pins.
+    pub(crate) kthread: bool,
+    /// Take the path of a caller in another address space (the test command's
+    /// `MOCK_ACCESS_RW_SLOW_PATH`, C's `__IOMMUFD_ACCESS_RW_SLOW_PATH`).
+    pub(crate) slow_path: bool,
 }
 
 /// The process pins are charged to (and, for user memory, whose memory it is).
@@ -124,8 +137,16 @@ struct Pinner<'a> {
     owner: &'a Owner,
 }
 
-impl PinSource for Pinner<'_> {
-    fn pin(&self, batch: &mut PinBatch, index: usize, npages: usize) -> Result<usize> {
+impl Pinner<'_> {
+    /// Pins up to `npages` pages of user memory from `index` into `batch` with `flags`
+    /// (file memory is always pinned long-term); returns how many.
+    fn pin_with(
+        &self,
+        batch: &mut PinBatch,
+        index: usize,
+        npages: usize,
+        flags: PinFlags,
+    ) -> Result<usize> {
         // C's fault point before each pin of user or file memory.
         if !matches!(self.pages.source, Source::DmaBuf { .. }) && crate::should_fail() {
             return Err(EFAULT);
@@ -133,11 +154,6 @@ impl PinSource for Pinner<'_> {
         match &self.pages.source {
             Source::User { uptr } => {
                 let addr = uptr + index * PAGE_SIZE;
-                let flags = if self.pages.writable {
-                    PinFlags::LONGTERM.with(PinFlags::WRITE)
-                } else {
-                    PinFlags::LONGTERM
-                };
                 let cur = kernel::current!();
                 let local = cur
                     .mm()
@@ -155,6 +171,17 @@ impl PinSource for Pinner<'_> {
             // Never pinned: `Pages` does not ask.
             Source::DmaBuf { .. } => Err(EINVAL),
         }
+    }
+}
+
+impl PinSource for Pinner<'_> {
+    fn pin(&self, batch: &mut PinBatch, index: usize, npages: usize) -> Result<usize> {
+        let flags = if self.pages.writable {
+            PinFlags::LONGTERM.with(PinFlags::WRITE)
+        } else {
+            PinFlags::LONGTERM
+        };
+        self.pin_with(batch, index, npages, flags)
     }
 
     fn charge(&self, npages: usize) -> Result {
@@ -513,20 +540,63 @@ impl Pages {
         self.with_set(|set, _| set.for_each_run(first, last, f));
     }
 
-    /// Copies between `buf` and the span from byte `start_byte`: into the memory if
-    /// `write`, out of it otherwise. Pages that are pinned already (a domain or an access
-    /// holds them) are copied through their pins, as C copies through its pinned pages;
-    /// this works even after the process that mapped them has exited. The others are
-    /// pinned for the copy only (not charged: those pins do not outlive the call).
+    /// Copies between `buf` and the span from byte `start_byte` (C's
+    /// `iopt_pages_rw_access`): into the memory if `flags.write`, out of it otherwise.
+    ///
+    /// User memory, from the process that owns it, is copied through its page tables as
+    /// the process itself would (`copy_to_user`/`copy_from_user`): nothing is pinned or
+    /// migrated, copy-on-write stays, and memory without `struct page` (`VM_PFNMAP`)
+    /// works. From another process, one page is pinned for the copy only, for writing only
+    /// if written. Otherwise (more pages from another process or a kernel thread, file
+    /// memory, `flags.slow_path`) pages that are pinned already (a domain or an access
+    /// holds them) are copied through their pins, which works after the owner has exited,
+    /// and the others are pinned long-term for the copy only (not charged: those pins do
+    /// not outlive the call), as C's slow path does.
     ///
     /// # Errors
     ///
-    /// `EINVAL` beyond the span; as pinning fails (`EFAULT`, `ENOMEM`).
-    pub(crate) fn rw(&self, start_byte: usize, buf: &mut [u8], write: bool) -> Result {
+    /// `EINVAL` beyond the span or for dma-buf memory; `EPERM` to write memory mapped
+    /// read-only; `EFAULT`; as pinning fails (`EFAULT`, `ENOMEM`).
+    pub(crate) fn rw(&self, start_byte: usize, buf: &mut [u8], flags: RwFlags) -> Result {
         let end = start_byte.checked_add(buf.len()).ok_or(EOVERFLOW)?;
         if buf.is_empty() || end > self.npages * PAGE_SIZE {
             return Err(EINVAL);
         }
+        if flags.write && !self.writable {
+            return Err(EPERM);
+        }
+        let uptr = match &self.source {
+            Source::DmaBuf { .. } => return Err(EINVAL),
+            Source::File { .. } => return self.rw_pinned(start_byte, buf, flags.write, false),
+            Source::User { uptr } => *uptr,
+        };
+        let change_mm = flags.slow_path || !self.owned_by_current_mm();
+        if !change_mm {
+            let user = UserSlice::new(UserPtr::from_addr(uptr + start_byte), buf.len());
+            return if flags.write {
+                user.writer().write_slice(buf)
+            } else {
+                user.reader().read_slice(buf)
+            };
+        }
+        let one_page = start_byte / PAGE_SIZE == (end - 1) / PAGE_SIZE;
+        self.rw_pinned(start_byte, buf, flags.write, one_page && !flags.kthread)
+    }
+
+    /// Whether the current process's address space is the one the pages are charged to
+    /// (for user memory, the one they live in).
+    fn owned_by_current_mm(&self) -> bool {
+        let state = self.state.lock();
+        let cur = kernel::current!();
+        cur.mm()
+            .is_some_and(|m| m.as_raw() == state.owner.mm.as_raw())
+    }
+
+    /// The body of [`Pages::rw`] through pins: pages pinned already are copied through
+    /// them, the others are pinned for the copy, briefly (`short`, no `FOLL_LONGTERM`) or
+    /// long-term.
+    fn rw_pinned(&self, start_byte: usize, buf: &mut [u8], write: bool, short: bool) -> Result {
+        let end = start_byte + buf.len();
         self.with_set(|set, pinner| {
             let first = start_byte / PAGE_SIZE;
             let last = (end - 1) / PAGE_SIZE;
@@ -559,7 +629,16 @@ impl Pages {
                 if crate::should_fail() {
                     return Err(EINVAL);
                 }
-                let n = pinner.pin(batch, index, stop - index)?;
+                let n = if short {
+                    let flags = if write {
+                        PinFlags::WRITE
+                    } else {
+                        PinFlags::NONE
+                    };
+                    pinner.pin_with(batch, index, stop - index, flags)?
+                } else {
+                    pinner.pin(batch, index, stop - index)?
+                };
                 for k in 0..n {
                     let (offset, range) = span(index + k);
                     batch.copy(k, offset, &mut buf[range], write)?;

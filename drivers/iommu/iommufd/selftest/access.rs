@@ -34,6 +34,7 @@ use kernel::{
 };
 
 use super::FLAGS_ACCESS_SYZ;
+use crate::pagetable::pages::RwFlags;
 use crate::{
     ctx::CtxRef,
     device::access::{Access, AccessOps},
@@ -294,7 +295,12 @@ pub(super) fn rw(fd: u32, iova: u64, length: u64, uptr: u64, flags: u32) -> Resu
         } else {
             iova
         };
-        st.access.rw(iova, &mut buf, write)?;
+        let rw = RwFlags {
+            write,
+            kthread: false,
+            slow_path: flags & RW_SLOW_PATH != 0,
+        };
+        st.access.rw(iova, &mut buf, rw)?;
         if !write {
             user().writer().write_slice(&buf)?;
         }

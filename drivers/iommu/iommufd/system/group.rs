@@ -29,7 +29,7 @@ use kernel::{
     bindings,
     device::Device,
     error::to_result,
-    iommu::group::Group,
+    iommu::{domain::device_shares_pri_with_pf, group::Group},
     new_mutex,
     prelude::*,
     sync::{aref::ARef, Arc, Mutex},
@@ -195,6 +195,20 @@ impl IGroupState {
 
     /// Whether `hwpt` may serve `pasid` given the other attachments (C's
     /// `iommufd_hwpt_pasid_compat`).
+    /// Whether `dev`'s `pasid` may use `hwpt` (C's `iommufd_hwpt_compatible_device` and
+    /// `iommufd_hwpt_pasid_compat`): a HWPT that forwards IO page faults takes no PCI VF
+    /// whose PF has PRI, which they share.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if it may not.
+    fn compatible(&self, dev: &Device, hwpt: &Hwpt, pasid: u32) -> Result {
+        if hwpt.fault().is_some() && device_shares_pri_with_pf(dev) {
+            return Err(EINVAL);
+        }
+        self.pasid_compat(hwpt, pasid)
+    }
+
     fn pasid_compat(&self, hwpt: &Hwpt, pasid: u32) -> Result {
         if pasid == NO_PASID {
             if !hwpt.pasid_compat() && self.attached.iter().any(|a| a.pasid != NO_PASID) {
@@ -261,13 +275,14 @@ impl IGroup {
             hwpt.header().add_user();
             return Ok(());
         }
-        state.pasid_compat(hwpt, pasid)?;
+        // Checked after the reserved regions and the MSI set-up, as C orders its errors.
+        let compat = state.compatible(dev, hwpt, pasid);
         if resv {
             if let Some(start) = reserve_regions(dev, dev_id, hwpt.ioas())? {
                 self.msi.set_start(start);
             }
         }
-        let res = self.attach_first(&mut state, dev, dev_id, pasid, hwpt);
+        let res = self.attach_first(&mut state, dev, dev_id, pasid, hwpt, compat);
         if res.is_err() && resv {
             hwpt.ioas().iopt.unreserve_dev(dev_id);
         }
@@ -283,6 +298,7 @@ impl IGroup {
         dev_id: u32,
         pasid: u32,
         hwpt: &Hwpt,
+        compat: Result,
     ) -> Result {
         let group = &*self.group;
         state.attached.reserve(1, GFP_KERNEL_ACCOUNT)?;
@@ -292,6 +308,7 @@ impl IGroup {
         if pasid == NO_PASID {
             self.msi.setup(hwpt.paging())?;
         }
+        compat?;
         let handle = AttachHandle::new(hwpt, dev_id, self)?;
         let domain = hwpt.domain().as_raw();
         // SAFETY: The domain, the group and the device are valid; the handle is boxed, and
@@ -382,7 +399,8 @@ impl IGroup {
         if state.attached[i].hwpt.ptr_eq(hwpt) {
             return Ok(None);
         }
-        state.pasid_compat(hwpt, pasid)?;
+        // Checked after the reserved regions and the MSI set-up, as C orders its errors.
+        let compat = state.compatible(dev, hwpt, pasid);
         let attached = &mut state.attached[i];
         // Moving to another IOAS: every device's reserved regions move with it (their SW
         // MSI window was recorded on attach, as C).
@@ -413,6 +431,7 @@ impl IGroup {
         } else {
             Ok(())
         }
+        .and(compat)
         .and_then(|()| self.replace_domain(attached, dev, dev_id, pasid, hwpt));
         if resv {
             // The regions leave the IOAS the group no longer (or did not) attach through.

@@ -342,12 +342,11 @@ TEST_F(fidelity, dirty_bitmap_zero_length)
 }
 
 /*
- * A huge IOPTE is dirty as a whole: 2 MiB of a huge page, mapped as one
- * contiguous entry of the mock's page table (two 1 MiB items), one page of it
- * written. Every page of a read of the whole entry is dirty, and so is every
- * page of a read that starts in its second half. 7.2's generic_pt recorded the
- * first half only, and a length of 0 for a read starting in the second half:
- * the bits were lost, and C's iova_bitmap_set() never returns on that length
+ * 2 MiB of a huge page, mapped as one contiguous entry of the mock's page table
+ * (two 1 MiB items), one page of its second MiB written: the dirty bits of a
+ * range that starts there are every page of the range. 7.2's generic_pt
+ * recorded a length of 0 for a read starting at a contiguous entry's last item:
+ * the bits were lost, and C's iova_bitmap_set() does not return on that length
  * (patches/0001, testing.rst), so c-impl.skip lists this case.
  */
 TEST_F(fidelity, dirty_bits_of_huge_iopte_middle)
@@ -372,13 +371,7 @@ TEST_F(fidelity, dirty_bits_of_huge_iopte_middle)
 	ASSERT_EQ(0, set_dirty_tracking(self->fd, hwpt, true));
 	ASSERT_EQ(0, mock_dirty(self->fd, hwpt, at, 4096));
 
-	/* The whole entry, not clearing: all its pages. */
-	memset(bitmap, 0, sizeof(bitmap));
-	ASSERT_EQ(0, get_dirty_bitmap(self->fd, hwpt, base, hsz, 4096, bitmap,
-				      IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR));
-	for (unsigned long i = 0; i < hsz / 4096 / 64; i++)
-		EXPECT_EQ(~0ULL, bitmap[i]);
-	/* From the middle of the second half: every page of the range. */
+	/* From the middle of the second MiB, not clearing: every page of the range. */
 	memset(bitmap, 0, sizeof(bitmap));
 	ASSERT_EQ(0, get_dirty_bitmap(self->fd, hwpt, at, len, 4096, bitmap,
 				      IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR));
@@ -663,6 +656,62 @@ TEST(dmabuf_importer_is_dev_iommu)
 		close(dfd);
 		close(fd);
 	}
+}
+
+/*
+ * IOMMU_TEST_OP_ACCESS_RW (iommufd_access_rw, VFIO's vfio_dma_rw) from the process
+ * that mapped the memory copies through its page tables, as C's fast path does:
+ * memory without struct pages (VM_PFNMAP, here the mock vIOMMU's mmap region of
+ * /dev/iommu) reads and writes, where a pin would fail. With the slow-path flag,
+ * which takes the path of another process, it cannot be pinned: EFAULT, on both.
+ */
+TEST_F(fidelity, access_rw_pfnmap)
+{
+	struct iommu_viommu_selftest data = { .in_data = 0xfeedf00d };
+	struct iommu_viommu_alloc va = {
+		.size = sizeof(va),
+		.type = IOMMU_VIOMMU_TYPE_SELFTEST,
+		.data_uptr = (uintptr_t)&data,
+		.data_len = sizeof(data),
+	};
+	struct iommu_test_cmd create = { .op = IOMMU_TEST_OP_CREATE_ACCESS };
+	struct iommu_test_cmd rw = { .op = IOMMU_TEST_OP_ACCESS_RW };
+	uint32_t ioas, idev, parent, ioas2, val = 0;
+	uint32_t *region;
+	int afd;
+
+	ASSERT_EQ(0, ioas_alloc(self->fd, &ioas));
+	ASSERT_EQ(0, mock_dev(self->fd, ioas, 0, NULL, NULL, &idev));
+	ASSERT_EQ(0, hwpt_alloc(self->fd, idev, ioas, IOMMU_HWPT_ALLOC_NEST_PARENT,
+				IOMMU_HWPT_DATA_NONE, NULL, 0, &parent));
+	va.dev_id = idev;
+	va.hwpt_id = parent;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_VIOMMU_ALLOC, &va));
+	region = mmap(NULL, data.out_mmap_length, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd,
+		      data.out_mmap_offset);
+	ASSERT_NE(MAP_FAILED, region);
+	ASSERT_EQ(0xfeedf00d, *region);
+
+	ASSERT_EQ(0, ioas_alloc(self->fd, &ioas2));
+	ASSERT_EQ(0, map_fixed(self->fd, ioas2, region, data.out_mmap_length, IOVA));
+	create.id = ioas2;
+	ASSERT_EQ(0, test_cmd(self->fd, &create));
+	afd = create.create_access.out_access_fd;
+	rw.id = afd;
+	rw.access_rw.iova = IOVA;
+	rw.access_rw.length = sizeof(val);
+	rw.access_rw.uptr = (uintptr_t)&val;
+	EXPECT_EQ(0, test_cmd(self->fd, &rw));
+	EXPECT_EQ(0xfeedf00d, val);
+	val = 0x12345678;
+	rw.access_rw.flags = MOCK_ACCESS_RW_WRITE;
+	EXPECT_EQ(0, test_cmd(self->fd, &rw));
+	EXPECT_EQ(0x12345678, *region);
+	rw.access_rw.flags = MOCK_ACCESS_RW_SLOW_PATH;
+	EXPECT_EQ(-EFAULT, test_cmd(self->fd, &rw));
+	close(afd);
+	EXPECT_EQ(0, unmap(self->fd, ioas2, IOVA, data.out_mmap_length, NULL));
+	munmap(region, data.out_mmap_length);
 }
 
 TEST_HARNESS_MAIN
