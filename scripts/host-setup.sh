@@ -15,7 +15,7 @@ SUDO=
 . "$(dirname "$0")/lib.sh"
 
 APT_PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc cpio libelf-dev
-	libssl-dev kmod dwarves busybox-static libcap-dev xz-utils make gcc python3
+	libssl-dev kmod dwarves busybox-static libcap-dev uuid-dev xz-utils make gcc python3
 	rsync)
 # The guest of each architecture: its QEMU (from bookworm-backports, for QEMU 10),
 # and for arm64 the cross compiler the test programs are built with.

@@ -80,9 +80,9 @@ impl IDevice {
     /// # Errors
     ///
     /// `EINVAL` if no IOMMU translates for the device or its IOMMU cannot keep DMA cache
-    /// coherent, `ENODEV` if it has no IOMMU group, `EPERM` if its interrupts are not isolated (unless the module
-    /// parameter `allow_unsafe_interrupts` is set), `EBUSY` if its group
-    /// is owned by another user, `ENOMEM`.
+    /// coherent, `ENODEV` if it has no IOMMU group, `EPERM` if its interrupts are not
+    /// isolated (unless the module parameter `allow_unsafe_interrupts` is set), `EBUSY` if
+    /// its group is owned by another user, `ENOMEM`.
     pub(crate) fn bind(ctx: CtxRef, dev: &Device, isolated_msi_needed: bool) -> Result<Arc<Self>> {
         // As C: a device no IOMMU translates for is refused here too (`EINVAL`), since it
         // has no IOMMU capabilities.

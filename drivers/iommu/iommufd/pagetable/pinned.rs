@@ -33,6 +33,10 @@ use kernel::{
     prelude::*,
 };
 
+/// Runs reserved at once for pinning a hole (12 KiB of runs): a bound on how far ahead of
+/// its batches [`PinnedSet::add_users`] grows the array.
+const RESERVE_RUNS: usize = 512;
+
 /// Where the pages of a set come from and whom they are charged to.
 pub(crate) trait PinSource {
     /// Pins up to `npages` pages from index `index` into `batch`; returns how many.
@@ -149,7 +153,7 @@ impl PinnedSet {
         // Pinning reserves a run per page; give back what contiguity saved, so that memory
         // in huge pages keeps costing a few runs. Keeping the larger array is harmless.
         let len = self.runs.len();
-        if self.runs.capacity() > 2 * len + 8 {
+        if self.runs.capacity() > 2 * len + 64 {
             let _ = self.runs.shrink_to(len, GFP_KERNEL_ACCOUNT);
         }
         res
@@ -178,6 +182,11 @@ impl PinnedSet {
             if crate::should_fail() {
                 return Err(ENOMEM);
             }
+            // Room for the runs of the whole hole at once (up to a bound), so that its
+            // batches do not grow the array one after the other: fewer allocations, each
+            // of which can fail.
+            self.runs
+                .reserve(want.min(RESERVE_RUNS), GFP_KERNEL_ACCOUNT)?;
             let mut batch = PinBatch::new(want.min(src.batch_pages()))?;
             while *cur <= hole_last {
                 let n = src.pin(&mut batch, *cur, hole_last - *cur + 1)?;
