@@ -15,8 +15,9 @@
 #   kunit      the module's KUnit suites, run when it loads
 #   kernel-log the guest finished, and its kernel log holds no BUG, WARNING, KASAN,
 #              lockdep, kmemleak, oops or hang report
-#   amd-vi     x86_64: the VFIO DMA test (iommufd_rs_vfio) again in a second VM behind
-#              AMD-Vi, with its own kernel-log suite (kernel-log-amd)
+#   amd-vi     x86_64: the VFIO DMA test (iommufd_rs_vfio) and the kernel's VFIO selftests
+#              again in a second VM behind AMD-Vi, with its own kernel-log suite
+#              (kernel-log-amd)
 # The guest is the architecture's: x86_64 (q35, VT-d) or arm64 (virt, SMMUv3 and
 # GICv3 ITS), where iommufd_rs_vfio drives edu through SMMUv3.
 # The last line is "N passed, N failed, N skipped (ARCH)"; the exit status is 1 if any failed.
@@ -158,8 +159,11 @@ vmrc=$?
 amdvmlog=$out/check-console-amd.log
 amdtap=$results/amd.tap
 if [ "$ARCH" = x86_64 ]; then
-	(cd "$bin" && VM_IOMMU=amd VM_FILES=iommufd_rs_vfio VM_CMD=./iommufd_rs_vfio VM_KMEMLEAK=1 \
-		VM_LOG="$amdvmlog" VM_TIMEOUT=${CHECK_TIMEOUT:-1200} "$here/vm.sh" "$out") >"$amdtap"
+	amdcmd='echo "@@SUITE amd-vi/iommufd_rs_vfio"; ./iommufd_rs_vfio
+VFIO_SUITE_PREFIX=amd-vi/ ./vfio-selftests.sh '"$vprogs"'
+echo "@@SUITE end"'
+	(cd "$bin" && VM_IOMMU=amd VM_FILES="iommufd_rs_vfio vfio-selftests.sh $vprogs" VM_CMD="$amdcmd" \
+		VM_KMEMLEAK=1 VM_LOG="$amdvmlog" VM_TIMEOUT=${CHECK_TIMEOUT:-1200} "$here/vm.sh" "$out") >"$amdtap"
 	amdrc=$?
 fi
 
@@ -224,20 +228,24 @@ for t in $tests; do
 		echo "# Suite: selftests/$t"; echo "not ok 1 $t # did not run"; fail=$((fail + 1))
 	fi
 done
-for t in $vprogs; do
-	f=$results/suite-vfio_$t.tap
-	if [ -s "$f" ]; then
-		# The cases vfio-selftests.skip lists fail on C as on ours: skips, with why.
-		awk -v p="$t" -v skip="$sel/vfio-selftests.skip" '
-			BEGIN { while ((getline l < skip) > 0) if (l !~ /^#/ && split(l, w, " ") >= 2 && w[1] == p) {
-				r = l; sub(/^[^ ]+ [^ ]+ /, "", r); why[w[2]] = r } }
-			/^not ok [0-9]+ / { n = $4; if (n in why) { sub(/^not ok/, "ok"); $0 = $0 " # SKIP " why[n] } }
-			{ print }' "$f" >"$f.new" && mv "$f.new" "$f"
-		suite "vfio/$t" "$f"
-	else
-		echo "# Suite: vfio/$t"; echo "not ok 1 $t # did not run"; fail=$((fail + 1))
-	fi
-done
+vfio_suites() { # FILES NAME: the VFIO selftest suites of one guest, from $results/suite-FILES_*.tap, as NAME/*
+	local t f
+	for t in $vprogs; do
+		f=$results/suite-$1_$t.tap
+		if [ -s "$f" ]; then
+			# The cases vfio-selftests.skip lists fail on C as on ours: skips, with why.
+			awk -v p="$t" -v skip="$sel/vfio-selftests.skip" '
+				BEGIN { while ((getline l < skip) > 0) if (l !~ /^#/ && split(l, w, " ") >= 2 && w[1] == p) {
+					r = l; sub(/^[^ ]+ [^ ]+ /, "", r); why[w[2]] = r } }
+				/^not ok [0-9]+ / { n = $4; if (n in why) { sub(/^not ok/, "ok"); $0 = $0 " # SKIP " why[n] } }
+				{ print }' "$f" >"$f.new" && mv "$f.new" "$f"
+			suite "$2/$t" "$f"
+		else
+			echo "# Suite: $2/$t"; echo "not ok 1 $t # did not run"; fail=$((fail + 1))
+		fi
+	done
+}
+vfio_suites vfio vfio
 f=$results/suite-upstream_iommufd.tap
 if [ -s "$f" ]; then
 	suite "upstream/iommufd" "$f"
@@ -264,11 +272,16 @@ else
 fi
 suite kernel-log "$klog"
 if [ "$ARCH" = x86_64 ]; then
-	if grep -qE '^(not )?ok [0-9]+' "$amdtap"; then
-		suite "amd-vi/iommufd_rs_vfio" "$amdtap"
+	awk -v dir="$results" '
+		/^@@SUITE / { name = $2; gsub("/", "_", name); gsub("-", "", name); next }
+		name != "" { print > (dir "/suite-" name ".tap") }' "$amdtap"
+	f=$results/suite-amdvi_iommufd_rs_vfio.tap
+	if grep -qE '^(not )?ok [0-9]+' "$f" 2>/dev/null; then
+		suite "amd-vi/iommufd_rs_vfio" "$f"
 	else
 		echo "# Suite: amd-vi/iommufd_rs_vfio"; echo "not ok 1 iommufd_rs_vfio # did not run"; fail=$((fail + 1))
 	fi
+	vfio_suites amdvi_vfio amd-vi/vfio
 	suite kernel-log-amd "$amdklog"
 	echo "# kernel log: $vmlog (AMD-Vi: $amdvmlog)"
 else

@@ -6,7 +6,8 @@
 # bound to vfio-pci. Each program runs every IOMMU mode of its library that applies
 # (iommufd, iommufd_compat_type1, iommufd_compat_type1v2, vfio_type1_iommu and
 # vfio_type1v2_iommu; with CONFIG_IOMMUFD_VFIO_CONTAINER the last two are the module's
-# /dev/vfio/vfio too). Prints "@@SUITE vfio/PROGRAM" before each program's TAP.
+# /dev/vfio/vfio too). Prints "@@SUITE ${VFIO_SUITE_PREFIX}vfio/PROGRAM" before each
+# program's TAP.
 bdf=
 for d in /sys/bus/pci/devices/*; do
 	if [ "$(cat "$d/vendor")" = 0x1234 ] && [ "$(cat "$d/device")" = 0x11e8 ]; then
@@ -26,6 +27,6 @@ if [ "$(basename "$(readlink "$dev/driver" 2>/dev/null)")" != vfio-pci ]; then
 fi
 export VFIO_SELFTESTS_BDF=$bdf
 for t in "$@"; do
-	echo "@@SUITE vfio/$t"
+	echo "@@SUITE ${VFIO_SUITE_PREFIX:-}vfio/$t"
 	"./$t"
 done
