@@ -47,7 +47,9 @@
 //! 8. `Pages::state` (a mutex per `Pages`: its pinned runs and its owner), or for a
 //!    dma-buf `DmaBufImport::state` (its range and domain mappings; the exporter's
 //!    reservation lock is taken before it when the buffer is revoked);
-//! 9. the source mm's `mmap_lock` (taken by pinning and by `locked_vm` accounting);
+//! 9. the source mm's `mmap_lock` (taken by pinning and by `locked_vm` accounting, and by
+//!    the page faults of `iommufd_access_rw`'s copy through the owner's page tables, which
+//!    runs under `IoPageTable::state` only, as C's under `iova_rwsem`);
 //! 10. the object table's xarray spinlock and `Access::ops` (spinlocks, never held across
 //!     anything that sleeps).
 //!

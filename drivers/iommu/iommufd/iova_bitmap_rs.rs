@@ -135,6 +135,8 @@ impl IovaBitmap {
         let bitmap_last = self.iova.wrapping_add(self.length.wrapping_sub(1));
         let mut cur = iova.max(self.iova);
         let last = iova.saturating_add(length - 1).min(bitmap_last);
+        // Where the window was last moved to because it ran out of pinned pages.
+        let mut moved_to = None;
         while cur <= last {
             if !self.in_window(cur) && self.move_window(cur).is_err() {
                 return;
@@ -142,6 +144,7 @@ impl IovaBitmap {
             let upto = last.min(self.window_iova + (self.window_length - 1));
             let base_bit = self.pgoff * 8;
             let mut bit = ((cur - self.window_iova) >> self.pgshift) + base_bit;
+            let first_bit = bit;
             let last_bit = ((upto - self.window_iova) >> self.pgshift) + base_bit;
             while bit <= last_bit {
                 let page = bit / BITS_PER_PAGE;
@@ -162,10 +165,17 @@ impl IovaBitmap {
                 bit += nbits;
             }
             if bit <= last_bit {
+                if bit == first_bit && moved_to == Some(cur) {
+                    // A window that starts at this word holds none of its bits (a bitmap
+                    // that is not word aligned ends inside a word at the end of its
+                    // memory): another would start at the same word again.
+                    return;
+                }
                 // Go on from the first bit not set, in a new window.
                 let next = self.window_iova + ((bit - base_bit) << self.pgshift);
                 self.unpin();
                 cur = next;
+                moved_to = Some(cur);
                 continue;
             }
             if upto == last {
@@ -187,7 +197,8 @@ impl Drop for IovaBitmap {
 /// # Safety
 ///
 /// Called from C per `include/linux/iova_bitmap.h`: `page_size` is a power of two; a zero
-/// `length` covers the IOVA space from `iova` to its end, as in C. `data` is a user pointer (checked when used).
+/// `length` covers the IOVA space from `iova` to its end, as in C. `data` is a user
+/// pointer (checked when used).
 #[no_mangle]
 pub unsafe extern "C" fn iova_bitmap_alloc(
     iova: ffi::c_ulong,

@@ -104,7 +104,7 @@ impl ObjectHeader {
 
 /// How long the in-kernel owner of an object waits for it to become free before it gives
 /// up (C's `iommufd_object_dec_wait`: 60 s).
-pub(crate) const DESTROY_WAIT: Delta = Delta::from_secs(60);
+const DESTROY_WAIT: Delta = Delta::from_secs(60);
 
 /// Runs `attempt` until it returns a value, sleeping between tries (from 100 us, doubling
 /// up to 10 ms), for at most [`DESTROY_WAIT`]; `None` after that, logged as C logs it.
@@ -121,9 +121,7 @@ fn wait_destroy<R>(mut attempt: impl FnMut() -> Option<R>) -> Option<R> {
             return None;
         }
         fsleep(pause);
-        if pause.as_micros_ceil() < 10_000 {
-            pause = Delta::from_micros(pause.as_micros_ceil() * 2);
-        }
+        pause = Delta::from_micros((pause.as_micros_ceil() * 2).min(10_000));
     }
 }
 
@@ -441,14 +439,14 @@ impl ObjectTable {
             let Some(kind) = xa.get(id as usize) else {
                 // Only the owner removes it: it must be there.
                 kernel::warn_on!(true);
-                return Some(true);
+                return Some(());
             };
             kernel::warn_on!(T::from_kind(kind).is_none());
             if kind.header().take_owned_users() {
                 let obj = xa.remove(id as usize);
                 drop(xa);
                 drop(obj);
-                return Some(true);
+                return Some(());
             }
             None
         });

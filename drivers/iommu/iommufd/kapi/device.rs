@@ -52,9 +52,9 @@ pub(crate) unsafe fn from_handle_ref<'a>(idev: *mut bindings::iommufd_device) ->
 /// # Errors
 ///
 /// `ERR_PTR` of: `-EINVAL` if no IOMMU translates for the device or its IOMMU cannot
-/// keep DMA coherent, `-ENODEV` if it has no IOMMU group, `-EPERM` if its MSIs are not isolated (and the module
-/// parameter `allow_unsafe_interrupts` is not set), `-EBUSY` if another owner has its
-/// group, `-ENOMEM`.
+/// keep DMA coherent, `-ENODEV` if it has no IOMMU group, `-EPERM` if its MSIs are not
+/// isolated (and the module parameter `allow_unsafe_interrupts` is not set), `-EBUSY` if
+/// another owner has its group, `-ENOMEM`.
 ///
 /// # Safety
 ///

@@ -74,7 +74,7 @@ enum Source {
 }
 
 /// How a copy through an access reaches the memory (C's `IOMMUFD_ACCESS_RW_*`).
-#[derive(Copy, Clone, Default)]
+#[derive(Copy, Clone)]
 pub(crate) struct RwFlags {
     /// Into the memory (`IOMMUFD_ACCESS_RW_WRITE`).
     pub(crate) write: bool,
