@@ -10,7 +10,7 @@
 #   upstream   the kernel's own iommufd selftest, unmodified: the cases listed in
 #              tools/testing/selftests/iommu/upstream-iommufd.pass; and its
 #              iommufd_fail_nth: the cases in upstream-iommufd_fail_nth.pass
-#   vfio       x86_64: the kernel's own VFIO selftests, unmodified, against edu in every
+#   vfio       the kernel's own VFIO selftests, unmodified, against edu in every
 #              IOMMU mode of their library (vfio-selftests.list, vfio-selftests.skip)
 #   kunit      the module's KUnit suites, run when it loads
 #   kernel-log the guest finished, and its kernel log holds no BUG, WARNING, KASAN,
@@ -50,17 +50,13 @@ trap 'rm -rf "$results"' EXIT
 # --- Build the selftests against the kernel's installed uAPI headers.
 bin=$out/selftests
 "$here/build-selftests.sh" "$out" "$bin" >&2 || { echo "check: selftests did not build"; echo "0 passed, 1 failed"; exit 1; }
-# The kernel's own VFIO selftests, unmodified (x86_64: their library links libuuid, which
-# the arm64 sysroot does not have yet), run against edu in every IOMMU mode of their
-# library: vfio-selftests.list names the programs, vfio-selftests.skip the cases that
-# fail on C as on ours, with why.
-vprogs=
-if [ "$ARCH" = x86_64 ]; then
-	"$here/build-vfio-selftests.sh" "$out" "$bin" >&2 ||
-		{ echo "check: the VFIO selftests did not build"; echo "0 passed, 1 failed"; exit 1; }
-	vprogs=$(grep -v '^#' "$sel/vfio-selftests.list" | tr '\n' ' ')
-	cp "$sel/vfio-selftests.sh" "$bin/"
-fi
+# The kernel's own VFIO selftests, unmodified, run against edu in every IOMMU mode of
+# their library: vfio-selftests.list names the programs, vfio-selftests.skip the cases
+# that fail on C as on ours, with why.
+"$here/build-vfio-selftests.sh" "$out" "$bin" >&2 ||
+	{ echo "check: the VFIO selftests did not build"; echo "0 passed, 1 failed"; exit 1; }
+vprogs=$(grep -v '^#' "$sel/vfio-selftests.list" | tr '\n' ' ')
+cp "$sel/vfio-selftests.sh" "$bin/"
 # The kernel's own iommufd selftest, unmodified, from the same tree. It includes the test
 # ABI from drivers/iommu/iommufd/iommufd_test.h, which is the project's there.
 upbin=$out/upstream
@@ -151,6 +147,8 @@ guest=$results/guest.out
 timeout=1200
 [ "$PAGES" = 4k ] || timeout=2400
 vmlog=$out/check-console.log
+# A second edu in each VM: the peer that iommufd_rs_vfio's peer-to-peer DMA writes to.
+export VM_QEMU_ARGS="-device edu"
 (cd "$bin" && VM_FILES="$tests upstream-iommufd upstream-iommufd_fail_nth ${vprogs:+vfio-selftests.sh $vprogs}" VM_CMD="$cmd" VM_KMEMLEAK=1 VM_LOG="$vmlog" \
 	VM_TIMEOUT=${CHECK_TIMEOUT:-$timeout} "$here/vm.sh" "$out") >"$guest"
 vmrc=$?

@@ -3,8 +3,9 @@
 #
 # fetch-sysroot.sh ARCH DEST: make DEST a folder with what the guest and the test
 # programs of another architecture need from Debian: the static busybox the
-# initramfs runs (DEST/bin/busybox) and libcap, which the upstream iommufd
-# selftests link (DEST/usr/lib/<triplet>/libcap.a). The packages come from the
+# initramfs runs (DEST/bin/busybox), libcap, which the upstream iommufd
+# selftests link (DEST/usr/lib/<triplet>/libcap.a), and libuuid, which the
+# kernel's VFIO selftests link (libuuid.a). The packages come from the
 # machine's own Debian suite and mirror, through private apt state under DEST.apt,
 # and are unpacked with dpkg-deb: the system's packages and architectures are left
 # alone. The C library and compiler are the cross toolchain's (host-setup.sh).
@@ -18,7 +19,7 @@ case "$ARCH" in
 arm64) debarch=arm64 ;;
 *) log "no sysroot for ARCH=$ARCH"; exit 1 ;;
 esac
-pkgs=(busybox-static libcap-dev libcap2)
+pkgs=(busybox-static libcap-dev libcap2 uuid-dev libuuid1)
 stamp="$debarch ${pkgs[*]}"
 if [ -x "$DEST/bin/busybox" ] && [ "$(cat "$DEST/.iommufd-rs-sysroot" 2>/dev/null)" = "$stamp" ]; then
 	exit 0

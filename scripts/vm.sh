@@ -13,6 +13,8 @@
 #                huge pages are 512 MiB)
 #   VM_LOG       where to keep the guest's kernel log (default OUT/vm-console.log)
 #   VM_KMEMLEAK  1: after the command, scan for leaks and print the report to the log
+#   VM_QEMU_ARGS extra QEMU arguments, split on blanks, appended to the command line
+#                (e.g. "-device edu" for a second edu; devices sit behind the IOMMU)
 #   ARCH         x86_64 (default) or arm64
 #   CACHE        the build cache (default ~/.cache/iommufd-rs): arm64's busybox is
 #                in its sysroot-arm64 (scripts/fetch-sysroot.sh)
@@ -38,6 +40,7 @@ grep -q '^CONFIG_ARM64_64K_PAGES=y' "$out/.config" 2>/dev/null && mem=4G
 VM_MEM=${VM_MEM:-$mem}
 VM_LOG=${VM_LOG:-$out/vm-console.log}
 VM_CMD=${VM_CMD:-true}
+read -r -a qemu_extra <<<"${VM_QEMU_ARGS:-}"
 log() { printf '[vm] %s\n' "$*" >&2; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/iommufd-vm.XXXXXX")
@@ -167,7 +170,7 @@ rc=0
 timeout --foreground -k 5 "$VM_TIMEOUT" "${qemu[@]}" -accel tcg -smp 2 -m "$VM_MEM" \
 	-nographic -no-reboot -monitor none \
 	-kernel "$kernel" -initrd "$work/initrd.gz" -append "$append" \
-	-device edu \
+	-device edu "${qemu_extra[@]}" \
 	-serial "file:$VM_LOG" -serial "file:$output" </dev/null >"$work/qemu.log" 2>&1 || rc=$?
 
 # Print what the command printed (between the markers).

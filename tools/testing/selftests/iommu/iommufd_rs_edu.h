@@ -42,8 +42,11 @@ static inline unsigned int pci_attr(const char *bdf, const char *attr)
 	return val;
 }
 
-/* Finds edu; fills its address (0000:00:03.0) and returns 0, or -1. */
-static inline int find_edu(char *bdf, size_t len)
+/*
+ * Finds an edu other than the one at @other (NULL: any); fills its address
+ * (0000:00:03.0) and returns 0, or -1.
+ */
+static inline int find_edu_but(const char *other, char *bdf, size_t len)
 {
 	DIR *d = opendir("/sys/bus/pci/devices");
 	struct dirent *e;
@@ -55,7 +58,8 @@ static inline int find_edu(char *bdf, size_t len)
 		if (e->d_name[0] == '.')
 			continue;
 		if (pci_attr(e->d_name, "vendor") == EDU_VENDOR &&
-		    pci_attr(e->d_name, "device") == EDU_DEVICE) {
+		    pci_attr(e->d_name, "device") == EDU_DEVICE &&
+		    (!other || strcmp(other, e->d_name))) {
 			copy_name(bdf, len, e->d_name);
 			ret = 0;
 			break;
@@ -63,6 +67,12 @@ static inline int find_edu(char *bdf, size_t len)
 	}
 	closedir(d);
 	return ret;
+}
+
+/* Finds edu (the first, if the VM has more). */
+static inline int find_edu(char *bdf, size_t len)
+{
+	return find_edu_but(NULL, bdf, len);
 }
 
 /* Binds the device to vfio-pci (unbinding its driver, if any). */
@@ -133,13 +143,12 @@ static inline int attach_pt(int devfd, uint32_t *pt_id)
 }
 
 /*
- * Opens the device cdev of @bdf and a new /dev/iommu, and binds the one to the
- * other (vfio calls iommufd_device_bind() of the module). Returns the device
- * fd, or -errno.
+ * Opens the device cdev of @bdf and binds it to the /dev/iommu @iommufd (vfio
+ * calls iommufd_device_bind() of the module). Returns the device fd, or -errno.
  */
-static inline int bind_cdev(const char *bdf, int *iommufd, uint32_t *dev_id)
+static inline int bind_cdev_to(const char *bdf, int iommufd, uint32_t *dev_id)
 {
-	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind), .iommufd = iommufd };
 	char name[64], path[PATH_MAX];
 	int devfd, rc;
 
@@ -150,20 +159,26 @@ static inline int bind_cdev(const char *bdf, int *iommufd, uint32_t *dev_id)
 	devfd = open(path, O_RDWR);
 	if (devfd < 0)
 		return -errno;
-	*iommufd = open("/dev/iommu", O_RDWR);
-	if (*iommufd < 0) {
-		rc = -errno;
-		close(devfd);
-		return rc;
-	}
-	bind.iommufd = *iommufd;
 	if (ioctl(devfd, VFIO_DEVICE_BIND_IOMMUFD, &bind)) {
 		rc = -errno;
-		close(*iommufd);
 		close(devfd);
 		return rc;
 	}
 	*dev_id = bind.out_devid;
+	return devfd;
+}
+
+/* As bind_cdev_to(), to a new /dev/iommu, whose fd goes to *iommufd. */
+static inline int bind_cdev(const char *bdf, int *iommufd, uint32_t *dev_id)
+{
+	int devfd;
+
+	*iommufd = open("/dev/iommu", O_RDWR);
+	if (*iommufd < 0)
+		return -errno;
+	devfd = bind_cdev_to(bdf, *iommufd, dev_id);
+	if (devfd < 0)
+		close(*iommufd);
 	return devfd;
 }
 

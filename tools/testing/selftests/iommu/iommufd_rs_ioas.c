@@ -319,24 +319,6 @@ TEST_F(ioas, destroy_and_close_with_mappings)
 	/* The fixture closes the file with them mapped; kmemleak checks the rest. */
 }
 
-static int map_file(int fd, uint32_t ioas, uint32_t flags, int mfd, uint64_t start,
-		    uint64_t len, uint64_t *iova)
-{
-	struct iommu_ioas_map_file cmd = {
-		.size = sizeof(cmd),
-		.flags = flags,
-		.ioas_id = ioas,
-		.fd = mfd,
-		.start = start,
-		.length = len,
-		.iova = *iova,
-	};
-	int ret = ioctl(fd, IOMMU_IOAS_MAP_FILE, &cmd);
-
-	*iova = cmd.iova;
-	return ret ? -errno : 0;
-}
-
 TEST_F(ioas, map_file_memfd)
 {
 	int mfd = memfd_create("iommufd", 0);

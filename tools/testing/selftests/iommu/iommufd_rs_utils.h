@@ -91,6 +91,30 @@ static inline int map_fixed(int fd, uint32_t ioas, void *va, uint64_t len, uint6
 	return map(fd, ioas, FIXED, va, len, &iova);
 }
 
+static inline int map_file(int fd, uint32_t ioas, uint32_t flags, int mfd, uint64_t start,
+			   uint64_t len, uint64_t *iova)
+{
+	struct iommu_ioas_map_file cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.ioas_id = ioas,
+		.fd = mfd,
+		.start = start,
+		.length = len,
+		.iova = *iova,
+	};
+	int ret = ioctl(fd, IOMMU_IOAS_MAP_FILE, &cmd);
+
+	*iova = cmd.iova;
+	return ret ? -errno : 0;
+}
+
+static inline int map_file_fixed(int fd, uint32_t ioas, int mfd, uint64_t start, uint64_t len,
+				 uint64_t iova)
+{
+	return map_file(fd, ioas, FIXED, mfd, start, len, &iova);
+}
+
 static inline int unmap(int fd, uint32_t ioas, uint64_t iova, uint64_t len, uint64_t *unmapped)
 {
 	struct iommu_ioas_unmap cmd = {
