@@ -108,6 +108,11 @@ host=$results/host.tap
 	fi
 	t rust-rustfmt-clean "$here/lint.sh" "$out" rustfmt
 	t module-info-as-c "$here/modinfo_check.sh" "$out"
+	# Every function the module exports to C is #[export]: the compiler checks it against
+	# its declaration in the C headers (the one #[no_mangle] left is under a cfg_attr, for
+	# configurations whose header declares no such function).
+	t exports-checked-against-c-headers bash -c \
+		"! grep -rn '^#\[no_mangle\]' '$repo/drivers/iommu/iommufd' --include='*.rs'"
 	t logscan-flags-splats "$here/logscan_selftest.sh" flags
 	t logscan-passes-clean-log "$here/logscan_selftest.sh" clean
 	echo "1..$n"

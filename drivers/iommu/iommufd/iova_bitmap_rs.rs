@@ -30,7 +30,8 @@ const BITS_PER_PAGE: usize = PAGE_SIZE * 8;
 /// Bits in one bitmap word.
 const BITS_PER_WORD: usize = 64;
 
-/// A dirty bitmap of `length` bytes of IOVA from `iova`, in user memory at `user`.
+/// A dirty bitmap of `length` bytes of IOVA from `iova`, in user memory at `user`. C sees
+/// it as the opaque `struct iova_bitmap`: pointers are cast between the two at the exports.
 pub struct IovaBitmap {
     /// User address of word 0.
     user: usize,
@@ -199,13 +200,13 @@ impl Drop for IovaBitmap {
 /// Called from C per `include/linux/iova_bitmap.h`: `page_size` is a power of two; a zero
 /// `length` covers the IOVA space from `iova` to its end, as in C. `data` is a user
 /// pointer (checked when used).
-#[no_mangle]
+#[export]
 pub unsafe extern "C" fn iova_bitmap_alloc(
     iova: ffi::c_ulong,
     length: usize,
     page_size: ffi::c_ulong,
     data: *mut u64,
-) -> *mut IovaBitmap {
+) -> *mut bindings::iova_bitmap {
     if page_size == 0 {
         // SAFETY: `ERR_PTR` only encodes the errno.
         return unsafe { bindings::ERR_PTR(EINVAL.to_errno() as isize) }.cast();
@@ -233,7 +234,7 @@ pub unsafe extern "C" fn iova_bitmap_alloc(
         )?)
     };
     match alloc() {
-        Ok(bitmap) => KBox::into_raw(bitmap),
+        Ok(bitmap) => KBox::into_raw(bitmap).cast(),
         // SAFETY: `ERR_PTR` only encodes the errno.
         Err(e) => unsafe { bindings::ERR_PTR(e.to_errno() as isize) }.cast(),
     }
@@ -244,35 +245,34 @@ pub unsafe extern "C" fn iova_bitmap_alloc(
 /// # Safety
 ///
 /// `bitmap` came from [`iova_bitmap_alloc`] and is not used afterwards.
-#[no_mangle]
-pub unsafe extern "C" fn iova_bitmap_free(bitmap: *mut IovaBitmap) {
-    // SAFETY: By the function's contract, `bitmap` came from `KBox::into_raw` and is given
-    // back once.
-    drop(unsafe { KBox::from_raw(bitmap) });
+#[export]
+pub unsafe extern "C" fn iova_bitmap_free(bitmap: *mut bindings::iova_bitmap) {
+    // SAFETY: By the function's contract, `bitmap` came from `KBox::into_raw` of an
+    // `IovaBitmap` and is given back once.
+    drop(unsafe { KBox::from_raw(bitmap.cast::<IovaBitmap>()) });
 }
-
-/// The C callback type `iova_bitmap_fn_t`.
-pub type IovaBitmapFn = unsafe extern "C" fn(
-    bitmap: *mut IovaBitmap,
-    iova: ffi::c_ulong,
-    length: usize,
-    opaque: *mut ffi::c_void,
-) -> ffi::c_int;
 
 /// Calls `f` over the bitmap's whole range; `f` records dirty ranges with `iova_bitmap_set`.
 ///
 /// # Safety
 ///
 /// `bitmap` came from [`iova_bitmap_alloc`]; `f` and `opaque` are a valid callback and its
-/// argument.
-#[no_mangle]
+/// argument. A missing callback is `EINVAL`.
+#[export]
 pub unsafe extern "C" fn iova_bitmap_for_each(
-    bitmap: *mut IovaBitmap,
+    bitmap: *mut bindings::iova_bitmap,
     opaque: *mut ffi::c_void,
-    f: IovaBitmapFn,
+    f: bindings::iova_bitmap_fn_t,
 ) -> ffi::c_int {
-    // SAFETY: By the contract, `bitmap` is valid; the fields are read before `f` runs.
-    let (iova, length) = unsafe { ((*bitmap).iova, (*bitmap).length) };
+    let Some(f) = f else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: By the contract, `bitmap` is an `IovaBitmap`; the fields are read before `f`
+    // runs.
+    let (iova, length) = unsafe {
+        let b = &*bitmap.cast::<IovaBitmap>();
+        (b.iova, b.length)
+    };
     // SAFETY: By the contract, `f` may be called with these arguments.
     unsafe { f(bitmap, iova, length, opaque) }
 }
@@ -282,13 +282,13 @@ pub unsafe extern "C" fn iova_bitmap_for_each(
 /// # Safety
 ///
 /// `bitmap` came from [`iova_bitmap_alloc`] and no other thread uses it meanwhile.
-#[no_mangle]
+#[export]
 pub unsafe extern "C" fn iova_bitmap_set(
-    bitmap: *mut IovaBitmap,
+    bitmap: *mut bindings::iova_bitmap,
     iova: ffi::c_ulong,
     length: usize,
 ) {
-    // SAFETY: By the contract, `bitmap` is valid and used by this thread only.
-    let bitmap = unsafe { &mut *bitmap };
+    // SAFETY: By the contract, `bitmap` is an `IovaBitmap` used by this thread only.
+    let bitmap = unsafe { &mut *bitmap.cast::<IovaBitmap>() };
     bitmap.set(iova, length);
 }

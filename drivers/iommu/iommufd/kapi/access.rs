@@ -80,7 +80,7 @@ unsafe fn borrow(access: *mut bindings::iommufd_access) -> ManuallyDrop<Arc<Acce
 ///
 /// `ictx` is a context handle the caller holds; `ops` (and `data`, for the callback) stay
 /// valid until the access is destroyed; `id` is valid for writes.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_access_create(
     ictx: *mut bindings::iommufd_ctx,
     ops: *const bindings::iommufd_access_ops,
@@ -114,7 +114,7 @@ pub(crate) unsafe extern "C" fn iommufd_access_create(
 /// # Safety
 ///
 /// `access` is an access handle of the caller, which it no longer uses.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_access_destroy(access: *mut bindings::iommufd_access) {
     // SAFETY: By the type invariant the handle owns this reference, made by `into_handle`;
     // the caller gives it back.
@@ -132,7 +132,7 @@ pub(crate) unsafe extern "C" fn iommufd_access_destroy(access: *mut bindings::io
 /// # Safety
 ///
 /// `access` is an access handle the caller holds.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_access_attach(
     access: *mut bindings::iommufd_access,
     ioas_id: u32,
@@ -152,7 +152,7 @@ pub(crate) unsafe extern "C" fn iommufd_access_attach(
 /// # Safety
 ///
 /// `access` is an access handle the caller holds.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_access_replace(
     access: *mut bindings::iommufd_access,
     ioas_id: u32,
@@ -167,7 +167,7 @@ pub(crate) unsafe extern "C" fn iommufd_access_replace(
 /// # Safety
 ///
 /// `access` is an access handle the caller holds.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_access_detach(access: *mut bindings::iommufd_access) {
     // SAFETY: The caller holds the handle.
     let access = unsafe { borrow(access) };
@@ -188,7 +188,7 @@ pub(crate) unsafe extern "C" fn iommufd_access_detach(access: *mut bindings::iom
 ///
 /// `access` is an access handle the caller holds; `out_pages` has room for the pages of
 /// the range.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_access_pin_pages(
     access: *mut bindings::iommufd_access,
     iova: c_ulong,
@@ -215,7 +215,7 @@ pub(crate) unsafe extern "C" fn iommufd_access_pin_pages(
 /// # Safety
 ///
 /// `access` is an access handle the caller holds.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_access_unpin_pages(
     access: *mut bindings::iommufd_access,
     iova: c_ulong,
@@ -237,7 +237,7 @@ pub(crate) unsafe extern "C" fn iommufd_access_unpin_pages(
 ///
 /// `access` is an access handle the caller holds; `data` is valid for reads and writes
 /// of `len` bytes.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_access_rw(
     access: *mut bindings::iommufd_access,
     iova: c_ulong,

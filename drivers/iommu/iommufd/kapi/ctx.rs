@@ -48,7 +48,7 @@ fn counted(ctx: &IommufdCtx) -> *mut bindings::iommufd_ctx {
 /// # Safety
 ///
 /// `file` is a valid file the caller holds.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_ctx_from_file(
     file: *mut bindings::file,
 ) -> *mut bindings::iommufd_ctx {
@@ -67,8 +67,13 @@ pub(crate) unsafe extern "C" fn iommufd_ctx_from_file(
 ///
 /// `ERR_PTR(-EBADF)` for a descriptor that is not open, `ERR_PTR(-EBADFD)` if it is not
 /// an open `/dev/iommu`.
-#[no_mangle]
-pub(crate) extern "C" fn iommufd_ctx_from_fd(fd: c_int) -> *mut bindings::iommufd_ctx {
+///
+/// # Safety
+///
+/// None: any descriptor may be passed. The function is `unsafe` only because `#[export]`
+/// checks it against the C declaration, which Rust sees as `unsafe`.
+#[export]
+pub(crate) unsafe extern "C" fn iommufd_ctx_from_fd(fd: c_int) -> *mut bindings::iommufd_ctx {
     let Ok(fd) = u32::try_from(fd) else {
         return EBADF.to_ptr();
     };
@@ -86,7 +91,7 @@ pub(crate) extern "C" fn iommufd_ctx_from_fd(fd: c_int) -> *mut bindings::iommuf
 /// # Safety
 ///
 /// `ictx` is a context handle the caller holds.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_ctx_get(ictx: *mut bindings::iommufd_ctx) {
     // SAFETY: The caller holds the handle.
     counted(unsafe { ctx_ref(ictx) });
@@ -97,7 +102,7 @@ pub(crate) unsafe extern "C" fn iommufd_ctx_get(ictx: *mut bindings::iommufd_ctx
 /// # Safety
 ///
 /// `ictx` is a counted handle of the caller, which it no longer uses.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_ctx_put(ictx: *mut bindings::iommufd_ctx) {
     // SAFETY: The caller holds the handle, so the context and its file are valid here.
     let file = unsafe { ctx_ref(ictx) }.file().as_ptr();
@@ -111,7 +116,7 @@ pub(crate) unsafe extern "C" fn iommufd_ctx_put(ictx: *mut bindings::iommufd_ctx
 /// # Safety
 ///
 /// `ictx` is null or a context handle the caller holds; `group` is null or a valid group.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_ctx_has_group(
     ictx: *mut bindings::iommufd_ctx,
     group: *mut bindings::iommu_group,
@@ -135,7 +140,7 @@ pub(crate) unsafe extern "C" fn iommufd_ctx_has_group(
 /// # Safety
 ///
 /// `ictx` is a context handle the caller holds; `out_ioas_id` is valid for writes.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_vfio_compat_ioas_get_id(
     ictx: *mut bindings::iommufd_ctx,
     out_ioas_id: *mut u32,
@@ -159,7 +164,7 @@ pub(crate) unsafe extern "C" fn iommufd_vfio_compat_ioas_get_id(
 /// # Safety
 ///
 /// `ictx` is a context handle the caller holds.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_vfio_compat_ioas_create(
     ictx: *mut bindings::iommufd_ctx,
 ) -> c_int {
@@ -182,7 +187,7 @@ pub(crate) unsafe extern "C" fn iommufd_vfio_compat_ioas_create(
 /// # Safety
 ///
 /// `ictx` is a context handle the caller holds.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_vfio_compat_set_no_iommu(
     ictx: *mut bindings::iommufd_ctx,
 ) -> c_int {

@@ -10,7 +10,7 @@
 //! one of its users, so user space cannot destroy it.
 
 use core::mem::ManuallyDrop;
-use kernel::{bindings, device::Device, ffi::c_int, sync::Arc};
+use kernel::{bindings, device::Device, ffi::c_int, prelude::*, sync::Arc};
 
 use crate::{ctx::CtxRef, device::idev::IDevice};
 
@@ -60,7 +60,7 @@ pub(crate) unsafe fn from_handle_ref<'a>(idev: *mut bindings::iommufd_device) ->
 ///
 /// `ictx` is a context handle the caller holds; `dev` a valid device, bound to the
 /// calling driver; `id` valid for writes.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_device_bind(
     ictx: *mut bindings::iommufd_ctx,
     dev: *mut bindings::device,
@@ -88,7 +88,7 @@ pub(crate) unsafe extern "C" fn iommufd_device_bind(
 /// # Safety
 ///
 /// `idev` is a device handle of the caller, which it no longer uses.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_device_unbind(idev: *mut bindings::iommufd_device) {
     // SAFETY: By the type invariant the handle owns this reference, made by `into_handle`;
     // the caller gives it back.
@@ -109,7 +109,7 @@ pub(crate) unsafe extern "C" fn iommufd_device_unbind(idev: *mut bindings::iommu
 /// # Safety
 ///
 /// `idev` is a device handle the caller holds; `pt_id` is valid for reads and writes.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_device_attach(
     idev: *mut bindings::iommufd_device,
     pasid: u32,
@@ -131,7 +131,7 @@ pub(crate) unsafe extern "C" fn iommufd_device_attach(
 /// # Safety
 ///
 /// As [`iommufd_device_attach`].
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_device_replace(
     idev: *mut bindings::iommufd_device,
     pasid: u32,
@@ -148,7 +148,7 @@ pub(crate) unsafe extern "C" fn iommufd_device_replace(
 /// # Safety
 ///
 /// `idev` is a device handle the caller holds.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_device_detach(
     idev: *mut bindings::iommufd_device,
     pasid: u32,
@@ -164,7 +164,7 @@ pub(crate) unsafe extern "C" fn iommufd_device_detach(
 /// # Safety
 ///
 /// `idev` is a device handle the caller holds.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_device_to_ictx(
     idev: *mut bindings::iommufd_device,
 ) -> *mut bindings::iommufd_ctx {
@@ -178,7 +178,7 @@ pub(crate) unsafe extern "C" fn iommufd_device_to_ictx(
 /// # Safety
 ///
 /// `idev` is a device handle the caller holds.
-#[no_mangle]
+#[export]
 pub(crate) unsafe extern "C" fn iommufd_device_to_id(idev: *mut bindings::iommufd_device) -> u32 {
     // SAFETY: The caller holds the handle.
     unsafe { borrow(idev) }.id()
