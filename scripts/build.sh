@@ -62,7 +62,7 @@ if [ ! -f "$src/.iommufd-rs-base" ] || [ "$(cat "$src/.iommufd-rs-base")" != "$s
 	rsync -a --delete --exclude=/.iommufd-rs-base "$pristine/" "$src/"
 	printf '%s\n' "$stamp" >"$src/.iommufd-rs-base"
 fi
-[ "$IMPL" = c ] || "$here/overlay.sh" "$repo" "$src"
+[ "$IMPL" = c ] || "$here/overlay.sh" "$repo" "$src" "$pristine"
 
 # 3. Configuration: tinyconfig + our fragments, redone when a fragment changes.
 out=$CACHE/build-$tag-$ARCH-$FLAVOUR

@@ -108,6 +108,10 @@ host=$results/host.tap
 	fi
 	t rust-rustfmt-clean "$here/lint.sh" "$out" rustfmt
 	t module-info-as-c "$here/modinfo_check.sh" "$out"
+	# The changes to kernel files (patches/) pass the tree's checkpatch.pl.
+	t patches-checkpatch-clean bash -c 'for p in "$1"/patches/*.patch; do
+		o=$(cd "$2" && perl scripts/checkpatch.pl --no-tree -q "$p" 2>&1)
+		[ -z "$o" ] || { echo "$p: $o"; exit 1; }; done' _ "$repo" "$pristine"
 	# Every function the module exports to C is #[export]: the compiler checks it against
 	# its declaration in the C headers (the one #[no_mangle] left is under a cfg_attr, for
 	# configurations whose header declares no such function).
