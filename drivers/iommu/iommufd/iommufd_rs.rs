@@ -30,33 +30,47 @@
 //!
 //! # Lock order
 //!
-//! From outer to inner; a lock may be taken while holding only locks above it:
+//! From outer to inner; a lock may be taken while holding only locks above it. Each lock
+//! of the module is made at its own `new_mutex!`/`new_spinlock!` site, so that lockdep
+//! has a class per lock below and checks every nesting that happens against this order;
+//! no two locks of one class are ever held at once.
 //!
 //! 1. `IommufdCtx::change_process_lock` (serialises `IOMMU_IOAS_CHANGE_PROCESS`);
 //! 2. a test accessor's `items` (held across a pin, as in C);
-//! 3. a fault queue's `Fault::state` when read or written (alone);
-//! 4. `Access::state` (C's `ioas_lock`; dropped around the driver's unmap callback);
-//! 5. `Ioas::auto_hwpts` (C's `ioas->mutex`: attaches that pick or make an automatic HWPT);
-//! 6. `GroupTable::groups`, then `IGroup::state` (C's `igroup->lock`: what each PASID of
-//!    a group is attached to), then `Fault::state` (a detach answers the faults left);
-//! 7. `IoPageTable::state` (a mutex, one per IOAS; C's `iova_rwsem` and `domains_rwsem`).
+//! 3. `Access::state` (C's `ioas_lock`; dropped around the driver's unmap callback);
+//! 4. `Ioas::auto_hwpts` (C's `ioas->mutex`: attaches that pick or make an automatic HWPT);
+//! 5. `GroupTable::groups`, then `IGroup::state` (C's `igroup->lock`: what each PASID of
+//!    a group is attached to). Under `IGroup::state`:
+//!    - the iommu core's `group->mutex` (attach, replace and detach of the group or of a
+//!      PASID), under which the IOMMU driver may take `iopf_param->lock` (enabling or
+//!      disabling IO page faults for the device) and the iommu core may call
+//!      `iommufd_sw_msi()`, which takes the context's SW-MSI doorbell list
+//!      (`SwMsiMaps`, `system/msi.rs`), allocating and mapping under it; the list is
+//!      also taken directly when a group's doorbells are mapped into a new domain before
+//!      it attaches;
+//!    - a fault queue's `Fault::state` (a detach answers the faults left), under which a
+//!      fault group is answered (`iopf_param->lock`, innermost).
+//!
+//!    `Fault::state` is also taken alone by the queue's `read`/`write`, which copy to and
+//!    from user memory under it (the caller's `mmap_lock`, by a page fault);
+//! 6. `IoPageTable::state` (a mutex, one per IOAS; C's `iova_rwsem` and `domains_rwsem`).
 //!    An unmap drops it before asking accesses to unpin; `iommu_map`/`iommu_unmap` of the
-//!    IOAS's domains run under it;
-//!    Dropping an area's last `Pages` of a dma-buf here takes the exporter's reservation
-//!    lock (to unpin the attachment);
-//! 8. `Pages::state` (a mutex per `Pages`: its pinned runs and its owner), or for a
+//!    IOAS's domains run under it. Dropping an area's last `Pages` of a dma-buf here takes
+//!    the exporter's reservation lock (to unpin the attachment);
+//! 7. `Pages::state` (a mutex per `Pages`: its pinned runs and its owner), or for a
 //!    dma-buf `DmaBufImport::state` (its range and domain mappings; the exporter's
 //!    reservation lock is taken before it when the buffer is revoked);
-//! 9. the source mm's `mmap_lock` (taken by pinning and by `locked_vm` accounting, and by
+//! 8. the source mm's `mmap_lock` (taken by pinning and by `locked_vm` accounting, and by
 //!    the page faults of `iommufd_access_rw`'s copy through the owner's page tables, which
 //!    runs under `IoPageTable::state` only, as C's under `iova_rwsem`);
+//! 9. a device's vDEVICE slot (`IDevice::vdev`), held while a vDEVICE is published so
+//!    that an unbind sees it: the object table's lock is taken under it;
 //! 10. the object table's xarray spinlock and `Access::ops` (spinlocks, never held across
 //!     anything that sleeps).
 //!
 //! Alone or innermost: `Viommu::vdevs` (the driver's lookups by virtual ID),
 //! `Viommu::veventqs` then `VEventq::state` (a spinlock: reporting allocates nothing under
-//! it), `MmapTable::regions`, a vDEVICE slot of a device (`IDevice::vdev`, held while a
-//! vDEVICE is published so an unbind sees it), and the mock vIOMMU's HW queue lock.
+//! it), `MmapTable::regions`, and the mock vIOMMU's HW queue lock.
 
 use kernel::{
     miscdevice::{MiscDeviceNode, MiscDeviceOptions, MiscDeviceRegistration},
