@@ -41,8 +41,16 @@ run: setup
 check: setup
 	@bash $(S)/check.sh
 
+# VM_CMD, VM_FILES and VM_QEMU_ARGS reach vm.sh verbatim. make expands a variable given
+# on its command line before it exports it (a `$s` or `$(cmd)` in VM_CMD would be gone),
+# so these are not exported but passed from their unexpanded value, single-quoted.
+unexport VM_CMD VM_FILES VM_QEMU_ARGS
+verbatim = $(1)='$(subst ','\'',$(value $(1)))'
+
 vm: setup
-	@out=$$(FLAVOUR=debug bash $(S)/build.sh | tail -n1) && bash $(S)/vm.sh "$$out"
+	@out=$$(FLAVOUR=debug bash $(S)/build.sh | tail -n1) && \
+		$(call verbatim,VM_CMD) $(call verbatim,VM_FILES) $(call verbatim,VM_QEMU_ARGS) \
+		bash $(S)/vm.sh "$$out"
 
 bench: setup
 	@bash $(S)/bench.sh
