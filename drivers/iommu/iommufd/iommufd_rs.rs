@@ -137,6 +137,8 @@ struct IommufdModule {
 impl kernel::InPlaceModule for IommufdModule {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         pr_info!("Rust iommufd: /dev/iommu\n");
+        #[cfg(CONFIG_IOMMUFD_TEST)]
+        selftest::register_hooks();
         try_pin_init!(Self {
             _driver_core: kapi::driver::DriverCore::register()?,
             misc <- MiscDeviceRegistration::register_node(

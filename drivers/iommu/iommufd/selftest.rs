@@ -17,12 +17,7 @@ mod stdev;
 
 pub(crate) use stdev::StDev;
 
-use kernel::{
-    bindings,
-    page::PAGE_SIZE,
-    prelude::*,
-    sync::atomic::{Atomic, Relaxed},
-};
+use kernel::{bindings, page::PAGE_SIZE, prelude::*, sync::atomic::Relaxed};
 
 use crate::{device::idev::IDevice, pagetable::iova::IovaRange, pagetable::Ioas, ucmd::UCmd};
 
@@ -60,9 +55,11 @@ mod op {
 pub(crate) static FAIL_IOMMUFD: kernel::fault_inject::FaultAttr =
     kernel::fault_inject::FaultAttr::new();
 
-/// `IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT`: the bytes of temporary memory a pinning batch may
-/// use, which tests shrink to force batches to split. Read once pinning is batched.
-pub(crate) static TEMP_MEMORY_LIMIT: Atomic<u32> = Atomic::new(65536);
+/// Registers what the test driver adds to the layers (its mock dma-buf exporter) before
+/// any `/dev/iommu` exists: the layers call into the test driver only through these.
+pub(crate) fn register_hooks() {
+    crate::pagetable::dmabuf::register_test_exporter(dmabuf::phys);
+}
 
 /// Handles `IOMMU_TEST_CMD`.
 ///
@@ -119,7 +116,7 @@ pub(crate) fn test_cmd(ucmd: &UCmd<'_>, cmd: &mut crate::uapi::TestCmd) -> Resul
             if (a.limit as usize) < size_of::<usize>() + size_of::<u32>() {
                 return Err(EINVAL);
             }
-            TEMP_MEMORY_LIMIT.store(a.limit, Relaxed);
+            crate::pagetable::pages::TEMP_MEMORY_LIMIT.store(a.limit, Relaxed);
             Ok(())
         }
         op::CREATE_ACCESS => {

@@ -108,6 +108,24 @@ unsafe extern "C" fn invalidate_mappings(attach: *mut bindings::dma_buf_attachme
     state.len = 0;
 }
 
+/// How an exporter of the module itself gives the physical range of one of its buffers for
+/// `attach`: `None` for another exporter's buffer, `ENODEV` for a revoked one.
+#[cfg(CONFIG_IOMMUFD_TEST)]
+pub(crate) type ExporterPhys =
+    fn(attach: *mut bindings::dma_buf_attachment) -> Option<Result<(u64, usize)>>;
+
+/// The test driver's exporter of mock dma-bufs (`IOMMU_TEST_OP_DMABUF_GET`), which it
+/// registers when the module loads ([`register_test_exporter`]): the IO page table layer
+/// knows no test code.
+#[cfg(CONFIG_IOMMUFD_TEST)]
+static TEST_EXPORTER: kernel::sync::SetOnce<ExporterPhys> = kernel::sync::SetOnce::new();
+
+/// Registers the test driver's exporter, once, before any of its buffers exists.
+#[cfg(CONFIG_IOMMUFD_TEST)]
+pub(crate) fn register_test_exporter(phys: ExporterPhys) {
+    kernel::warn_on!(!TEST_EXPORTER.populate(phys));
+}
+
 /// The exporter's physical range for `attach`, as its `iommufd` hook gives it (C's
 /// `vfio_pci_dma_buf_iommufd_map` and the test command's mock). Called with the buffer's
 /// reservation lock held and the attachment pinned.
@@ -117,7 +135,7 @@ unsafe extern "C" fn invalidate_mappings(attach: *mut bindings::dma_buf_attachme
 /// `EOPNOTSUPP` for an exporter without such a range; `ENODEV` if it is revoked.
 fn exporter_phys(attach: *mut bindings::dma_buf_attachment) -> Result<(u64, usize)> {
     #[cfg(CONFIG_IOMMUFD_TEST)]
-    if let Some(r) = crate::selftest::dmabuf::phys(attach) {
+    if let Some(r) = TEST_EXPORTER.as_ref().and_then(|phys| phys(attach)) {
         return r;
     }
     if !cfg!(CONFIG_VFIO_PCI_DMABUF) {
@@ -132,8 +150,8 @@ fn exporter_phys(attach: *mut bindings::dma_buf_attachment) -> Result<(u64, usiz
 ///
 /// vfio-pci links against iommufd, so iommufd cannot link against vfio-pci: the function
 /// is looked up by name while used (C's `symbol_get()`), which holds vfio-pci meanwhile.
-/// Not yet exercised by the tests: the configs lack `CONFIG_PCI_P2PDMA`, which vfio-pci's
-/// dma-buf export needs.
+/// Exercised end to end by `iommufd_rs_vfio`'s `p2p_dmabuf` (one edu's DMA into another's
+/// BAR).
 ///
 /// # Errors
 ///

@@ -201,11 +201,18 @@ impl PinSource for Pinner<'_> {
     }
 }
 
+/// The bytes of temporary memory a pinning batch may use (C's `iommufd_test_memory_limit`):
+/// 64 KiB. The test driver lowers it (`IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT`) to force
+/// batches to split; it is read once per batch.
+#[cfg(CONFIG_IOMMUFD_TEST)]
+pub(crate) static TEMP_MEMORY_LIMIT: kernel::sync::atomic::Atomic<u32> =
+    kernel::sync::atomic::Atomic::new(65536);
+
 /// Pages one pinning batch may hold: its array of page pointers stays within the temporary
-/// memory limit (64 KiB; tests lower it to force many batches).
+/// memory limit.
 fn batch_pages() -> usize {
     #[cfg(CONFIG_IOMMUFD_TEST)]
-    let limit = crate::selftest::TEMP_MEMORY_LIMIT.load(kernel::sync::atomic::Relaxed) as usize;
+    let limit = TEMP_MEMORY_LIMIT.load(kernel::sync::atomic::Relaxed) as usize;
     #[cfg(not(CONFIG_IOMMUFD_TEST))]
     let limit = 65536usize;
     (limit / core::mem::size_of::<usize>()).max(1)

@@ -124,7 +124,7 @@ unsafe fn mock_of<'a>(dmabuf: *mut bindings::dma_buf) -> Option<&'a MockBuf> {
 /// # Errors
 ///
 /// `ENODEV` if the buffer is revoked.
-pub(crate) fn phys(attach: *mut bindings::dma_buf_attachment) -> Option<Result<(u64, usize)>> {
+pub(super) fn phys(attach: *mut bindings::dma_buf_attachment) -> Option<Result<(u64, usize)>> {
     // SAFETY: The caller passes a valid attachment, whose buffer is valid.
     let buf = unsafe { mock_of((*attach).dmabuf) }?;
     if buf.revoked.load(Ordering::Relaxed) {
