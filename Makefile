@@ -5,8 +5,9 @@
 #   make run     build, boot QEMU and show the module at work, ioctl by ioctl
 #   make check   debug kernel (KASAN, lockdep, kmemleak...), every test suite, TAP;
 #                the last line is "N passed, N failed"
-#   make vm VM_CMD='...' [VM_FILES='...'] [VM_IOMMU=intel|amd]
+#   make vm VM_CMD='...' [VM_FILES='...'] [VM_IOMMU=intel|amd] [VM_QEMU_ARGS='...']
 #                run any command in the guest, with iommufd.ko loaded
+#   make shell   an interactive shell in the same guest; exit powers it off
 #   make bench   the Rust iommufd against the tree's C one: same tree, config, VM
 #
 # Variables: ARCH (x86_64, or arm64: QEMU's virt board with SMMUv3 and GICv3),
@@ -22,12 +23,12 @@ export ARCH CACHE KERNEL_SRC JOBS PAGES IMPL
 
 S := scripts
 
-.PHONY: all help setup build run check vm bench clean
+.PHONY: all help setup build run check vm shell bench clean
 
 all: help
 
 help:
-	@sed -n '3,17p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@bash $(S)/host-setup.sh
@@ -50,6 +51,11 @@ verbatim = $(1)='$(subst ','\'',$(value $(1)))'
 vm: setup
 	@out=$$(FLAVOUR=debug bash $(S)/build.sh | tail -n1) && \
 		$(call verbatim,VM_CMD) $(call verbatim,VM_FILES) $(call verbatim,VM_QEMU_ARGS) \
+		bash $(S)/vm.sh "$$out"
+
+shell: setup
+	@out=$$(FLAVOUR=debug bash $(S)/build.sh | tail -n1) && \
+		$(call verbatim,VM_FILES) $(call verbatim,VM_QEMU_ARGS) VM_SHELL=1 \
 		bash $(S)/vm.sh "$$out"
 
 bench: setup

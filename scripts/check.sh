@@ -118,6 +118,7 @@ host=$results/host.tap
 	t exports-checked-against-c-headers bash -c \
 		"! grep -rn '^#\[no_mangle\]' '$repo/drivers/iommu/iommufd' --include='*.rs'"
 	t make-vm-passes-command-verbatim "$here/vm_verbatim_check.sh"
+	t make-shell-answers "$here/shell_check.sh"
 	t logscan-flags-splats "$here/logscan_selftest.sh" flags
 	t logscan-passes-clean-log "$here/logscan_selftest.sh" clean
 	echo "1..$n"

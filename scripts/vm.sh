@@ -15,6 +15,9 @@
 #   VM_KMEMLEAK  1: after the command, scan for leaks and print the report to the log
 #   VM_QEMU_ARGS extra QEMU arguments, split on blanks, appended to the command line
 #                (e.g. "-device edu" for a second edu; devices sit behind the IOMMU)
+#   VM_SHELL     1: instead of VM_CMD, an interactive shell on this terminal (the second
+#                serial port, on stdin and stdout), set up the same way; exit or Ctrl-D
+#                powers the guest off. The kernel log still goes to VM_LOG (and dmesg).
 #   ARCH         x86_64 (default) or arm64
 #   CACHE        the build cache (default ~/.cache/iommufd-rs): arm64's busybox is
 #                in its sysroot-arm64 (scripts/fetch-sysroot.sh)
@@ -87,6 +90,8 @@ x86_64) echo /dev/ttyS1 ;;
 arm64) echo /dev/ttyAMA1 ;;
 esac >"$root/work/.vm_tty"
 echo "${VM_KMEMLEAK:-0}" >"$root/work/.vm_kmemleak"
+VM_SHELL=${VM_SHELL:-0}
+echo "$VM_SHELL" >"$root/work/.vm_shell"
 
 cat >"$root/init" <<'INIT'
 #!/bin/busybox sh
@@ -107,10 +112,20 @@ while read -r m params; do
 	insmod /lib/modules/$m $params || echo "insmod $m failed"
 done </lib/modules/order
 cd /work
-echo "@@VM-START@@"
-/bin/sh -c "$(cat /work/.vm_cmd)"
-rc=$?
-echo "@@VM-EXIT $rc@@"
+if [ "$(cat /work/.vm_shell)" = 1 ]; then
+	tty=$(cat /work/.vm_tty)
+	echo "iommufd shell: iommufd.ko loaded, debugfs at /sys/kernel/debug; the kernel log: dmesg"
+	echo "iommufd shell: exit (or Ctrl-D) powers the guest off"
+	# A session of its own, whose controlling terminal is the serial port: job control
+	# and Ctrl-C work.
+	setsid sh -c "exec /bin/sh -i <$tty >$tty 2>&1"
+	echo "@@VM-EXIT 0@@"
+else
+	echo "@@VM-START@@"
+	/bin/sh -c "$(cat /work/.vm_cmd)"
+	rc=$?
+	echo "@@VM-EXIT $rc@@"
+fi
 if [ "$(cat /work/.vm_kmemleak)" = 1 ] && [ -w /sys/kernel/debug/kmemleak ]; then
 	# Objects younger than 5 s are never reported: let them age, then scan twice.
 	sleep 6
@@ -167,6 +182,16 @@ esac
 output=$work/output.log
 : >"$output"
 rc=0
+if [ "$VM_SHELL" = 1 ]; then
+	# The shell's port on this terminal (Ctrl-C goes to the guest), no time limit.
+	"${qemu[@]}" -accel tcg -smp 2 -m "$VM_MEM" \
+		-nographic -no-reboot -monitor none \
+		-kernel "$kernel" -initrd "$work/initrd.gz" -append "$append" \
+		-device edu "${qemu_extra[@]}" \
+		-serial "file:$VM_LOG" -chardev stdio,id=shell,signal=off -serial chardev:shell \
+		2>"$work/qemu.log" || { log "qemu failed ($?)"; cat "$work/qemu.log" >&2; exit 125; }
+	exit 0
+fi
 timeout --foreground -k 5 "$VM_TIMEOUT" "${qemu[@]}" -accel tcg -smp 2 -m "$VM_MEM" \
 	-nographic -no-reboot -monitor none \
 	-kernel "$kernel" -initrd "$work/initrd.gz" -append "$append" \
