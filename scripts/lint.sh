@@ -4,7 +4,7 @@
 # lint.sh OUT clippy|rustfmt: the project's Rust must be lint-clean and rustfmt'ed.
 #
 # clippy:  recompiles the module's crate (iommufd.ko) with the kernel's Rust lints and
-#          clippy (CLIPPY=1); any warning or error fails. The built-in iova_bitmap is
+#          clippy (CLIPPY=1), and relinks the module; any warning or error fails. The built-in iova_bitmap is
 #          linted whenever it is compiled (build.sh always passes CLIPPY=1); it is not
 #          recompiled here, which would force a relink of vmlinux.
 # rustfmt: every .rs file of the project must be formatted with the kernel's
@@ -23,6 +23,9 @@ clippy)
 	if echo "$log" | grep -E -A12 '^(warning|error)'; then
 		exit 1
 	fi
+	# Relink the module from the object just rebuilt, so that the next build (make vm
+	# after make check) finds nothing to do.
+	make -s -C "$src" O="$out" ARCH="${ARCH:-x86_64}" LLVM=-19 CLIPPY=1 -j"$(nproc)" modules >/dev/null
 	echo "$log" | grep -c CLIPPY
 	;;
 rustfmt)

@@ -11,7 +11,8 @@
 #   VM_TIMEOUT   seconds before the guest is declared hung (default 600)
 #   VM_MEM       guest memory (default 2G; 4G for a kernel with 64 KiB pages, whose
 #                huge pages are 512 MiB)
-#   VM_LOG       where to keep the guest's kernel log (default OUT/vm-console.log)
+#   VM_LOG       where to keep the guest's kernel log (default OUT/vm-console.log, or
+#                OUT/vm-console-PID.log while another guest of the same build writes that)
 #   VM_KMEMLEAK  1: after the command, scan for leaks and print the report to the log
 #   VM_QEMU_ARGS extra QEMU arguments, split on blanks, appended to the command line
 #                (e.g. "-device edu" for a second edu; devices sit behind the IOMMU)
@@ -41,7 +42,15 @@ VM_TIMEOUT=${VM_TIMEOUT:-600}
 mem=2G
 grep -q '^CONFIG_ARM64_64K_PAGES=y' "$out/.config" 2>/dev/null && mem=4G
 VM_MEM=${VM_MEM:-$mem}
-VM_LOG=${VM_LOG:-$out/vm-console.log}
+if [ -z "${VM_LOG:-}" ]; then
+	# OUT/vm-console.log, unless another guest of this build is writing it.
+	VM_LOG=$out/vm-console.log
+	exec 9>>"$VM_LOG.lock"
+	if ! flock -n 9; then
+		VM_LOG=$out/vm-console-$$.log
+		printf '[vm] %s\n' "another guest writes $out/vm-console.log: this one's kernel log is $VM_LOG" >&2
+	fi
+fi
 VM_CMD=${VM_CMD:-true}
 read -r -a qemu_extra <<<"${VM_QEMU_ARGS:-}"
 log() { printf '[vm] %s\n' "$*" >&2; }
