@@ -47,14 +47,16 @@ check: setup
 # so these are not exported but passed from their unexpanded value, single-quoted.
 unexport VM_CMD VM_FILES VM_QEMU_ARGS
 verbatim = $(1)='$(subst ','\'',$(value $(1)))'
+# The debug kernel's build folder, built if anything changed.
+debug_build = out=$$(FLAVOUR=debug bash $(S)/build.sh | tail -n1)
 
 vm: setup
-	@out=$$(FLAVOUR=debug bash $(S)/build.sh | tail -n1) && \
+	@$(debug_build) && \
 		$(call verbatim,VM_CMD) $(call verbatim,VM_FILES) $(call verbatim,VM_QEMU_ARGS) \
 		bash $(S)/vm.sh "$$out"
 
 shell: setup
-	@out=$$(FLAVOUR=debug bash $(S)/build.sh | tail -n1) && \
+	@$(debug_build) && \
 		$(call verbatim,VM_FILES) $(call verbatim,VM_QEMU_ARGS) VM_SHELL=1 \
 		bash $(S)/vm.sh "$$out"
 

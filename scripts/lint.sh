@@ -4,7 +4,8 @@
 # lint.sh OUT clippy|rustfmt: the project's Rust must be lint-clean and rustfmt'ed.
 #
 # clippy:  recompiles the module's crate (iommufd.ko) with the kernel's Rust lints and
-#          clippy (CLIPPY=1), and relinks the module; any warning or error fails. The built-in iova_bitmap is
+#          clippy (CLIPPY=1), and relinks the module; any warning or error fails. The
+#          built-in iova_bitmap is
 #          linted whenever it is compiled (build.sh always passes CLIPPY=1); it is not
 #          recompiled here, which would force a relink of vmlinux.
 # rustfmt: every .rs file of the project must be formatted with the kernel's

@@ -188,24 +188,22 @@ arm64)
 	;;
 esac
 
+# The machine, the same for a command and for a shell; the first serial port is the
+# kernel's console.
+qemu+=(-accel tcg -smp 2 -m "$VM_MEM" -nographic -no-reboot -monitor none
+	-kernel "$kernel" -initrd "$work/initrd.gz" -append "$append"
+	-device edu "${qemu_extra[@]}" -serial "file:$VM_LOG")
+if [ "$VM_SHELL" = 1 ]; then
+	# The shell's port on this terminal (Ctrl-C goes to the guest), no time limit.
+	"${qemu[@]}" -chardev stdio,id=shell,signal=off -serial chardev:shell 2>"$work/qemu.log" ||
+		{ log "qemu failed ($?)"; cat "$work/qemu.log" >&2; exit 125; }
+	exit 0
+fi
 output=$work/output.log
 : >"$output"
 rc=0
-if [ "$VM_SHELL" = 1 ]; then
-	# The shell's port on this terminal (Ctrl-C goes to the guest), no time limit.
-	"${qemu[@]}" -accel tcg -smp 2 -m "$VM_MEM" \
-		-nographic -no-reboot -monitor none \
-		-kernel "$kernel" -initrd "$work/initrd.gz" -append "$append" \
-		-device edu "${qemu_extra[@]}" \
-		-serial "file:$VM_LOG" -chardev stdio,id=shell,signal=off -serial chardev:shell \
-		2>"$work/qemu.log" || { log "qemu failed ($?)"; cat "$work/qemu.log" >&2; exit 125; }
-	exit 0
-fi
-timeout --foreground -k 5 "$VM_TIMEOUT" "${qemu[@]}" -accel tcg -smp 2 -m "$VM_MEM" \
-	-nographic -no-reboot -monitor none \
-	-kernel "$kernel" -initrd "$work/initrd.gz" -append "$append" \
-	-device edu "${qemu_extra[@]}" \
-	-serial "file:$VM_LOG" -serial "file:$output" </dev/null >"$work/qemu.log" 2>&1 || rc=$?
+timeout --foreground -k 5 "$VM_TIMEOUT" "${qemu[@]}" -serial "file:$output" \
+	</dev/null >"$work/qemu.log" 2>&1 || rc=$?
 
 # Print what the command printed (between the markers).
 tr -d '\r' <"$output" >"$output.txt" && mv "$output.txt" "$output"
