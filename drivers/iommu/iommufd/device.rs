@@ -24,16 +24,3 @@ pub(crate) fn raw(dev: &Device) -> *mut bindings::device {
     // `Device` wraps `struct device` transparently.
     ptr.cast_mut().cast::<bindings::device>()
 }
-
-/// The IOMMU instance that translates for `dev`, null if none.
-pub(crate) fn iommu_dev(dev: &Device) -> *mut bindings::iommu_device {
-    // SAFETY: `dev` is valid; a device without IOMMU has no `dev->iommu`.
-    unsafe {
-        let param = (*raw(dev)).iommu;
-        if param.is_null() {
-            core::ptr::null_mut()
-        } else {
-            (*param).iommu_dev
-        }
-    }
-}

@@ -9,6 +9,18 @@
 //! back to the Rust object that owns it, so that a call from the driver that names the
 //! structure (`iommufd_hw_queue_depend`, `iommufd_viommu_report_event`, ...) finds its
 //! object without a lookup.
+//!
+//! This is the module's C-ABI edge with IOMMU drivers: each structure has its file, which
+//! fills the core part and calls the driver's operations on it, and the layers hold the
+//! safe types of those files:
+//!
+//! - [`viommu`]: `struct iommufd_viommu` and the driver's `struct iommufd_viommu_ops`;
+//! - [`vdevice`]: `struct iommufd_vdevice`;
+//! - [`hw_queue`]: `struct iommufd_hw_queue`.
+
+pub(crate) mod hw_queue;
+pub(crate) mod vdevice;
+pub(crate) mod viommu;
 
 use core::{alloc::Layout, marker::PhantomData, ptr::NonNull};
 use kernel::{
@@ -18,6 +30,7 @@ use kernel::{
         Allocator, NumaNode,
     },
     prelude::*,
+    sync::Arc,
 };
 
 /// Room before the driver's structure, for the back-pointer: a cache line, so the
@@ -49,7 +62,7 @@ impl<T, O> DriverStruct<T, O> {
     /// # Errors
     ///
     /// `EOPNOTSUPP` (a driver bug, warned about) if `size` is smaller than `T`; `ENOMEM`.
-    pub(crate) fn alloc(size: usize) -> Result<Self> {
+    fn alloc(size: usize) -> Result<Self> {
         if size < core::mem::size_of::<T>() {
             kernel::warn_on!(true);
             return Err(EOPNOTSUPP);
@@ -68,18 +81,18 @@ impl<T, O> DriverStruct<T, O> {
     }
 
     /// The structure, for the driver.
-    pub(crate) fn as_raw(&self) -> *mut T {
+    fn as_raw(&self) -> *mut T {
         self.ptr.as_ptr()
     }
 
     /// The core part.
-    pub(crate) fn raw(&self) -> &T {
+    fn raw(&self) -> &T {
         // SAFETY: Valid while owned (type invariant).
         unsafe { self.ptr.as_ref() }
     }
 
     /// The core part, to fill before the driver sees it.
-    pub(crate) fn raw_mut(&mut self) -> &mut T {
+    fn raw_mut(&mut self) -> &mut T {
         // SAFETY: Valid while owned (type invariant); `&mut self` is exclusive.
         unsafe { self.ptr.as_mut() }
     }
@@ -96,7 +109,7 @@ impl<T, O> DriverStruct<T, O> {
     /// # Safety
     ///
     /// `owner` owns this structure (as a field) and stays at its address while it lives.
-    pub(crate) unsafe fn set_owner(&self, owner: *const O) {
+    unsafe fn set_owner(&self, owner: *const O) {
         // SAFETY: The slot is ours (type invariant).
         unsafe { *self.back_pointer() = owner };
     }
@@ -107,7 +120,7 @@ impl<T, O> DriverStruct<T, O> {
     ///
     /// `raw` is the structure of a live `DriverStruct<T, O>` whose owner was set, and the
     /// owner stays alive for `'a`.
-    pub(crate) unsafe fn owner_of<'a>(raw: *const T) -> &'a O {
+    unsafe fn owner_of<'a>(raw: *const T) -> &'a O {
         // SAFETY: By the caller's guarantee the back-pointer holds the live owner.
         unsafe { &**raw.cast::<u8>().sub(HEADER).cast::<*const O>() }
     }
@@ -123,4 +136,24 @@ impl<T, O> Drop for DriverStruct<T, O> {
             )
         };
     }
+}
+
+/// An object that owns a driver structure as one of its fields, and is found from it.
+///
+/// # Safety
+///
+/// [`Owner::driver_struct`] returns a field of `self` that is never moved out of it.
+pub(crate) unsafe trait Owner<T>: Sized {
+    /// The driver structure `self` owns.
+    fn driver_struct(&self) -> &DriverStruct<T, Self>;
+}
+
+/// Records `owner`, which an [`Arc`] keeps at its address, as the object its driver
+/// structure belongs to, before the driver sees the structure (the driver's calls that
+/// name it find `owner`).
+pub(crate) fn set_owner<T, O: Owner<T>>(owner: &Arc<O>) {
+    let owner: &O = owner;
+    // SAFETY: The structure is a field of `owner` (`Owner`), which the `Arc` keeps at this
+    // address until it is dropped, with the field.
+    unsafe { owner.driver_struct().set_owner(owner) };
 }

@@ -16,34 +16,19 @@
 //! id stays taken, and destroying it fails with `ENOENT`, until the file is closed.
 
 use kernel::{
-    bindings, new_mutex,
+    new_mutex,
     prelude::*,
     sync::{Arc, Mutex},
 };
 
 use crate::{
     device::idev::IDevice,
-    driver::DriverStruct,
+    driver::vdevice::DriverVdevice,
     object::{ObjRef, ObjectHeader},
     pagetable::viommu::Viommu,
     uapi,
     ucmd::UCmd,
 };
-
-/// The vDEVICE structure, C's `struct iommufd_vdevice`, at the start of the driver's own
-/// if it has one (`vdevice_size`); the driver's `destroy` runs before it is freed.
-struct DriverVdevice(DriverStruct<bindings::iommufd_vdevice, VDevice>);
-
-impl DriverVdevice {
-    /// Runs the driver's `destroy`, once.
-    fn destroy(&mut self) {
-        if let Some(destroy) = self.0.raw_mut().destroy.take() {
-            // SAFETY: The driver set up the structure (it set `destroy`); it is destroyed
-            // once, before it is freed.
-            unsafe { destroy(self.0.as_raw()) };
-        }
-    }
-}
 
 /// A vDEVICE.
 pub(crate) struct VDevice {
@@ -52,7 +37,7 @@ pub(crate) struct VDevice {
     id: u32,
     /// The structure drivers see (`viommu`, `idev`, `virt_id` filled), listed in the
     /// vIOMMU's `vdevs` once the driver accepted it.
-    drv: DriverVdevice,
+    pub(crate) drv: DriverVdevice,
     /// The vIOMMU it is a device of.
     viommu: ObjRef<Viommu>,
     /// The device, which `drv.idev` names.
@@ -68,7 +53,7 @@ impl Drop for VDevice {
         // As C: the driver lets go first, then the vIOMMU forgets the vDEVICE, then the
         // device's slot is freed.
         self.drv.destroy();
-        self.viommu.forget_vdev(self.virt_id, self.drv.0.as_raw());
+        self.viommu.drv.forget_vdev(self.virt_id, &self.drv);
         self.idev.clear_vdev(self.id);
     }
 }
@@ -89,49 +74,32 @@ pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::VdeviceAlloc) -> Result {
     let objects = &ucmd.ctx.objects;
     let viommu = objects.get::<Viommu>(cmd.viommu_id)?;
     let idev = objects.get::<IDevice>(cmd.dev_id)?;
-    if viommu.iommu_dev() != crate::device::iommu_dev(&idev.dev) {
+    if !viommu.serves(&idev.dev) {
         return Err(EINVAL);
     }
-    let core_size = core::mem::size_of::<bindings::iommufd_vdevice>();
-    let (size, init) = match viommu.vdevice_ops() {
-        (0, init) => (core_size, init),
-        (size, Some(init)) if size >= core_size => (size, Some(init)),
-        _ => {
-            // A driver bug: a structure smaller than the core's, or no `vdevice_init`.
-            kernel::warn_on!(true);
-            return Err(EOPNOTSUPP);
-        }
-    };
+    let size = DriverVdevice::size(&viommu.drv)?;
     let virt_id = cmd.virt_id;
     let reservation = objects.reserve()?;
     let id = reservation.id();
     // Claims the device's slot, or fails with `EEXIST`; released if anything below fails
     // (by the vDEVICE's drop once it exists).
     idev.claim_vdev(id)?;
-    let drv = DriverStruct::<bindings::iommufd_vdevice, VDevice>::alloc(size).and_then(|d| {
-        viommu.reserve_vdev(virt_id)?;
+    let drv = DriverVdevice::alloc(&viommu.drv, size, idev.arc(), id, virt_id).and_then(|d| {
+        viommu.drv.reserve_vdev(virt_id)?;
         Ok(d)
     });
-    let mut drv = match drv {
+    let drv = match drv {
         Ok(drv) => drv,
         Err(e) => {
             idev.clear_vdev(id);
             return Err(e);
         }
     };
-    {
-        let core = drv.raw_mut();
-        core.obj.type_ = bindings::iommufd_object_type_IOMMUFD_OBJ_VDEVICE;
-        core.obj.id = id;
-        core.viommu = viommu.drv.as_raw();
-        core.idev = crate::kapi::device::handle_of(idev.arc());
-        core.virt_id = virt_id;
-    }
     let vdev = Arc::new(
         VDevice {
             header: ObjectHeader::new(),
             id,
-            drv: DriverVdevice(drv),
+            drv,
             viommu: viommu.clone(),
             idev: idev.arc().clone(),
             virt_id,
@@ -141,15 +109,10 @@ pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::VdeviceAlloc) -> Result {
     // On failure the `VDevice` is dropped, which releases the virtual ID and the device's
     // slot.
     let vdev = vdev?;
-    // SAFETY: The structure is a field of the `VDevice`, which the `Arc` keeps at this
-    // address.
-    unsafe { vdev.drv.0.set_owner(core::ptr::from_ref::<VDevice>(&vdev)) };
-    if let Some(init) = init {
-        // SAFETY: The core part is filled and the vIOMMU initialised; on failure the drop
-        // of `vdev` runs what the driver set up to undo (`destroy`).
-        kernel::error::to_result(unsafe { init(vdev.drv.0.as_raw()) })?;
-    }
-    viommu.store_vdev(virt_id, vdev.drv.0.as_raw());
+    crate::driver::set_owner(&vdev);
+    // On failure the drop of `vdev` runs what the driver set up to undo (`destroy`).
+    vdev.drv.init()?;
+    viommu.drv.store_vdev(virt_id, &vdev.drv);
     cmd.out_vdevice_id = id;
     let prepared = reservation.prepare(vdev)?;
     ucmd.respond(cmd)?;
@@ -162,16 +125,6 @@ impl VDevice {
     /// Whether this is the vDEVICE of `idev`.
     pub(crate) fn is_of(&self, idev: &IDevice) -> bool {
         core::ptr::eq(&*self.idev, idev)
-    }
-
-    /// The vDEVICE whose driver structure is `raw`.
-    ///
-    /// # Safety
-    ///
-    /// `raw` is the driver structure of a live [`VDevice`], alive for `'a`.
-    pub(crate) unsafe fn from_raw<'a>(raw: *const bindings::iommufd_vdevice) -> &'a VDevice {
-        // SAFETY: By the caller's guarantee.
-        unsafe { DriverStruct::owner_of(raw) }
     }
 }
 

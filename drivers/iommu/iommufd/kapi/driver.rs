@@ -18,9 +18,8 @@ use kernel::{
 
 use crate::{
     ctx::IommufdCtx,
-    device::vdevice::VDevice,
+    driver::{hw_queue::DriverHwQueue, vdevice::DriverVdevice, viommu::DriverViommu},
     object::{ObjectHeader, ObjectType},
-    pagetable::{hw_queue::HwQueue, viommu::Viommu},
 };
 
 /// The header of the object whose driver structure starts with `obj`; `None` for a type
@@ -35,13 +34,13 @@ unsafe fn header_of<'a>(obj: *mut bindings::iommufd_object) -> Option<&'a Object
     unsafe {
         match (*obj).type_ {
             bindings::iommufd_object_type_IOMMUFD_OBJ_VIOMMU => {
-                Some(Viommu::from_raw(obj.cast()).header())
+                Some(DriverViommu::owner(obj.cast()).header())
             }
             bindings::iommufd_object_type_IOMMUFD_OBJ_VDEVICE => {
-                Some(VDevice::from_raw(obj.cast()).header())
+                Some(DriverVdevice::owner(obj.cast()).header())
             }
             bindings::iommufd_object_type_IOMMUFD_OBJ_HW_QUEUE => {
-                Some(HwQueue::from_raw(obj.cast()).header())
+                Some(DriverHwQueue::owner(obj.cast()).header())
             }
             _ => None,
         }
@@ -163,7 +162,7 @@ unsafe extern "C" fn report_event(
     // SAFETY: By the caller's guarantee.
     let (viommu, data) = unsafe {
         (
-            Viommu::from_raw(viommu),
+            DriverViommu::owner(viommu),
             core::slice::from_raw_parts(event_data.cast::<u8>(), data_len),
         )
     };

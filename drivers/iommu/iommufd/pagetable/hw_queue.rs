@@ -9,7 +9,8 @@
 //! the driver (`hw_queue_init_phys`). The pins lock their areas: unmapping them fails with
 //! `EBUSY` while the queue exists, so the hardware never reads freed memory.
 //!
-//! The driver's structure starts with C's `struct iommufd_hw_queue` ([`crate::driver`]);
+//! The driver's structure starts with C's `struct iommufd_hw_queue`
+//! ([`crate::driver::hw_queue`]);
 //! a driver may make one queue depend on another (`iommufd_hw_queue_depend()`, through the
 //! driver core to [`crate::kapi::driver`]), which then cannot be destroyed first (`EBUSY`).
 //!
@@ -18,32 +19,17 @@
 //! A queue holds its vIOMMU as a user. On destruction the driver's `destroy` runs, then
 //! the pages are unpinned and the internal access destroyed, then the vIOMMU's user goes.
 
-use kernel::{bindings, page::PAGE_SIZE, prelude::*, sync::Arc};
+use kernel::{page::PAGE_SIZE, prelude::*, sync::Arc};
 
 use crate::{
     ctx::CtxRef,
     device::access::Access,
-    driver::DriverStruct,
+    driver::hw_queue::DriverHwQueue,
     object::{ObjRef, ObjectHeader},
     pagetable::viommu::Viommu,
     uapi,
     ucmd::UCmd,
 };
-
-/// The driver's HW queue structure, which starts with C's `struct iommufd_hw_queue`.
-struct DriverHwQueue(DriverStruct<bindings::iommufd_hw_queue, HwQueue>);
-
-impl DriverHwQueue {
-    /// Runs the driver's `destroy`, once.
-    fn destroy(&mut self) {
-        let raw = self.0.raw_mut();
-        if let Some(destroy) = raw.destroy.take() {
-            // SAFETY: The driver set up the structure (it set `destroy`); it is destroyed
-            // once, before it is freed.
-            unsafe { destroy(self.0.as_raw()) };
-        }
-    }
-}
 
 /// The pinned guest memory of a queue, through an internal access.
 struct Pinned {
@@ -64,7 +50,7 @@ impl Drop for Pinned {
 pub(crate) struct HwQueue {
     header: ObjectHeader,
     /// The driver's structure (its `destroy` runs first, see `Drop`).
-    drv: DriverHwQueue,
+    pub(crate) drv: DriverHwQueue,
     /// The pinned queue memory (released after the driver let go of it).
     _pinned: Pinned,
     /// The vIOMMU (dropped last).
@@ -78,18 +64,6 @@ impl Drop for HwQueue {
         // The hardware stops using the memory before it is unpinned (by the fields' drops,
         // in declaration order).
         self.drv.destroy();
-    }
-}
-
-impl HwQueue {
-    /// The queue whose driver structure is `raw`.
-    ///
-    /// # Safety
-    ///
-    /// `raw` is the driver structure of a live [`HwQueue`], alive for `'a`.
-    pub(crate) unsafe fn from_raw<'a>(raw: *const bindings::iommufd_hw_queue) -> &'a HwQueue {
-        // SAFETY: By the caller's guarantee.
-        unsafe { DriverStruct::owner_of(raw) }
     }
 }
 
@@ -164,46 +138,29 @@ pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::HwQueueAlloc) -> Result {
         .checked_add(cmd.length - 1)
         .ok_or(EOVERFLOW)?;
     let viommu = ucmd.ctx.objects.get::<Viommu>(cmd.viommu_id)?;
-    let ops = viommu.drv.ops().ok_or(EOPNOTSUPP)?;
-    let (Some(get_size), Some(init)) = (ops.get_hw_queue_size, ops.hw_queue_init_phys) else {
-        return Err(EOPNOTSUPP);
-    };
-    // SAFETY: The vIOMMU is initialised.
-    let size = unsafe { get_size(viommu.drv.as_raw(), cmd.type_) };
-    if size == 0 {
-        return Err(EOPNOTSUPP);
-    }
+    // As C, the driver is asked for the structure's size before the memory is pinned.
+    let size = viommu.drv.hw_queue_size(cmd.type_)?;
     let reservation = ucmd.ctx.objects.reserve()?;
-    let mut drv = DriverStruct::<bindings::iommufd_hw_queue, HwQueue>::alloc(size)?;
+    let drv = DriverHwQueue::alloc(
+        &viommu.drv,
+        size,
+        cmd.type_,
+        reservation.id(),
+        cmd.nesting_parent_iova,
+        cmd.length as usize,
+    )?;
     let (pinned, base_pa) = pin_phys(ucmd, &viommu, cmd.nesting_parent_iova, cmd.length)?;
-    {
-        let core = drv.raw_mut();
-        core.obj.type_ = bindings::iommufd_object_type_IOMMUFD_OBJ_HW_QUEUE;
-        core.obj.id = reservation.id();
-        core.viommu = viommu.drv.as_raw();
-        core.type_ = cmd.type_;
-        core.length = cmd.length as usize;
-        core.base_addr = cmd.nesting_parent_iova;
-    }
     let queue = Arc::new(
         HwQueue {
             header: ObjectHeader::new(),
-            drv: DriverHwQueue(drv),
+            drv,
             _pinned: pinned,
             _viommu: viommu.clone(),
         },
         GFP_KERNEL_ACCOUNT,
     )?;
-    // SAFETY: The structure is a field of the queue, which the `Arc` keeps at this
-    // address.
-    unsafe {
-        queue
-            .drv
-            .0
-            .set_owner(core::ptr::from_ref::<HwQueue>(&queue))
-    };
-    // SAFETY: The queue's core part is filled; the driver sets `destroy` on success.
-    kernel::error::to_result(unsafe { init(queue.drv.0.as_raw(), cmd.index, base_pa) })?;
+    crate::driver::set_owner(&queue);
+    queue.drv.init(cmd.index, base_pa)?;
     cmd.out_hw_queue_id = reservation.id();
     let prepared = reservation.prepare(queue)?;
     ucmd.respond(cmd)?;

@@ -153,7 +153,7 @@ pub(super) fn alloc_on_viommu(
     viommu: ObjRef<Viommu>,
     data: Option<UserData>,
 ) -> Result {
-    if viommu.iommu_dev() != crate::device::iommu_dev(&idev.dev) {
+    if !viommu.serves(&idev.dev) {
         return Err(EINVAL);
     }
     let flags = cmd.flags;

@@ -13,12 +13,12 @@
 //!
 //! # Lifetime
 //!
-//! A queue holds its vIOMMU as a user; the vIOMMU lists it (by address) until the queue
+//! A queue holds its vIOMMU as a user; the vIOMMU lists its [`Events`] until the queue
 //! is dropped. Its file is a user of it ([`super::eventq::QueueFile`]).
 //!
 //! # Locking
 //!
-//! `Viommu::veventqs` (a mutex: lookup by type, registration) → `VEventq::state` (a
+//! `Viommu::veventqs` (a mutex: lookup by type, registration) → `Events::state` (a
 //! spinlock: reporting allocates nothing under it).
 
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -131,12 +131,9 @@ fn event_seq(event: &VEvent, state: &mut QueueState) {
     state.sequence = (state.sequence + 1) & i32::MAX as u32;
 }
 
-/// A vEVENTQ.
-#[pin_data(PinnedDrop)]
-pub(crate) struct VEventq {
-    header: ObjectHeader,
-    /// The vIOMMU whose events it queues.
-    viommu: ObjRef<Viommu>,
+/// The events of a vEVENTQ, which its vIOMMU lists so the driver's reports find them.
+#[pin_data]
+pub(crate) struct Events {
     /// The event type (`IOMMU_VEVENTQ_TYPE_*`).
     pub(crate) ty: u32,
     /// The most events it holds.
@@ -148,9 +145,19 @@ pub(crate) struct VEventq {
     wait: PollCondVar,
 }
 
+/// A vEVENTQ.
+#[pin_data(PinnedDrop)]
+pub(crate) struct VEventq {
+    header: ObjectHeader,
+    /// The vIOMMU whose events it queues.
+    viommu: ObjRef<Viommu>,
+    /// The queue, listed in the vIOMMU until the vEVENTQ is dropped.
+    events: Arc<Events>,
+}
+
 crate::object::object_type!(VEventq, VEventq);
 
-impl VEventq {
+impl Events {
     /// Queues an event with `data` (C's `iommufd_viommu_report_event` past the lookup).
     ///
     /// # Errors
@@ -189,6 +196,7 @@ impl FileIo for VEventq {
     /// Reads whole events into `w`, as `read(2)` on the queue's file: each is a header,
     /// then the event's data (none for the lost events header).
     fn read(&self, w: &mut UserSliceWriter, pos: i64) -> Result<usize> {
+        let this = &*self.events;
         const HDR: usize = core::mem::size_of::<kernel::uapi::iommufd_vevent_header>();
         let count = w.len();
         if pos != 0 {
@@ -199,7 +207,7 @@ impl FileIo for VEventq {
         }
         let mut done = 0;
         loop {
-            let mut state = self.state.lock();
+            let mut state = this.state.lock();
             let Some(event) = state.deliver.pop_front() else {
                 break;
             };
@@ -224,7 +232,7 @@ impl FileIo for VEventq {
             let r = w
                 .write(&crate::uapi::VEventHeader(hdr))
                 .and_then(|()| w.write_slice(&event.data));
-            let mut state = self.state.lock();
+            let mut state = this.state.lock();
             if let Err(e) = r {
                 // Back to the head of the queue, as if not read; the lost events header
                 // only if nothing came since (it must stay last).
@@ -251,8 +259,8 @@ impl FileIo for VEventq {
     }
 
     fn poll(&self, file: &File, table: PollTable<'_>) -> u32 {
-        table.register_wait(file, &self.wait);
-        if self.state.lock().deliver.is_empty() {
+        table.register_wait(file, &self.events.wait);
+        if self.events.state.lock().deliver.is_empty() {
             0
         } else {
             EPOLLIN | EPOLLRDNORM
@@ -267,7 +275,7 @@ static VEVENTQ_FOPS: AnonFileOps<Arc<QueueFile<VEventq>>> =
 #[pinned_drop]
 impl PinnedDrop for VEventq {
     fn drop(self: Pin<&mut Self>) {
-        self.viommu.forget_veventq(&self);
+        self.viommu.forget_veventq(&self.events);
     }
 }
 
@@ -293,10 +301,8 @@ pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::VeventqAlloc) -> Result {
     let lost = VEvent::new(true, KVec::new(), GFP_KERNEL_ACCOUNT)?;
     let reservation = ucmd.ctx.objects.reserve()?;
     let (ty, depth, held) = (cmd.type_, cmd.veventq_depth, viommu.clone());
-    let queue = Arc::pin_init(
-        pin_init!(VEventq {
-            header: ObjectHeader::new(),
-            viommu: held,
+    let events = Arc::pin_init(
+        pin_init!(Events {
             ty,
             depth,
             state <- new_spinlock!(QueueState {
@@ -309,8 +315,16 @@ pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::VeventqAlloc) -> Result {
         }),
         GFP_KERNEL_ACCOUNT,
     )?;
-    // Registered until the queue is dropped; `EEXIST` for a second queue of a type.
-    viommu.add_veventq(&queue)?;
+    let queue = Arc::pin_init(
+        pin_init!(VEventq {
+            header: ObjectHeader::new(),
+            viommu: held,
+            events,
+        }),
+        GFP_KERNEL_ACCOUNT,
+    )?;
+    // Listed until the queue is dropped; `EEXIST` for a second queue of a type.
+    viommu.add_veventq(&queue.events)?;
     eventq::publish(
         ucmd,
         reservation,
