@@ -117,6 +117,9 @@ host=$results/host.tap
 	# configurations whose header declares no such function).
 	t exports-checked-against-c-headers bash -c \
 		"! grep -rn '^#\[no_mangle\]' '$repo/drivers/iommu/iommufd' --include='*.rs'"
+	# Per part of the module, the lines that say `unsafe` and the uses of `bindings::`; a
+	# layer may have no more than scripts/layer-unsafe.allow says (going to 0).
+	t layer-unsafe-at-most-allowed "$here/unsafe_table.sh" "$repo"
 	t make-vm-passes-command-verbatim "$here/vm_verbatim_check.sh"
 	t make-shell-answers "$here/shell_check.sh"
 	t logscan-flags-splats "$here/logscan_selftest.sh" flags

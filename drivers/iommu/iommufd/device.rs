@@ -14,13 +14,3 @@ pub(crate) mod access;
 pub(crate) mod hw_info;
 pub(crate) mod idev;
 pub(crate) mod vdevice;
-
-use kernel::{bindings, device::Device};
-
-/// The C device behind `dev`, for the iommu core's calls that take one
-/// (`Device::as_raw` is the kernel crate's own).
-pub(crate) fn raw(dev: &Device) -> *mut bindings::device {
-    let ptr: *const Device = dev;
-    // `Device` wraps `struct device` transparently.
-    ptr.cast_mut().cast::<bindings::device>()
-}

@@ -60,7 +60,7 @@ pub(crate) enum Node {
 /// module) and every module using the API was unloaded.
 pub(crate) fn register_node(node: Node, misc: &MiscDeviceRegistration<IommufdCtx>) {
     if let Node::Iommu = node {
-        IOMMU_DEV.store(crate::device::raw(misc.device()), Ordering::Relaxed);
+        IOMMU_DEV.store(crate::kapi::raw_device(misc.device()), Ordering::Relaxed);
     }
     CTX_FOPS[node as usize].store(misc.fops() as usize, Relaxed);
 }
@@ -160,4 +160,12 @@ unsafe fn borrow_handle<T, H>(handle: *mut H) -> ManuallyDrop<Arc<T>> {
     // SAFETY: The `Arc` made here is never dropped, so the handle keeps its reference,
     // which the caller's guarantee keeps alive.
     ManuallyDrop::new(unsafe { from_handle(handle) })
+}
+
+/// The C device behind `dev`, for the C calls of the module's edge that take one (the
+/// kernel crate keeps `Device::as_raw` to itself).
+pub(crate) fn raw_device(dev: &Device) -> *mut bindings::device {
+    let ptr: *const Device = dev;
+    // `Device` wraps `struct device` transparently.
+    ptr.cast_mut().cast::<bindings::device>()
 }

@@ -307,3 +307,12 @@ pub(crate) mod option {
     /// `IOMMU_OPTION_OP_GET`.
     pub(crate) const OP_GET: u16 = uapi::iommufd_option_ops_IOMMU_OPTION_OP_GET as u16;
 }
+
+impl HwInfo {
+    /// The type of hardware information asked for (`in_data_type`, with
+    /// `IOMMU_HW_INFO_FLAG_INPUT_TYPE`).
+    pub(crate) fn in_data_type(&self) -> u32 {
+        // SAFETY: Both members of the union are a `u32`: any value is valid for either.
+        unsafe { self.__bindgen_anon_1.in_data_type }
+    }
+}

@@ -13,7 +13,9 @@
 //! Unknown ioctl numbers give `ENOTTY`. A fault on the user memory gives `EFAULT`.
 
 use kernel::{
+    fs::{File, LocalFile},
     prelude::*,
+    sync::aref::ARef,
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -37,6 +39,20 @@ pub(crate) struct UCmd<'a> {
 }
 
 impl UCmd<'_> {
+    /// The file of the user's descriptor `fd`, for keeping beyond the ioctl (and sharing
+    /// with other threads).
+    ///
+    /// # Errors
+    ///
+    /// `EBADF` if `fd` is not an open descriptor (a negative one included).
+    pub(crate) fn fget(&self, fd: i32) -> Result<ARef<File>> {
+        let file = LocalFile::fget(fd as u32).map_err(|_| EBADF)?;
+        // SAFETY: An ioctl of `/dev/iommu` runs under `fdget()` of its own file, not
+        // `fdget_pos()`, and takes no `fdget_pos` region itself, so none is active on this
+        // thread for `file`, which may then be shared with other threads.
+        Ok(unsafe { LocalFile::assume_no_fdget_pos(file) })
+    }
+
     /// Makes the ioctl return `value` on success (a new descriptor).
     pub(crate) fn set_return(&self, value: isize) {
         self.ret.set(value);

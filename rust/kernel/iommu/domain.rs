@@ -24,6 +24,8 @@ impl Prot {
     pub const WRITE: Prot = Prot(bindings::IOMMU_WRITE as i32);
     /// Accesses snoop the CPU caches (the domain enforces cache coherency).
     pub const CACHE: Prot = Prot(bindings::IOMMU_CACHE as i32);
+    /// The target is MMIO, not memory (an MSI doorbell, a device's BAR).
+    pub const MMIO: Prot = Prot(bindings::IOMMU_MMIO as i32);
 
     /// No access.
     pub const fn empty() -> Self {
@@ -306,13 +308,19 @@ impl Domain {
         self.raw().owner
     }
 
+    /// Whether the domain was allocated by the IOMMU driver of `dev`.
+    pub fn is_of_driver_of(&self, dev: &Device) -> bool {
+        device_ops(dev).is_some_and(|ops| core::ptr::eq(ops, self.owner()))
+    }
+
     /// The domain's operations, to compare with a driver's.
     pub fn ops(&self) -> *const bindings::iommu_domain_ops {
         self.raw().ops
     }
 
-    /// The domain's dirty tracking operations (null without dirty tracking).
-    pub fn dirty_ops(&self) -> *const bindings::iommu_dirty_ops {
+    /// The domain's dirty tracking operations (null without dirty tracking); see
+    /// [`super::dirty`].
+    pub(crate) fn dirty_ops(&self) -> *const bindings::iommu_dirty_ops {
         self.raw().dirty_ops
     }
 
@@ -593,10 +601,29 @@ pub fn device_hw_info(dev: &Device, data_type: u32) -> Result<Option<HwInfo>> {
     }))
 }
 
-/// Whether the IOMMU that translates for `dev` has the capability `cap` (`IOMMU_CAP_*`).
-pub fn device_capable(dev: &Device, cap: bindings::iommu_cap) -> bool {
+/// A capability of the IOMMU that translates for a device (`enum iommu_cap`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(transparent)]
+pub struct Cap(bindings::iommu_cap);
+
+impl Cap {
+    /// DMA is coherent with the CPU caches (`IOMMU_CAP_CACHE_COHERENCY`).
+    pub const CACHE_COHERENCY: Self = Self(bindings::iommu_cap_IOMMU_CAP_CACHE_COHERENCY);
+    /// Domains can be made to snoop the CPU caches for every DMA
+    /// (`IOMMU_CAP_ENFORCE_CACHE_COHERENCY`, see [`Domain::enforce_cache_coherency`]).
+    pub const ENFORCE_CACHE_COHERENCY: Self =
+        Self(bindings::iommu_cap_IOMMU_CAP_ENFORCE_CACHE_COHERENCY);
+    /// The IO page tables record which pages devices wrote
+    /// (`IOMMU_CAP_DIRTY_TRACKING`, see [`super::dirty`]).
+    pub const DIRTY_TRACKING: Self = Self(bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING);
+    /// The IOMMU supports PCI ATS for the device (`IOMMU_CAP_PCI_ATS_SUPPORTED`).
+    pub const PCI_ATS_SUPPORTED: Self = Self(bindings::iommu_cap_IOMMU_CAP_PCI_ATS_SUPPORTED);
+}
+
+/// Whether the IOMMU that translates for `dev` has the capability `cap`.
+pub fn device_capable(dev: &Device, cap: Cap) -> bool {
     // SAFETY: `dev` is valid for the call.
-    unsafe { bindings::device_iommu_capable(dev.as_raw(), cap) }
+    unsafe { bindings::device_iommu_capable(dev.as_raw(), cap.0) }
 }
 
 /// A region of IOVA that the IOMMU of a device reserves (`struct iommu_resv_region`).
@@ -608,6 +635,20 @@ pub struct ResvRegion {
     pub length: u64,
     /// What it is (`IOMMU_RESV_*`: direct mapped, reserved, hardware or software MSI).
     pub kind: bindings::iommu_resv_type,
+}
+
+impl ResvRegion {
+    /// A direct-mapped region devices may need (`IOMMU_RESV_DIRECT`).
+    pub const DIRECT: bindings::iommu_resv_type = bindings::iommu_resv_type_IOMMU_RESV_DIRECT;
+    /// A direct-mapped region the user may take over (`IOMMU_RESV_DIRECT_RELAXABLE`).
+    pub const DIRECT_RELAXABLE: bindings::iommu_resv_type =
+        bindings::iommu_resv_type_IOMMU_RESV_DIRECT_RELAXABLE;
+    /// A region the IOMMU does not translate (`IOMMU_RESV_RESERVED`).
+    pub const RESERVED: bindings::iommu_resv_type = bindings::iommu_resv_type_IOMMU_RESV_RESERVED;
+    /// The untranslated MSI window (`IOMMU_RESV_MSI`).
+    pub const MSI: bindings::iommu_resv_type = bindings::iommu_resv_type_IOMMU_RESV_MSI;
+    /// The window where MSI doorbells must be mapped (`IOMMU_RESV_SW_MSI`).
+    pub const SW_MSI: bindings::iommu_resv_type = bindings::iommu_resv_type_IOMMU_RESV_SW_MSI;
 }
 
 /// The reserved regions of the IOMMU that translates for `dev` (`iommu_get_resv_regions`).

@@ -4,8 +4,9 @@
 //! with the capabilities iommufd reports for every driver.
 
 use kernel::{
-    bindings,
-    iommu::domain::{device_capable, device_hw_info, device_max_pasids, device_pci_pasid_control},
+    iommu::domain::{
+        device_capable, device_hw_info, device_max_pasids, device_pci_pasid_control, Cap,
+    },
     prelude::*,
     uaccess::{UserPtr, UserSlice},
 };
@@ -33,8 +34,7 @@ pub(crate) fn get_hw_info(ucmd: &UCmd<'_>, cmd: &mut uapi::HwInfo) -> Result {
     }
     // Drivers do not take a random input type.
     let in_type = if cmd.flags & hw_info::FLAG_INPUT_TYPE != 0 {
-        // SAFETY: Both members of the union are a `u32`.
-        unsafe { cmd.__bindgen_anon_1.in_data_type }
+        cmd.in_data_type()
     } else {
         hw_info::TYPE_DEFAULT
     };
@@ -66,10 +66,10 @@ pub(crate) fn get_hw_info(ucmd: &UCmd<'_>, cmd: &mut uapi::HwInfo) -> Result {
     cmd.data_len = data.len() as u32;
     cmd.__bindgen_anon_1.out_data_type = out_type;
     let mut caps = 0u64;
-    if device_capable(&idev.dev, bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING) {
+    if device_capable(&idev.dev, Cap::DIRTY_TRACKING) {
         caps |= hw_info::CAP_DIRTY_TRACKING;
     }
-    if !device_capable(&idev.dev, bindings::iommu_cap_IOMMU_CAP_PCI_ATS_SUPPORTED) {
+    if !device_capable(&idev.dev, Cap::PCI_ATS_SUPPORTED) {
         caps |= hw_info::CAP_PCI_ATS_NOT_SUPPORTED;
     }
     // As C: the IOMMU drivers enable PASID when they probe a device that can use it, so a

@@ -20,10 +20,9 @@
 //! attachments of each PASID of each device) → `IoPageTable::state`.
 
 use kernel::{
-    bindings,
     device::Device,
     iommu::{
-        domain::{device_capable, DmaOwner},
+        domain::{device_capable, Cap, DmaOwner},
         group::Group,
     },
     prelude::*,
@@ -86,7 +85,7 @@ impl IDevice {
     pub(crate) fn bind(ctx: CtxRef, dev: &Device, isolated_msi_needed: bool) -> Result<Arc<Self>> {
         // As C: a device no IOMMU translates for is refused here too (`EINVAL`), since it
         // has no IOMMU capabilities.
-        if !device_capable(dev, bindings::iommu_cap_IOMMU_CAP_CACHE_COHERENCY) {
+        if !device_capable(dev, Cap::CACHE_COHERENCY) {
             return Err(EINVAL);
         }
         let group = Group::of(dev).ok_or(ENODEV)?;
@@ -123,7 +122,7 @@ impl IDevice {
                 _owner: owner,
                 enforce_cache_coherency: device_capable(
                     dev,
-                    bindings::iommu_cap_IOMMU_CAP_ENFORCE_CACHE_COHERENCY,
+                    Cap::ENFORCE_CACHE_COHERENCY,
                 ),
                 vdev <- VdevSlot::new(),
             }),

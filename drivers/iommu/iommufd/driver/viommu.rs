@@ -42,7 +42,7 @@ pub(super) fn iommu_dev(dev: &Device) -> *mut bindings::iommu_device {
     // SAFETY: `dev` is valid; a device without IOMMU has no `dev->iommu`, and one that has
     // keeps it while it is bound to a driver.
     unsafe {
-        let param = (*crate::device::raw(dev)).iommu;
+        let param = (*crate::kapi::raw_device(dev)).iommu;
         if param.is_null() {
             core::ptr::null_mut()
         } else {
@@ -67,7 +67,7 @@ impl DriverViommu {
             return Err(EOPNOTSUPP);
         };
         // SAFETY: `dev` is a device the driver probed.
-        match unsafe { get_size(crate::device::raw(dev), ty) } {
+        match unsafe { get_size(crate::kapi::raw_device(dev), ty) } {
             0 => Err(EOPNOTSUPP),
             size => Ok(size),
         }
@@ -113,7 +113,9 @@ impl DriverViommu {
         // SAFETY: As in `alloc`.
         let init = unsafe { (*ops).viommu_init }.ok_or(EOPNOTSUPP)?;
         let raw_data = data.map(UserData::as_raw);
-        let data_ptr = raw_data.as_ref().map_or(core::ptr::null(), core::ptr::from_ref);
+        let data_ptr = raw_data
+            .as_ref()
+            .map_or(core::ptr::null(), core::ptr::from_ref);
         // SAFETY: The structure's core part is filled; the parent's domain is valid (the
         // vIOMMU holds it); `data_ptr` is null or valid for the call.
         kernel::error::to_result(unsafe { init(self.0.as_raw(), parent.as_raw(), data_ptr) })?;
@@ -315,4 +317,3 @@ impl Drop for DriverViommu {
         unsafe { bindings::xa_destroy(self.vdevs()) };
     }
 }
-

@@ -14,12 +14,14 @@ use kernel::{
     bindings,
     ffi::{c_int, c_ulong, c_void},
     prelude::*,
+    sync::Arc,
 };
 
 use crate::{
     ctx::IommufdCtx,
     driver::{hw_queue::DriverHwQueue, vdevice::DriverVdevice, viommu::DriverViommu},
     object::{ObjectHeader, ObjectType},
+    pagetable::{hwpt::HwptPaging, nested::HwptNested},
 };
 
 /// The header of the object whose driver structure starts with `obj`; `None` for a type
@@ -144,7 +146,7 @@ unsafe extern "C" fn destroy_mmap(
 /// `idev` is the C handle of a live bound device ([`super::device::handle_of`]).
 unsafe extern "C" fn device_of(idev: *mut bindings::iommufd_device) -> *mut bindings::device {
     // SAFETY: By the caller's guarantee.
-    crate::device::raw(&unsafe { super::device::from_handle_ref(idev) }.dev)
+    crate::kapi::raw_device(&unsafe { super::device::from_handle_ref(idev) }.dev)
 }
 
 /// `report_event`: queues `data_len` bytes of `event_data` on the vIOMMU's event queue of
@@ -172,6 +174,105 @@ unsafe extern "C" fn report_event(
     }
 }
 
+/// `sw_msi` (`iommufd_sw_msi()`): the iommu core asks for the doorbell `msi_addr` of an
+/// MSI of `desc`'s device, attached to `domain`, a domain of an iommufd HWPT.
+///
+/// Returns 0 without touching the message if the device's RID is attached through no
+/// iommufd handle or has no SW_MSI window; a negative errno as
+/// [`crate::system::msi::GroupMsi::map_doorbell`] fails.
+///
+/// # Safety
+///
+/// The caller holds the mutex of the device's IOMMU group, to which `domain` is attached;
+/// `desc` is valid.
+#[cfg(CONFIG_IRQ_MSI_IOMMU)]
+unsafe extern "C" fn sw_msi(
+    domain: *mut bindings::iommu_domain,
+    desc: *mut bindings::msi_desc,
+    msi_addr: bindings::phys_addr_t,
+) -> c_int {
+    use crate::system::group::{AttachHandle, NO_PASID};
+    // SAFETY: `desc` is valid; under the group's mutex its attach handle cannot change.
+    let raw = unsafe {
+        let dev = (*desc).dev;
+        bindings::iommu_attach_handle_get((*dev).iommu_group, NO_PASID, 0)
+    };
+    if kernel::error::from_err_ptr(raw).is_err() {
+        return 0;
+    }
+    // SAFETY: The RID of a device attached through iommufd is attached with an iommufd
+    // handle, valid while the group's mutex is held; the domain's cookie is the paging
+    // HWPT it belongs to or nests on ([`set_sw_msi_cookie`]), alive while the domain is
+    // attached.
+    let (handle, hwpt) = unsafe {
+        let hwpt = kernel::iommu::domain::Domain::iommufd_cookie(domain).cast::<HwptPaging>();
+        (AttachHandle::from_raw(raw), hwpt.as_ref())
+    };
+    let Some(hwpt) = hwpt else {
+        kernel::warn_on!(true);
+        return EINVAL.to_errno();
+    };
+    match handle.group().msi.map_doorbell(hwpt, msi_addr) {
+        Ok(Some(iova)) => {
+            // SAFETY: `desc` is valid; the MSI layer reads the IOVA when it composes the
+            // message.
+            unsafe {
+                bindings::msi_desc_set_iommu_msi_iova(desc, iova, kernel::page::PAGE_SHIFT as u32)
+            };
+            0
+        }
+        Ok(None) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// The `sw_msi` operation of `struct iommufd_driver_core_ops`.
+type SwMsiFn = unsafe extern "C" fn(
+    *mut bindings::iommu_domain,
+    *mut bindings::msi_desc,
+    bindings::phys_addr_t,
+) -> c_int;
+
+/// The `sw_msi` operation lent to the driver core: only where MSIs can be translated
+/// (`CONFIG_IRQ_MSI_IOMMU`).
+#[cfg(CONFIG_IRQ_MSI_IOMMU)]
+const SW_MSI: Option<SwMsiFn> = Some(sw_msi);
+
+/// The `sw_msi` operation lent to the driver core: none where MSIs are not translated.
+#[cfg(not(CONFIG_IRQ_MSI_IOMMU))]
+const SW_MSI: Option<SwMsiFn> = None;
+
+/// Where the iommu core's MSI set-up for devices attached to a domain of iommufd goes: the
+/// domain of the paging HWPT `hwpt` or of a HWPT nested on it, `domain`.
+pub(crate) enum MsiCookie<'a> {
+    /// `hwpt`'s own domain.
+    Paging(&'a Arc<HwptPaging>),
+    /// The domain of `nested`, whose doorbells go into its parent's domain, which
+    /// translates them (as C's `find_hwpt_paging()`).
+    Nested(&'a Arc<HwptNested>),
+}
+
+/// Marks the domain of a new HWPT, attached nowhere yet, as iommufd's, so that the iommu
+/// core hands MSI set-up for devices attached to it to [`sw_msi`], which finds the paging
+/// HWPT whose domain maps the doorbells.
+pub(crate) fn set_sw_msi_cookie(hwpt: MsiCookie<'_>) {
+    match hwpt {
+        // SAFETY: A new HWPT's domain is attached nowhere yet, so nothing reads the cookie.
+        // The domain is attached only through an attachment that holds the HWPT, so the
+        // HWPT, which the `Arc` keeps at this address, is alive whenever `sw_msi` reads
+        // the cookie.
+        MsiCookie::Paging(hwpt) => unsafe {
+            hwpt.domain
+                .set_iommufd_cookie(Arc::as_ptr(hwpt).cast_mut().cast())
+        },
+        // SAFETY: As above; the nested HWPT holds its parent while it lives.
+        MsiCookie::Nested(hwpt) => unsafe {
+            hwpt.domain
+                .set_iommufd_cookie(core::ptr::from_ref(hwpt.parent()).cast_mut().cast())
+        },
+    }
+}
+
 /// The operations lent to the driver core.
 static OPS: bindings::iommufd_driver_core_ops = bindings::iommufd_driver_core_ops {
     object_depend: Some(object_depend),
@@ -180,7 +281,7 @@ static OPS: bindings::iommufd_driver_core_ops = bindings::iommufd_driver_core_op
     destroy_mmap: Some(destroy_mmap),
     device_of: Some(device_of),
     report_event: Some(report_event),
-    sw_msi: crate::system::msi::SW_MSI,
+    sw_msi: SW_MSI,
 };
 
 /// The module's operations lent to the driver core, taken back when dropped.

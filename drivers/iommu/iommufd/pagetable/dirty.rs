@@ -9,11 +9,14 @@
 //! the `iova_bitmap` helper, which maps the user's bitmap a window at a time.
 //!
 //! Both run under `IoPageTable::state`, so the areas do not change under them (C holds
-//! `iova_rwsem` for reading). The `iommu_iotlb_gather` and `iommu_dirty_bitmap` of the
-//! iommu core are built here: their initialisers are inline C.
+//! `iova_rwsem` for reading). The iommu core's side (the domain's dirty operations, the
+//! user bitmap, the IOTLB gather) is `kernel::iommu::dirty`.
 
-use core::{ffi::c_void, mem::MaybeUninit};
-use kernel::{bindings, iommu::domain::Domain, prelude::*};
+use kernel::{
+    iommu::dirty::{DirtyBitmap, IotlbGather, IovaBitmap},
+    prelude::*,
+    uaccess::UserPtr,
+};
 
 use super::{area::with_first_in, hwpt::HwptPaging, iopt::IoptState, iova::IovaRange};
 use crate::{uapi, ucmd::UCmd};
@@ -25,88 +28,7 @@ const ENABLE: u32 =
 /// `IOMMU_DIRTY_NO_CLEAR`).
 const NO_CLEAR: u32 =
     kernel::uapi::iommufd_hwpt_get_dirty_bitmap_flags_IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR;
-
-/// An `iommu_iotlb_gather`: the IOTLB invalidations (and freed table pages) a walk of the
-/// page table collects, flushed by [`Gather::sync`].
-///
-/// # Invariants
-///
-/// `inner` is initialised as `iommu_iotlb_gather_init()` does. Its free list points to
-/// itself, so a gather never moves: it is only reached through the `&mut` that
-/// [`Gather::init`] returns for a slot that stays in place.
-struct Gather {
-    inner: bindings::iommu_iotlb_gather,
-}
-
-impl Gather {
-    /// Initialises the gather in place (`iommu_iotlb_gather_init()`).
-    fn init(slot: &mut MaybeUninit<Gather>) -> &mut Gather {
-        let gather = slot.write(Gather {
-            // SAFETY: All-zero is a valid gather (integers, a list head, a bool).
-            inner: unsafe { MaybeUninit::zeroed().assume_init() },
-        });
-        // The list head must point to itself at its final address.
-        gather.reset();
-        gather
-    }
-
-    fn reset(&mut self) {
-        // SAFETY: All-zero is a valid gather, as above.
-        self.inner = unsafe { MaybeUninit::zeroed().assume_init() };
-        self.inner.start = usize::MAX;
-        let head = &raw mut self.inner.freelist.pages;
-        // SAFETY: `head` is the list head of this gather, at its final address.
-        unsafe {
-            (*head).next = head;
-            (*head).prev = head;
-        }
-    }
-
-    /// Flushes what was gathered for `domain` (`iommu_iotlb_sync()`).
-    fn sync(&mut self, domain: &Domain) {
-        // SAFETY: The domain's ops are valid while it lives.
-        let sync = unsafe { (*domain.ops()).iotlb_sync };
-        if let Some(sync) = sync {
-            if self.inner.start < self.inner.end {
-                // SAFETY: The domain is valid; the gather belongs to a walk of it.
-                unsafe { sync(domain.as_raw(), &mut self.inner) };
-            }
-        }
-        self.reset();
-    }
-}
-
-/// The dirty operations of `domain`, if it has them.
-fn dirty_ops(domain: &Domain) -> Option<&bindings::iommu_dirty_ops> {
-    let ops = domain.dirty_ops();
-    // SAFETY: A domain's dirty ops are a static table of its driver, valid while it lives.
-    (!ops.is_null()).then(|| unsafe { &*ops })
-}
-
-/// Reads (and clears, unless `flags` has `NO_CLEAR`) the dirty bits of `[iova, iova +
-/// size)` of `domain` into `dirty`.
-fn read_and_clear(
-    domain: &Domain,
-    iova: u64,
-    size: u64,
-    flags: u32,
-    dirty: *mut bindings::iommu_dirty_bitmap,
-) -> Result {
-    let f = dirty_ops(domain)
-        .and_then(|ops| ops.read_and_clear_dirty)
-        .ok_or(EOPNOTSUPP)?;
-    // SAFETY: The domain is valid; `dirty` is valid for the call (its bitmap may be null,
-    // which the drivers accept as "clear only").
-    kernel::error::to_result(unsafe {
-        f(
-            domain.as_raw(),
-            iova as usize,
-            size as usize,
-            flags as usize,
-            dirty,
-        )
-    })
-}
+const _: () = assert!(NO_CLEAR as usize == kernel::iommu::dirty::NO_CLEAR);
 
 /// Runs `f(start, last)` for each part of `range` inside an area, in order.
 ///
@@ -148,66 +70,22 @@ pub(crate) fn set_dirty_tracking(ucmd: &UCmd<'_>, cmd: &mut uapi::HwptSetDirtyTr
     }
     let hwpt = ucmd.ctx.objects.get::<HwptPaging>(cmd.hwpt_id)?;
     let domain = &hwpt.domain;
-    let set = dirty_ops(domain)
-        .and_then(|ops| ops.set_dirty_tracking)
-        .ok_or(EOPNOTSUPP)?;
+    if !domain.has_dirty_tracking() {
+        return Err(EOPNOTSUPP);
+    }
     let enable = cmd.flags & ENABLE != 0;
     let state = hwpt.ioas.iopt.state.lock();
     if enable {
-        // A clean start: clear what the page table recorded before.
-        let mut slot = MaybeUninit::uninit();
-        let gather = Gather::init(&mut slot);
-        let mut dirty = bindings::iommu_dirty_bitmap {
-            bitmap: core::ptr::null_mut(),
-            gather: &mut gather.inner,
-        };
-        let mut result = Ok(());
+        // A clean start: clear what the page table recorded before (flushed when the
+        // gather goes).
+        pin_init::stack_pin_init!(let gather = IotlbGather::new(domain));
+        let mut dirty = DirtyBitmap::new(None, &gather);
         for (&last, area) in state.areas.iter() {
-            result = read_and_clear(domain, area.iova, last - area.iova + 1, 0, &mut dirty);
-            if result.is_err() {
-                break;
-            }
+            let size = last - area.iova + 1;
+            dirty.read_and_clear(area.iova as usize, size as usize, 0)?;
         }
-        gather.sync(domain);
-        result?;
     }
-    // SAFETY: The domain is valid and has this callback.
-    kernel::error::to_result(unsafe { set(domain.as_raw(), enable) })
-}
-
-/// What the `iova_bitmap` walk gives [`read_window`] for each window of the bitmap.
-struct WalkArg<'a> {
-    state: &'a IoptState,
-    domain: &'a Domain,
-    flags: u32,
-    dirty: *mut bindings::iommu_dirty_bitmap,
-}
-
-/// Reads the dirty bits of one window of the user's bitmap (`iova_bitmap_fn_t`).
-///
-/// # Safety
-///
-/// Called by `iova_bitmap_for_each` with the `WalkArg` given to it as `opaque`.
-unsafe extern "C" fn read_window(
-    _bitmap: *mut bindings::iova_bitmap,
-    iova: usize,
-    length: usize,
-    opaque: *mut c_void,
-) -> core::ffi::c_int {
-    // SAFETY: The caller passes our `WalkArg`, alive for the whole walk.
-    let arg = unsafe { &*opaque.cast::<WalkArg<'_>>() };
-    // A zero length is the whole space from `iova`, as in C (the bitmap's range wraps).
-    let range = IovaRange {
-        start: iova as u64,
-        last: iova.wrapping_add(length.wrapping_sub(1)) as u64,
-    };
-    let r = for_each_mapped(arg.state, range, |start, last| {
-        read_and_clear(arg.domain, start, last - start + 1, arg.flags, arg.dirty)
-    });
-    match r {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    domain.set_dirty_tracking(enable)
 }
 
 /// `IOMMU_HWPT_GET_DIRTY_BITMAP`: writes the dirty bits of `[iova, iova + length)` of the
@@ -245,42 +123,30 @@ pub(crate) fn get_dirty_bitmap(ucmd: &UCmd<'_>, cmd: &mut uapi::HwptGetDirtyBitm
     if page == 0 || cmd.iova & (page - 1) != 0 || last.wrapping_add(1) & (page - 1) != 0 {
         return Err(EINVAL);
     }
-    dirty_ops(domain)
-        .and_then(|ops| ops.read_and_clear_dirty)
-        .ok_or(EOPNOTSUPP)?;
-    // SAFETY: The bitmap helper validates the user address when it maps it.
-    let bitmap = unsafe {
-        bindings::iova_bitmap_alloc(
-            cmd.iova as usize,
-            cmd.length as usize,
-            page as usize,
-            cmd.data as usize as *mut u64,
-        )
-    };
-    if kernel::error::from_err_ptr(bitmap).is_err() {
-        return Err(ENOMEM);
+    if !domain.has_dirty_tracking() {
+        return Err(EOPNOTSUPP);
     }
-    let mut slot = MaybeUninit::uninit();
-    let gather = Gather::init(&mut slot);
-    let mut dirty = bindings::iommu_dirty_bitmap {
-        bitmap,
-        gather: &mut gather.inner,
-    };
-    let mut arg = WalkArg {
-        state: &state,
-        domain,
-        flags: cmd.flags,
-        dirty: &mut dirty,
-    };
-    // SAFETY: `bitmap` is valid until freed below; `arg` outlives the walk. As in C, the
-    // walk's result is not returned: the ranges read are what the user gets.
-    unsafe {
-        bindings::iova_bitmap_for_each(bitmap, (&raw mut arg).cast(), Some(read_window));
-    }
-    if cmd.flags & NO_CLEAR == 0 {
-        gather.sync(domain);
-    }
-    // SAFETY: Allocated above, freed once.
-    unsafe { bindings::iova_bitmap_free(bitmap) };
+    let bitmap = IovaBitmap::new(
+        cmd.iova as usize,
+        cmd.length as usize,
+        page as usize,
+        UserPtr::from_addr(cmd.data as usize),
+    )
+    .map_err(|_| ENOMEM)?;
+    // Flushed when it goes (nothing gathered with `NO_CLEAR`).
+    pin_init::stack_pin_init!(let gather = IotlbGather::new(domain));
+    let mut dirty = DirtyBitmap::new(Some(&bitmap), &gather);
+    let flags = cmd.flags as usize;
+    // As in C, the walk's result is not returned: the ranges read are what the user gets.
+    let _ = bitmap.for_each(|iova, length| {
+        // A zero length is the whole space from `iova`, as in C (the bitmap's range wraps).
+        let range = IovaRange {
+            start: iova as u64,
+            last: iova.wrapping_add(length.wrapping_sub(1)) as u64,
+        };
+        for_each_mapped(&state, range, |start, last| {
+            dirty.read_and_clear(start as usize, (last - start + 1) as usize, flags)
+        })
+    });
     Ok(())
 }

@@ -241,7 +241,7 @@ impl DmaBufImport {
         let attach = unsafe {
             bindings::dma_buf_dynamic_attach(
                 dmabuf.as_ptr(),
-                crate::device::raw(dev),
+                crate::kapi::raw_device(dev),
                 &IMPORTER_OPS,
                 Arc::as_ptr(&this).cast_mut().cast(),
             )

@@ -7,7 +7,6 @@
 //! while the file is open, and holds the context, as C's `iommufd_eventq_init` does.
 
 use kernel::{
-    bindings,
     fs::{
         anon_inode::{AnonFileOps, FileIo},
         file::FileDescriptorReservation,
@@ -87,7 +86,7 @@ fn open<Q: ObjectType + FileIo + 'static>(
     name: &CStr,
     queue: &Arc<Q>,
 ) -> Result<(FileDescriptorReservation, ARef<File>)> {
-    let fd = FileDescriptorReservation::get_unused_fd_flags(bindings::O_CLOEXEC)?;
+    let fd = FileDescriptorReservation::get_unused_fd_flags(kernel::fs::file::flags::O_CLOEXEC)?;
     // The file is a user of the queue until it is released.
     queue.header().add_user();
     let holder = Arc::new(
@@ -104,7 +103,7 @@ fn open<Q: ObjectType + FileIo + 'static>(
             return Err(e.into());
         }
     };
-    let file = fops.create(name, holder, bindings::O_RDWR)?;
+    let file = fops.create(name, holder, kernel::fs::file::flags::O_RDWR)?;
     Ok((fd, file))
 }
 

@@ -13,9 +13,8 @@
 //! destroyed when its last device detaches, as in C.
 
 use kernel::{
-    bindings,
     device::Device,
-    iommu::domain::{device_capable, Domain, UserData, UserDataArray},
+    iommu::domain::{device_capable, Cap, Domain, UserData, UserDataArray},
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
@@ -255,12 +254,7 @@ impl HwptPaging {
             },
             GFP_KERNEL_ACCOUNT,
         )?;
-        // SAFETY: The domain is attached nowhere yet; the HWPT outlives it (it owns it,
-        // and the nested HWPTs whose domains name it hold it).
-        unsafe {
-            hwpt.domain
-                .set_iommufd_cookie(Arc::as_ptr(&hwpt).cast_mut().cast())
-        };
+        crate::kapi::driver::set_sw_msi_cookie(crate::kapi::driver::MsiCookie::Paging(&hwpt));
         Ok(hwpt)
     }
 
@@ -354,9 +348,7 @@ pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::HwptAlloc) -> Result {
     if flags & !VALID != 0 {
         return Err(EOPNOTSUPP);
     }
-    if flags & hwpt_flags::DIRTY_TRACKING != 0
-        && !device_capable(&idev.dev, bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING)
-    {
+    if flags & hwpt_flags::DIRTY_TRACKING != 0 && !device_capable(&idev.dev, Cap::DIRTY_TRACKING) {
         return Err(EOPNOTSUPP);
     }
     if flags & hwpt_flags::FAULT_ID_VALID != 0 && flags & hwpt_flags::NEST_PARENT != 0 {

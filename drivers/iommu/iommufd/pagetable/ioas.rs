@@ -256,7 +256,7 @@ pub(crate) fn map_file(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasMapFile) -> Result {
     ) {
         Some(r) => r?,
         None => Pages::new_file(
-            cmd.fd,
+            || ucmd.fget(cmd.fd),
             cmd.start,
             length,
             prot.write,

@@ -476,7 +476,7 @@ impl IoPageTable {
             if tries > 100 {
                 // Something does not respond to unmap requests.
                 kernel::warn_on!(true);
-                return Err(Error::from_errno(-(kernel::bindings::EDEADLK as i32)));
+                return Err(EDEADLK);
             }
         }
     }

@@ -89,13 +89,8 @@ fn publish(ucmd: &UCmd<'_>, cmd: &mut uapi::HwptAlloc, mut domain: Domain, on: N
         GFP_KERNEL_ACCOUNT,
     )?;
     // The iommu core hands MSI set-up of devices attached to a nested domain to iommufd
-    // too; the doorbells go into the parent's domain, which translates them (as C's
-    // `find_hwpt_paging()`).
-    // SAFETY: The domain is attached nowhere yet; the parent outlives it (the HWPT holds it).
-    unsafe {
-        hwpt.domain
-            .set_iommufd_cookie(core::ptr::from_ref(hwpt.parent()).cast_mut().cast())
-    };
+    // too; the doorbells go into the parent's domain.
+    crate::kapi::driver::set_sw_msi_cookie(crate::kapi::driver::MsiCookie::Nested(&hwpt));
     cmd.out_hwpt_id = reservation.id();
     let prepared = reservation.prepare(hwpt)?;
     ucmd.respond(cmd)?;
@@ -119,14 +114,14 @@ pub(super) fn alloc(
     data: Option<UserData>,
 ) -> Result {
     let flags = cmd.flags;
-    let ops = kernel::iommu::domain::device_ops(&idev.dev).ok_or(ENODEV)?;
+    kernel::iommu::domain::device_ops(&idev.dev).ok_or(ENODEV)?;
     let Some(data) = data.filter(|d| d.len != 0) else {
         return Err(EOPNOTSUPP);
     };
     if flags & !(hwpt_flags::FAULT_ID_VALID | hwpt_flags::PASID) != 0 {
         return Err(EOPNOTSUPP);
     }
-    if parent.auto_domain || !parent.nest_parent || parent.domain.owner() != ops {
+    if parent.auto_domain || !parent.nest_parent || !parent.domain.is_of_driver_of(&idev.dev) {
         return Err(EINVAL);
     }
     let domain = Domain::alloc_nested(

@@ -20,7 +20,7 @@
 //! pinning then fails), or on the file.
 
 use kernel::{
-    fs::{File, LocalFile},
+    fs::File,
     mm::{
         pin::{self, PinBatch, PinFlags, User},
         Mm,
@@ -373,10 +373,10 @@ impl Pages {
     ///
     /// # Errors
     ///
-    /// `EINVAL` for a zero or too large length, `EOVERFLOW` if the span wraps, `EBADF` for a
-    /// bad descriptor, `ENOMEM`.
+    /// `EINVAL` for a zero or too large length, `EOVERFLOW` if the span wraps, what `fget`
+    /// returns (`EBADF` for a bad descriptor), `ENOMEM`.
     pub(crate) fn new_file(
-        fd: i32,
+        fget: impl FnOnce() -> Result<ARef<File>>,
         start: u64,
         length: usize,
         writable: bool,
@@ -387,11 +387,7 @@ impl Pages {
         }
         start.checked_add(length as u64 - 1).ok_or(EOVERFLOW)?;
         let offset = (start % PAGE_SIZE as u64) as usize;
-        // A negative descriptor is as bad as any other: `fget` refuses it.
-        let file = LocalFile::fget(fd as u32).map_err(|_| EBADF)?;
-        // SAFETY: This runs in an ioctl on another file; no `fdget_pos` region is active on
-        // this thread for `file`, so it may be shared with other threads.
-        let file = unsafe { LocalFile::assume_no_fdget_pos(file) };
+        let file = fget()?;
         let npages = npages_of(offset, length)?;
         let source = Source::File {
             start: start - offset as u64,

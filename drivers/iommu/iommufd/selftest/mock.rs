@@ -256,7 +256,7 @@ unsafe fn to_mock_dev<'a>(dev: *mut bindings::device) -> &'a MockDevice {
 
 /// The mock device behind `dev`, if it is one.
 fn as_mock(dev: &Device) -> Option<&MockDevice> {
-    let raw = crate::device::raw(dev);
+    let raw = crate::kapi::raw_device(dev);
     // SAFETY: `dev` is a valid device.
     if !unsafe { on_mock_bus(raw) } {
         return None;
@@ -810,7 +810,7 @@ pub(crate) fn trigger_iopf(dev: &Device, pasid: u32, grpid: u32, perm: u32, addr
     };
     // SAFETY: `dev` is a valid device and `evt` valid for the call (the core copies it).
     // Like C, the result is not reported: an unhandled fault is answered by the core.
-    let _ = unsafe { bindings::iommu_report_device_fault(crate::device::raw(dev), &mut evt) };
+    let _ = unsafe { bindings::iommu_report_device_fault(crate::kapi::raw_device(dev), &mut evt) };
     Ok(())
 }
 

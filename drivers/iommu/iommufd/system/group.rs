@@ -319,7 +319,7 @@ impl IGroup {
             } else {
                 bindings::iommu_attach_device_pasid(
                     domain,
-                    crate::device::raw(dev),
+                    crate::kapi::raw_device(dev),
                     pasid,
                     handle.as_raw(),
                 )
@@ -365,7 +365,7 @@ impl IGroup {
             if pasid == NO_PASID {
                 bindings::iommu_detach_group_handle(domain, self.group.as_raw());
             } else {
-                bindings::iommu_detach_device_pasid(domain, crate::device::raw(dev), pasid);
+                bindings::iommu_detach_device_pasid(domain, crate::kapi::raw_device(dev), pasid);
             }
         }
         attached.handle.retire();
@@ -466,7 +466,7 @@ impl IGroup {
             } else {
                 bindings::iommu_replace_device_pasid(
                     domain,
-                    crate::device::raw(dev),
+                    crate::kapi::raw_device(dev),
                     pasid,
                     handle.as_raw(),
                 )

@@ -25,11 +25,12 @@
 //! nothing is taken under it but the domain's own page table locks.
 //!
 //! x86 has no SW_MSI region (its MSI window is a reserved region of type MSI that the
-//! IOMMU does not translate); there [`SW_MSI`] is unused and `GroupMsi::start` stays
+//! IOMMU does not translate); there `iommufd_sw_msi()` ([`crate::kapi::driver`]) is not lent and `GroupMsi::start` stays
 //! unset.
 
 use kernel::{
-    bindings, new_mutex,
+    iommu::domain::Prot,
+    new_mutex,
     page::PAGE_SIZE,
     prelude::*,
     sync::{
@@ -155,19 +156,15 @@ fn install(hwpt: &HwptPaging, map: &SwMsiMap) -> Result {
     if hwpt.sw_msi_present.contains(map.id) {
         return Ok(());
     }
-    // SAFETY: The domain is valid while the HWPT is; the IOVA is in a SW_MSI window, which
-    // the IOAS reserves while a device that has it is attached, so iommufd maps nothing
-    // else there.
-    kernel::error::to_result(unsafe {
-        bindings::iommu_map(
-            hwpt.domain.as_raw(),
-            map.iova() as usize,
-            map.msi_addr,
-            PAGE_SIZE,
-            (bindings::IOMMU_READ | bindings::IOMMU_WRITE | bindings::IOMMU_MMIO) as i32,
-            bindings::GFP_KERNEL_ACCOUNT,
-        )
-    })?;
+    // The IOVA is in a SW_MSI window, which the IOAS reserves while a device that has it is
+    // attached, so iommufd maps nothing else there.
+    hwpt.domain.map(
+        map.iova() as usize,
+        map.msi_addr,
+        PAGE_SIZE,
+        Prot::READ.with(Prot::WRITE).with(Prot::MMIO),
+        GFP_KERNEL_ACCOUNT,
+    )?;
     hwpt.sw_msi_present.insert(map.id);
     Ok(())
 }
@@ -230,7 +227,7 @@ impl GroupMsi {
     ///
     /// `EOVERFLOW` if the context has too many doorbells; as `iommu_map()` fails; `ENOMEM`.
     #[cfg_attr(not(CONFIG_IRQ_MSI_IOMMU), allow(dead_code))]
-    fn map_doorbell(&self, hwpt: &HwptPaging, msi_addr: u64) -> Result<Option<u64>> {
+    pub(crate) fn map_doorbell(&self, hwpt: &HwptPaging, msi_addr: u64) -> Result<Option<u64>> {
         let Some(start) = self.start() else {
             return Ok(None);
         };
@@ -242,70 +239,3 @@ impl GroupMsi {
         Ok(Some(map.iova()))
     }
 }
-
-/// `iommufd_sw_msi()` (`driver_core.h`): the iommu core asks for the doorbell `msi_addr`
-/// of an MSI of `desc`'s device, attached to `domain`, a domain of an iommufd HWPT.
-///
-/// Returns 0 without touching the message if the device's RID is attached through no
-/// iommufd handle or has no SW_MSI window; a negative errno as [`GroupMsi::map_doorbell`]
-/// fails.
-///
-/// # Safety
-///
-/// The caller holds the mutex of the device's IOMMU group, to which `domain` is attached;
-/// `desc` is valid.
-#[cfg(CONFIG_IRQ_MSI_IOMMU)]
-unsafe extern "C" fn sw_msi(
-    domain: *mut bindings::iommu_domain,
-    desc: *mut bindings::msi_desc,
-    msi_addr: bindings::phys_addr_t,
-) -> kernel::ffi::c_int {
-    use super::group::{AttachHandle, NO_PASID};
-    // SAFETY: `desc` is valid; under the group's mutex its attach handle cannot change.
-    let raw = unsafe {
-        let dev = (*desc).dev;
-        bindings::iommu_attach_handle_get((*dev).iommu_group, NO_PASID, 0)
-    };
-    if kernel::error::from_err_ptr(raw).is_err() {
-        return 0;
-    }
-    // SAFETY: The RID of a device attached through iommufd is attached with an iommufd
-    // handle, valid while the group's mutex is held; the domain's cookie is the paging
-    // HWPT it belongs to (or nests on), alive while the domain is attached.
-    let (handle, hwpt) = unsafe {
-        let hwpt = kernel::iommu::domain::Domain::iommufd_cookie(domain).cast::<HwptPaging>();
-        (AttachHandle::from_raw(raw), hwpt.as_ref())
-    };
-    let Some(hwpt) = hwpt else {
-        kernel::warn_on!(true);
-        return EINVAL.to_errno();
-    };
-    match handle.group().msi.map_doorbell(hwpt, msi_addr) {
-        Ok(Some(iova)) => {
-            // SAFETY: `desc` is valid; the MSI layer reads the IOVA when it composes the
-            // message.
-            unsafe {
-                bindings::msi_desc_set_iommu_msi_iova(desc, iova, kernel::page::PAGE_SHIFT as u32)
-            };
-            0
-        }
-        Ok(None) => 0,
-        Err(e) => e.to_errno(),
-    }
-}
-
-/// The `sw_msi` operation of `struct iommufd_driver_core_ops`.
-type SwMsiFn = unsafe extern "C" fn(
-    *mut bindings::iommu_domain,
-    *mut bindings::msi_desc,
-    bindings::phys_addr_t,
-) -> kernel::ffi::c_int;
-
-/// The `sw_msi` operation lent to the driver core: only where MSIs can be translated
-/// (`CONFIG_IRQ_MSI_IOMMU`).
-#[cfg(CONFIG_IRQ_MSI_IOMMU)]
-pub(crate) const SW_MSI: Option<SwMsiFn> = Some(sw_msi);
-
-/// The `sw_msi` operation lent to the driver core: none where MSIs are not translated.
-#[cfg(not(CONFIG_IRQ_MSI_IOMMU))]
-pub(crate) const SW_MSI: Option<SwMsiFn> = None;
