@@ -17,7 +17,7 @@ use kernel::{
     sync::{
         aref::ARef,
         atomic::{Atomic, Relaxed},
-        Mutex,
+        Arc, Mutex,
     },
 };
 
@@ -40,9 +40,9 @@ pub(crate) enum AccountMode {
 /// One open file of `/dev/iommu`.
 #[pin_data(PinnedDrop)]
 pub(crate) struct IommufdCtx {
-    /// Every object of this file, by id.
-    #[pin]
-    pub(crate) objects: ObjectTable,
+    /// Every object of this file, by id. Shared with the internal accesses of its HW
+    /// queues, which hold the table but not the file (see [`ObjectTable::destroy_all`]).
+    pub(crate) objects: Arc<ObjectTable>,
     /// True for [`AccountMode::Mm`]. Changed only while `objects` is empty, under its lock.
     account_mm: Atomic<bool>,
     /// Serialises `IOMMU_IOAS_CHANGE_PROCESS`.
@@ -121,7 +121,7 @@ impl MiscDevice for IommufdCtx {
         let account_mm = crate::kapi::is_vfio_container(misc);
         KBox::try_pin_init(
             try_pin_init!(Self {
-                objects <- ObjectTable::new(),
+                objects: Arc::pin_init(ObjectTable::new(), GFP_KERNEL_ACCOUNT)?,
                 account_mm: Atomic::new(account_mm),
                 change_process_lock <- new_mutex!(()),
                 groups <- GroupTable::new(),

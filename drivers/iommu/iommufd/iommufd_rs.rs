@@ -58,8 +58,9 @@
 //!    IOAS's domains run under it. Dropping an area's last `Pages` of a dma-buf here takes
 //!    the exporter's reservation lock (to unpin the attachment);
 //! 7. `Pages::state` (a mutex per `Pages`: its pinned runs and its owner), or for a
-//!    dma-buf `DmaBufImport::state` (its range and domain mappings; the exporter's
-//!    reservation lock is taken before it when the buffer is revoked);
+//!    dma-buf `Revocable::state` (its range and domain mappings; the exporter's
+//!    reservation lock is taken before it when the buffer is imported or revoked, and a
+//!    revoke unmaps the tracked domain mappings under both);
 //! 8. the source mm's `mmap_lock` (taken by pinning and by `locked_vm` accounting, and by
 //!    the page faults of `iommufd_access_rw`'s copy through the owner's page tables, which
 //!    runs under `IoPageTable::state` only, as C's under `iova_rwsem`);
@@ -139,6 +140,8 @@ impl kernel::InPlaceModule for IommufdModule {
         pr_info!("Rust iommufd: /dev/iommu\n");
         #[cfg(CONFIG_IOMMUFD_TEST)]
         selftest::register_hooks();
+        #[cfg(CONFIG_VFIO_PCI_DMABUF)]
+        kapi::vfio_pci::register();
         try_pin_init!(Self {
             _driver_core: kapi::driver::DriverCore::register()?,
             misc <- MiscDeviceRegistration::register_node(

@@ -10,7 +10,8 @@
 //! - [`ctx`]: `struct iommufd_ctx *` (an open `/dev/iommu`) and VFIO's compatibility IOAS;
 //! - [`device`]: `struct iommufd_device *` (a bound device);
 //! - [`access`]: `struct iommufd_access *` (an in-kernel access to an IOAS);
-//! - [`driver`]: the structures IOMMU drivers embed, through the built-in driver core.
+//! - [`driver`]: the structures IOMMU drivers embed, through the built-in driver core;
+//! - `vfio_pci`: what iommufd calls of vfio-pci (its dma-bufs' physical ranges).
 //!
 //! The handles are opaque to C: each is a pointer to the Rust object, and who holds which
 //! reference is spelled out where the handle is defined. Errors cross as negative errnos
@@ -40,6 +41,8 @@ pub(crate) mod access;
 pub(crate) mod ctx;
 pub(crate) mod device;
 pub(crate) mod driver;
+#[cfg(CONFIG_VFIO_PCI_DMABUF)]
+pub(crate) mod vfio_pci;
 
 /// The file operations of `/dev/iommu` ([`CTX_FOPS`]`[0]`) and of `/dev/vfio/vfio`
 /// (`[1]`, with `CONFIG_IOMMUFD_VFIO_CONTAINER`), as addresses; 0 when not registered.

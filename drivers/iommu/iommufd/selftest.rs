@@ -58,7 +58,7 @@ pub(crate) static FAIL_IOMMUFD: kernel::fault_inject::FaultAttr =
 /// Registers what the test driver adds to the layers (its mock dma-buf exporter) before
 /// any `/dev/iommu` exists: the layers call into the test driver only through these.
 pub(crate) fn register_hooks() {
-    crate::pagetable::dmabuf::register_test_exporter(dmabuf::phys);
+    crate::pagetable::dmabuf::register_exporter(dmabuf::phys);
 }
 
 /// Handles `IOMMU_TEST_CMD`.

@@ -9,9 +9,52 @@ use crate::{
     bindings,
     device::Device,
     error::{code::*, from_err_ptr, to_result, Result},
+    mm::pin::PinnedRun,
+    page::PAGE_SIZE,
     sync::aref::ARef,
 };
 use core::ptr::NonNull;
+
+/// Physical memory or MMIO that devices may be given without pinning pages: an exporter's
+/// range of a dma-buf, an interrupt controller's MSI doorbell.
+///
+/// # Invariants
+///
+/// `len` bytes from `addr` may be mapped into domains until the maker (see
+/// [`PhysRange::new`]) has them unmapped.
+pub struct PhysRange {
+    addr: u64,
+    len: usize,
+}
+
+impl PhysRange {
+    /// The `len` bytes from physical address `addr`.
+    ///
+    /// # Safety
+    ///
+    /// The memory must be the caller's to give to devices, and every mapping of it that
+    /// [`Domain::map_phys`] makes must be unmapped before it stops being so (before a dma-buf
+    /// exporter's revocation returns; before the doorbell's interrupt domain goes).
+    pub unsafe fn new(addr: u64, len: usize) -> Self {
+        // INVARIANT: By the caller's guarantee.
+        Self { addr, len }
+    }
+
+    /// The physical address of the first byte.
+    pub fn addr(&self) -> u64 {
+        self.addr
+    }
+
+    /// The length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the range is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
 
 /// The access bits of a mapping (`IOMMU_READ`, `IOMMU_WRITE`, ...).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
@@ -65,6 +108,9 @@ pub struct Aperture {
 /// and dropping the object frees it with `iommu_domain_free`.
 pub struct Domain {
     ptr: NonNull<bindings::iommu_domain>,
+    /// The type of the attach handles' data of an IO page fault handler, if the domain
+    /// has one ([`super::iopf`]): only handles of that type may attach it.
+    iopf_data: Option<core::any::TypeId>,
 }
 
 // SAFETY: A domain is not tied to the thread that allocated it; the iommu core and the
@@ -182,14 +228,18 @@ impl Domain {
         Ok(domain)
     }
 
-    /// Sets the handler the iommu core calls with the IO page faults of devices attached
-    /// to this domain (`iopf_handler`); only before the domain is shared or attached.
-    pub fn set_iopf_handler(
-        &mut self,
-        handler: unsafe extern "C" fn(*mut bindings::iopf_group) -> core::ffi::c_int,
-    ) {
-        // SAFETY: `&mut self` means no one else uses the domain yet.
-        unsafe { (*self.as_raw()).iopf_handler = Some(handler) };
+    /// Records the type of the attach handles' data of the domain's IO page fault handler.
+    pub(crate) fn set_iopf_data(&mut self, ty: core::any::TypeId) {
+        self.iopf_data = Some(ty);
+    }
+
+    /// Whether attach handles with data of type `ty` may attach the domain: any, unless it
+    /// has an IO page fault handler, which takes only its own.
+    pub(crate) fn takes_handle_data(&self, ty: core::any::TypeId) -> bool {
+        match self.iopf_data {
+            Some(t) => t == ty,
+            None => true,
+        }
     }
 
     /// Marks the domain as iommufd's (`IOMMU_COOKIE_IOMMUFD`), with `cookie` in its
@@ -270,6 +320,7 @@ impl Domain {
         Self {
             // SAFETY: A valid domain pointer is not null.
             ptr: unsafe { NonNull::new_unchecked(ptr) },
+            iopf_data: None,
         }
     }
 
@@ -346,11 +397,76 @@ impl Domain {
     ///
     /// `EINVAL` for a misaligned or out-of-range request, `ENOMEM`; nothing stays mapped on
     /// error.
-    pub fn map(&self, iova: usize, paddr: u64, size: usize, prot: Prot, gfp: Flags) -> Result {
-        // SAFETY: The domain is valid; `iommu_map` checks the range against it.
+    ///
+    /// # Safety
+    ///
+    /// A device attached to the domain reaches the memory at `paddr` until it is unmapped:
+    /// the caller must own it for devices (pinned pages, its own MMIO) and unmap it before
+    /// it gives it up. [`Domain::map_pinned`] and [`Domain::map_phys`] are the safe forms.
+    pub unsafe fn map(
+        &self,
+        iova: usize,
+        paddr: u64,
+        size: usize,
+        prot: Prot,
+        gfp: Flags,
+    ) -> Result {
+        // SAFETY: The domain is valid; `iommu_map` checks the range against it. What the
+        // device reaches is the caller's to give.
         to_result(unsafe {
             bindings::iommu_map(self.as_raw(), iova, paddr, size, prot.bits(), gfp.as_raw())
         })
+    }
+
+    /// Maps `size` bytes of the pinned pages `run`, from byte `offset` of its first page, at
+    /// `iova` with the access `prot`.
+    ///
+    /// The device reaches only pages the caller holds a pin on; it must unmap them before
+    /// the run is dropped, as a user of the pages must not touch them once unpinned.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if the bytes are not all in the run, and as [`Domain::map`].
+    pub fn map_pinned(
+        &self,
+        iova: usize,
+        run: &PinnedRun,
+        offset: usize,
+        size: usize,
+        prot: Prot,
+        gfp: Flags,
+    ) -> Result {
+        let end = offset.checked_add(size).ok_or(EINVAL)?;
+        if end > run.count() * PAGE_SIZE {
+            return Err(EINVAL);
+        }
+        let paddr = (run.pfn() * PAGE_SIZE + offset) as u64;
+        // SAFETY: The bytes are in the pinned pages of `run`, which the caller holds.
+        unsafe { self.map(iova, paddr, size, prot, gfp) }
+    }
+
+    /// Maps `size` bytes of `range`, from its byte `offset`, at `iova` with the access
+    /// `prot`.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if the bytes are not all in the range, and as [`Domain::map`].
+    pub fn map_phys(
+        &self,
+        iova: usize,
+        range: &PhysRange,
+        offset: u64,
+        size: usize,
+        prot: Prot,
+        gfp: Flags,
+    ) -> Result {
+        let end = offset.checked_add(size as u64).ok_or(EINVAL)?;
+        if end > range.len as u64 {
+            return Err(EINVAL);
+        }
+        // SAFETY: The bytes are in `range`, which its maker gave for devices until it
+        // unmaps them (`PhysRange::new`).
+        unsafe { self.map(iova, range.addr + offset, size, prot, gfp) }
     }
 
     /// Unmaps `size` bytes at `iova`; returns the bytes unmapped.

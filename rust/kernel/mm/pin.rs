@@ -112,9 +112,8 @@ unsafe fn copy_page(
 /// Copies between `buf` and the pinned page of `pfn` from byte `offset` (at most to the
 /// page's end): into the page if `write`, out of it otherwise.
 ///
-/// This reaches pages that stay pinned in a store of raw runs (see
-/// [`PinnedRun::into_raw`]) without pinning them again, which works even after the
-/// address space they were pinned from is gone.
+/// This reaches pages that stay pinned (in a [`PinnedRun`], say) without pinning them
+/// again, which works even after the address space they were pinned from is gone.
 ///
 /// # Errors
 ///
@@ -123,7 +122,7 @@ unsafe fn copy_page(
 /// # Safety
 ///
 /// The caller must hold a pin on the page of `pfn` for the duration of the call.
-pub unsafe fn copy_pinned(pfn: usize, offset: usize, buf: &mut [u8], write: bool) -> Result {
+unsafe fn copy_pinned(pfn: usize, offset: usize, buf: &mut [u8], write: bool) -> Result {
     // SAFETY: The caller holds a pin on the page of `pfn`, so it has a valid `struct page`
     // that stays allocated for the call.
     unsafe { copy_page(page_of(pfn), offset, buf, write) }
@@ -363,15 +362,14 @@ impl PinBatch {
         while i < n {
             let pfn = pfn_of(self.pages[i]);
             let mut j = i + 1;
-            while j < n && pfn_of(self.pages[j]) == pfn + (j - i) {
+            while j < n && j - i < PinnedRun::MAX_PAGES && pfn_of(self.pages[j]) == pfn + (j - i) {
                 j += 1;
             }
             // INVARIANT: The batch owned one pin on each of pages `i..j`, which are the
             // contiguous pfns from `pfn`; they go to the run (and leave the batch below).
             let run = PinnedRun {
                 pfn,
-                count: j - i,
-                dirty,
+                bits: (j - i) as u32 | if dirty { PinnedRun::DIRTY } else { 0 },
             };
             i = j;
             if let Err(e) = f(run) {
@@ -397,18 +395,29 @@ impl Drop for PinBatch {
 
 /// One pin on each page of a run of physically contiguous pages.
 ///
-/// Dropping it unpins them (marking them dirty if the run was made dirty).
+/// Dropping it unpins them (marking them dirty if the run was made dirty). It takes
+/// 12 bytes, aligned to 4, so that a store of runs can add its own bookkeeping (the
+/// run's index, a count of users) in a 24-byte entry.
 ///
 /// # Invariants
 ///
-/// The run owns one pin on each of the `count` pages from pfn `pfn`.
+/// The run owns one pin on each of the `bits & COUNT` pages from pfn `pfn`; `bits & DIRTY`
+/// says whether they are unpinned dirty.
+#[repr(C, packed(4))]
 pub struct PinnedRun {
     pfn: usize,
-    count: usize,
-    dirty: bool,
+    bits: u32,
 }
 
 impl PinnedRun {
+    /// The flag of `bits` that marks a dirty run.
+    const DIRTY: u32 = 1 << 31;
+    /// The mask of `bits` that holds the count.
+    const COUNT: u32 = Self::DIRTY - 1;
+
+    /// The most pages a run holds.
+    pub const MAX_PAGES: usize = Self::COUNT as usize;
+
     /// The first pfn.
     pub fn pfn(&self) -> usize {
         self.pfn
@@ -416,37 +425,61 @@ impl PinnedRun {
 
     /// Pages in the run.
     pub fn count(&self) -> usize {
-        self.count
+        (self.bits & Self::COUNT) as usize
     }
 
-    /// Gives up ownership of the pins: returns `(pfn, count)` for [`PinnedRun::from_raw`].
-    pub fn into_raw(self) -> (usize, usize) {
-        let raw = (self.pfn, self.count);
-        core::mem::forget(self);
-        raw
+    /// Whether the pages are unpinned dirty.
+    pub fn dirty(&self) -> bool {
+        self.bits & Self::DIRTY != 0
     }
 
-    /// Takes ownership of pins given up with [`PinnedRun::into_raw`] (or part of them).
+    /// Splits the run before its page `at`: keeps the pages before it and returns the
+    /// others, as a run of their own. The pins are the same; only who owns them changes.
     ///
-    /// # Safety
+    /// # Errors
     ///
-    /// The caller must own one pin on each page of `count` contiguous pfns from `pfn`, from
-    /// runs given up with [`PinnedRun::into_raw`], and give that ownership to the result.
-    pub unsafe fn from_raw(pfn: usize, count: usize, dirty: bool) -> Self {
-        // INVARIANT: By the caller's guarantee.
-        Self { pfn, count, dirty }
+    /// `EINVAL` unless `at` is within the run, after its first page.
+    pub fn split_off(&mut self, at: usize) -> Result<PinnedRun> {
+        let count = self.count();
+        if at == 0 || at >= count {
+            return Err(EINVAL);
+        }
+        let flags = self.bits & Self::DIRTY;
+        // INVARIANT: The pins of pages `at..count` go to the tail, the others stay.
+        let tail = PinnedRun {
+            pfn: self.pfn + at,
+            bits: (count - at) as u32 | flags,
+        };
+        self.bits = at as u32 | flags;
+        Ok(tail)
+    }
+
+    /// Copies between `buf` and the run's page `page` from byte `offset` (at most to the
+    /// page's end): into the page if `write`, out of it otherwise.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if the run has no page `page` or the bytes do not fit in it.
+    pub fn copy(&self, page: usize, offset: usize, buf: &mut [u8], write: bool) -> Result {
+        if page >= self.count() {
+            return Err(EINVAL);
+        }
+        // SAFETY: The run holds a pin on each of its pages (type invariant) while `self` is
+        // borrowed.
+        unsafe { copy_pinned(self.pfn + page, offset, buf, write) }
     }
 }
 
 impl Drop for PinnedRun {
     fn drop(&mut self) {
-        if self.count == 0 {
+        let count = self.count();
+        if count == 0 {
             return;
         }
         // SAFETY: The run owns one pin on each of its pages (type invariant); they are
         // physically contiguous, which `unpin_user_page_range_dirty_lock` expects.
         unsafe {
-            bindings::unpin_user_page_range_dirty_lock(page_of(self.pfn), self.count, self.dirty)
+            bindings::unpin_user_page_range_dirty_lock(page_of(self.pfn), count, self.dirty())
         };
     }
 }

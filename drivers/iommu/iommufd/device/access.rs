@@ -13,7 +13,10 @@
 //! ids stay as C numbers them) and returns it to the driver, which is a user of it until
 //! [`Access::destroy`]: `IOMMU_DESTROY` on its id fails with `EBUSY` meanwhile. The access
 //! holds a reference on the context ([`CtxRef`]), so the context outlives it, and a user on
-//! the IOAS it is attached to, so that IOAS cannot be destroyed under it.
+//! the IOAS it is attached to, so that IOAS cannot be destroyed under it. An internal access
+//! ([`Access::create_internal`], a HW queue's) holds only the context's object table, which
+//! is reference counted apart from the file: the file can close, and closing it destroys
+//! the queue and so the access.
 //!
 //! # Locking
 //!
@@ -29,7 +32,7 @@ use kernel::{
 
 use crate::{
     ctx::CtxRef,
-    object::{ObjRef, ObjectHeader},
+    object::{ObjRef, ObjectHeader, ObjectTable},
     pagetable::{access::AccessNotify, iova::IovaRange, pages::RwFlags, Ioas},
 };
 
@@ -52,14 +55,17 @@ struct AccessState {
 #[pin_data]
 pub(crate) struct Access {
     header: ObjectHeader,
-    /// The context the access lives in.
-    ctx: CtxRef,
+    /// The object table of the context the access lives in.
+    table: Arc<ObjectTable>,
+    /// A reference on the context (C's `iommufd_ctx_get()`), but for an internal access.
+    _ctx: Option<CtxRef>,
     /// Its id there.
     id: u32,
     /// Whether the driver pins pages (then IOVA must be page aligned).
     needs_pin: bool,
     /// An access of iommufd itself (a HW queue's): it has no callbacks, its pins lock
-    /// their areas against unmap, and it holds no reference on the context.
+    /// their areas against unmap, and it holds no reference on the context (a HW queue is
+    /// an object of the context: it would keep its own file open), only on its table.
     internal: bool,
     /// The IOAS attached.
     #[pin]
@@ -101,7 +107,7 @@ impl Access {
     ///
     /// `ENOMEM`, `EBUSY` when the context has no free id.
     pub(crate) fn create(ctx: CtxRef, needs_pin: bool) -> Result<Arc<Self>> {
-        Self::new(ctx, needs_pin, false)
+        Self::new(ctx.objects.clone(), Some(ctx), needs_pin, false)
     }
 
     /// Creates an internal access in `ctx` (C's `iommufd_access_create_internal`): it pins
@@ -111,18 +117,24 @@ impl Access {
     /// # Errors
     ///
     /// As [`Access::create`].
-    pub(crate) fn create_internal(ctx: CtxRef) -> Result<Arc<Self>> {
-        Self::new(ctx, true, true)
+    pub(crate) fn create_internal(table: &Arc<ObjectTable>) -> Result<Arc<Self>> {
+        Self::new(table.clone(), None, true, true)
     }
 
-    fn new(ctx: CtxRef, needs_pin: bool, internal: bool) -> Result<Arc<Self>> {
-        let table = ctx.clone();
-        let reservation = table.objects.reserve()?;
+    fn new(
+        table: Arc<ObjectTable>,
+        ctx: Option<CtxRef>,
+        needs_pin: bool,
+        internal: bool,
+    ) -> Result<Arc<Self>> {
+        let shared = table.clone();
+        let reservation = table.reserve()?;
         let id = reservation.id();
         let access = Arc::pin_init(
             pin_init!(Self {
                 header: ObjectHeader::new(),
-                ctx,
+                table: shared,
+                _ctx: ctx,
                 id,
                 needs_pin,
                 internal,
@@ -158,7 +170,7 @@ impl Access {
     /// Destroys the access (C's `iommufd_access_destroy`): removes it from its context,
     /// waiting for lookups in flight, detaches it, and forgets the driver's callbacks.
     pub(crate) fn destroy(this: &Arc<Self>) {
-        this.ctx.objects.remove_owned::<Self>(this.id);
+        this.table.remove_owned::<Self>(this.id);
         let state = this.state.lock();
         if state.ioas.is_some() {
             // Nothing fails when detaching but a concurrent change, which the driver, being
@@ -222,7 +234,7 @@ impl Access {
     /// `ENOENT` for no such IOAS, `EINVAL` if already attached, `EADDRINUSE` if a mapping of
     /// the IOAS is not page aligned and the driver pins pages, `ENOMEM`.
     pub(crate) fn attach(this: &Arc<Self>, ioas_id: u32) -> Result {
-        let ioas = this.ctx.objects.get::<Ioas>(ioas_id)?;
+        let ioas = this.table.get::<Ioas>(ioas_id)?;
         Self::attach_ioas(this, ioas)
     }
 
@@ -263,7 +275,7 @@ impl Access {
         if state.ioas.is_none() {
             return Err(ENOENT);
         }
-        let ioas = this.ctx.objects.get::<Ioas>(ioas_id)?;
+        let ioas = this.table.get::<Ioas>(ioas_id)?;
         Self::change_ioas(this, state, Some(ioas))
     }
 

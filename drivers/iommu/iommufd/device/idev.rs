@@ -224,7 +224,7 @@ impl IDevice {
     /// Detaches `pasid` of the device (C's `iommufd_device_detach`); nothing if it is not
     /// attached.
     pub(crate) fn detach(this: &Arc<Self>, pasid: u32) {
-        if let Some(hwpt) = this.igroup.detach(&this.dev, this.id, pasid) {
+        if let Some(hwpt) = this.igroup.detach(this.id, pasid) {
             this.release_hwpt(&hwpt, 1);
         }
     }
@@ -337,7 +337,7 @@ impl IDevice {
             Change::Attach => {
                 self.do_change(&new, pasid, change)?;
                 if let Err(e) = hwpt.fill() {
-                    if let Some(attached) = self.igroup.detach(&self.dev, self.id, pasid) {
+                    if let Some(attached) = self.igroup.detach(self.id, pasid) {
                         attached.header().put_user();
                     }
                     return Err(e);

@@ -212,7 +212,16 @@ unsafe extern "C" fn sw_msi(
         kernel::warn_on!(true);
         return EINVAL.to_errno();
     };
-    match handle.group().msi.map_doorbell(hwpt, msi_addr) {
+    // SAFETY: The page is the interrupt controller's doorbell, MMIO for devices to write
+    // their MSIs to, there for as long as the interrupt domain; iommufd maps it, as C does,
+    // only into domains that translate the device's MSIs.
+    let doorbell = unsafe {
+        kernel::iommu::domain::PhysRange::new(
+            msi_addr & kernel::page::PAGE_MASK as u64,
+            kernel::page::PAGE_SIZE,
+        )
+    };
+    match handle.data().msi().map_doorbell(hwpt, doorbell) {
         Ok(Some(iova)) => {
             // SAFETY: `desc` is valid; the MSI layer reads the IOVA when it composes the
             // message.

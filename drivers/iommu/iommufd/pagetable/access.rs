@@ -165,13 +165,14 @@ impl IoPageTable {
             area.num_accesses += 1;
             area.num_locks += u32::from(lock);
             let mut next = fi;
-            area.pages.for_each_pinned(fi, li, |index, pfn, count| {
-                debug_assert!(index == next);
-                for k in 0..count {
-                    out(pfn + k);
-                }
-                next = index + count;
-            });
+            area.pages
+                .for_each_pinned(fi, li, |index, run, skip, count| {
+                    debug_assert!(index == next);
+                    for k in skip..skip + count {
+                        out(run.pfn() + k);
+                    }
+                    next = index + count;
+                });
             Ok(())
         });
         if res.is_err() && reached > range.start {

@@ -65,22 +65,18 @@ fn page_span(area: &Area, last: u64) -> (usize, usize) {
 /// # Errors
 ///
 /// As `iommu_map` fails (`ENOMEM`); nothing stays mapped on error.
-fn map_area(domain: &Domain, area: &Area, last: u64, large: bool) -> Result {
+fn map_area(domain: &Arc<Domain>, area: &Area, last: u64, large: bool) -> Result {
     if let Some((import, start)) = area.pages.dmabuf() {
         // One physically contiguous range, tracked so that a revoke can unmap it; nothing
         // is mapped once revoked.
         let len = (last - area.iova + 1) as usize;
-        // SAFETY: The domain stays until it is removed from the IO page table, which
-        // unmaps (and so untracks) every area first.
-        return unsafe {
-            import.map(
-                domain,
-                area.iova as usize,
-                start + area.start_byte as u64,
-                len,
-                io_prot(area.prot),
-            )
-        };
+        return import.map(
+            domain,
+            area.iova as usize,
+            start + area.start_byte as u64,
+            len,
+            io_prot(area.prot),
+        );
     }
     let (first, lastp) = page_span(area, last);
     let start = area.start_byte;
@@ -89,7 +85,7 @@ fn map_area(domain: &Domain, area: &Area, last: u64, large: bool) -> Result {
     let mut mapped = 0usize;
     let mut result = Ok(());
     area.pages
-        .for_each_pinned(first, lastp, |index, pfn, count| {
+        .for_each_pinned(first, lastp, |index, run, skip, count| {
             if result.is_err() {
                 return;
             }
@@ -105,8 +101,8 @@ fn map_area(domain: &Domain, area: &Area, last: u64, large: bool) -> Result {
                     ((b / PAGE_SIZE + 1) * PAGE_SIZE).min(b1)
                 };
                 let iova = area.iova as usize + (b - start);
-                let paddr = (pfn * PAGE_SIZE + (b - index * PAGE_SIZE)) as u64;
-                result = domain.map(iova, paddr, e - b, prot, GFP_KERNEL_ACCOUNT);
+                let offset = (skip + b / PAGE_SIZE - index) * PAGE_SIZE + b % PAGE_SIZE;
+                result = domain.map_pinned(iova, run, offset, e - b, prot, GFP_KERNEL_ACCOUNT);
                 if result.is_ok() {
                     mapped += e - b;
                 }

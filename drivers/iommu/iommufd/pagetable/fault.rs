@@ -5,7 +5,7 @@
 //!
 //! A HWPT allocated with `IOMMU_HWPT_FAULT_ID_VALID` names a fault queue. The iommu core
 //! hands each complete page request group of a device attached to it to
-//! [`iopf_handler`], which queues it on the fault queue. User space reads the faults from
+//! the handler of its attachments ([`HandleData`]), which queues it on the fault queue. User space reads the faults from
 //! the queue's file (`struct iommu_hwpt_pgfault` records, each carrying a cookie) and
 //! writes responses (`struct iommu_hwpt_page_response`) naming the cookies; each response
 //! completes its group towards the device.
@@ -21,15 +21,14 @@
 //! # Locking
 //!
 //! `Fault::state` is taken under `IGroup::state` (auto response at detach) and alone
-//! elsewhere; the iommu core calls [`iopf_handler`] without iommufd locks.
+//! elsewhere; the iommu core calls the handler without iommufd locks.
 
-use core::ptr::NonNull;
 use kernel::{
-    bindings,
     fs::{
         anon_inode::{AnonFileOps, FileIo},
         File,
     },
+    iommu::iopf::{IopfGroup, IopfHandler, Response},
     new_mutex, new_poll_condvar,
     prelude::*,
     sync::{
@@ -42,80 +41,15 @@ use kernel::{
 use crate::{
     object::ObjectHeader,
     pagetable::eventq::{self, QueueFile, EPOLLIN, EPOLLOUT, EPOLLRDNORM},
-    system::group::AttachHandle,
+    system::group::{AttachHandle, HandleData},
     uapi,
     ucmd::UCmd,
 };
 
-/// `IOMMUFD_PAGE_RESP_SUCCESS` and `IOMMUFD_PAGE_RESP_INVALID`, which are the iommu core's
-/// `IOMMU_PAGE_RESP_*` values.
+/// `IOMMUFD_PAGE_RESP_SUCCESS` and `IOMMUFD_PAGE_RESP_INVALID`, the responses user space
+/// may give, which are the iommu core's `IOMMU_PAGE_RESP_*` values.
 const RESP_SUCCESS: u32 = kernel::uapi::iommufd_page_response_code_IOMMUFD_PAGE_RESP_SUCCESS;
 const RESP_INVALID: u32 = kernel::uapi::iommufd_page_response_code_IOMMUFD_PAGE_RESP_INVALID;
-const _: () = assert!(RESP_SUCCESS == bindings::iommu_page_response_code_IOMMU_PAGE_RESP_SUCCESS);
-const _: () = assert!(RESP_INVALID == bindings::iommu_page_response_code_IOMMU_PAGE_RESP_INVALID);
-
-/// A page request group the iommu core handed over, awaiting its response.
-///
-/// # Invariants
-///
-/// `ptr` is a valid `struct iopf_group` this object owns: it is answered and freed exactly
-/// once, by [`IopfGroup::respond`] or, with `IOMMU_PAGE_RESP_INVALID`, when dropped.
-struct IopfGroup {
-    ptr: NonNull<bindings::iopf_group>,
-}
-
-// SAFETY: A group may be answered and freed from any thread.
-unsafe impl Send for IopfGroup {}
-
-impl IopfGroup {
-    fn raw(&self) -> &bindings::iopf_group {
-        // SAFETY: Valid while owned (type invariant).
-        unsafe { self.ptr.as_ref() }
-    }
-
-    /// The attachment the faults came through.
-    fn handle(&self) -> *mut bindings::iommu_attach_handle {
-        self.raw().attach_handle
-    }
-
-    /// Calls `f` on each fault of the group, in order.
-    fn for_each_fault(&self, mut f: impl FnMut(&bindings::iommu_fault) -> Result) -> Result {
-        let head = core::ptr::from_ref(&self.raw().faults).cast_mut();
-        // SAFETY: The group's fault list is valid and not changed while we own the group.
-        let mut cur = unsafe { (*head).next };
-        while cur != head {
-            let off = core::mem::offset_of!(bindings::iopf_fault, list);
-            // SAFETY: Every entry of the list is the `list` member of a `struct
-            // iopf_fault` of the group.
-            let iopf = unsafe { &*cur.cast::<u8>().sub(off).cast::<bindings::iopf_fault>() };
-            f(&iopf.fault)?;
-            cur = iopf.list.next;
-        }
-        Ok(())
-    }
-
-    /// Answers the group with `code` (`IOMMU_PAGE_RESP_*`) and frees it.
-    fn respond(self, code: u32) {
-        let ptr = self.ptr.as_ptr();
-        core::mem::forget(self);
-        // SAFETY: We own the group (type invariant) and give it up here, once.
-        unsafe {
-            bindings::iopf_group_response(ptr, code);
-            bindings::iopf_free_group(ptr);
-        }
-    }
-}
-
-impl Drop for IopfGroup {
-    fn drop(&mut self) {
-        let ptr = self.ptr.as_ptr();
-        // SAFETY: As in `respond`: the group is answered and freed once, here.
-        unsafe {
-            bindings::iopf_group_response(ptr, RESP_INVALID);
-            bindings::iopf_free_group(ptr);
-        }
-    }
-}
 
 /// A queued group, with the id of the device it came from.
 struct Queued {
@@ -164,11 +98,13 @@ impl Fault {
 
     /// Answers `IOMMU_PAGE_RESP_INVALID` to every group that came through `handle`, which
     /// is going away (its device detached or moved).
-    pub(crate) fn auto_respond(&self, handle: *mut bindings::iommu_attach_handle) {
+    pub(crate) fn auto_respond(&self, handle: &AttachHandle) {
         let mut state = self.state.lock();
         // Dropping a group answers it.
-        state.deliver.retain(|q| q.group.handle() != handle);
-        state.response.retain(|(_, q)| q.group.handle() != handle);
+        state.deliver.retain(|q| !q.group.came_through(handle));
+        state
+            .response
+            .retain(|(_, q)| !q.group.came_through(handle));
     }
 }
 
@@ -184,7 +120,7 @@ impl FileIo for Fault {
         let state = &mut *state;
         let mut done = 0;
         while let Some(first) = state.deliver.first() {
-            let need = first.group.raw().fault_count * SIZE;
+            let need = first.group.count() * SIZE;
             if need > count - done {
                 if done == 0 {
                     return Err(EINVAL);
@@ -200,16 +136,15 @@ impl FileIo for Fault {
                 return if done == 0 { Err(e.into()) } else { Ok(done) };
             }
             let dev_id = first.dev_id;
-            let r = first.group.for_each_fault(|f| {
-                let prm = &f.prm;
+            let r = first.group.for_each_request(|prm| {
                 let msg = kernel::uapi::iommu_hwpt_pgfault {
-                    flags: prm.flags,
+                    flags: prm.flags(),
                     dev_id,
-                    pasid: prm.pasid,
-                    grpid: prm.grpid,
-                    perm: prm.perm,
+                    pasid: prm.pasid(),
+                    grpid: prm.grpid(),
+                    perm: prm.perm(),
                     __reserved: 0,
-                    addr: prm.addr,
+                    addr: prm.addr(),
                     length: 0,
                     cookie,
                 };
@@ -243,16 +178,20 @@ impl FileIo for Fault {
                     break;
                 }
             };
-            if resp.code != RESP_SUCCESS && resp.code != RESP_INVALID {
+            let code = match resp.code {
+                RESP_SUCCESS | RESP_INVALID => Response::from_code(resp.code),
+                _ => None,
+            };
+            let Some(code) = code else {
                 result = Err(EINVAL);
                 break;
-            }
+            };
             let Some(i) = state.response.iter().position(|(c, _)| *c == resp.cookie) else {
                 result = Err(EINVAL);
                 break;
             };
             let (_, q) = state.response.remove(i).map_err(|_| EINVAL)?;
-            q.group.respond(resp.code);
+            q.group.respond(code);
             done += SIZE;
         }
         match result {
@@ -274,35 +213,20 @@ impl FileIo for Fault {
 /// The queue files' operations.
 static FAULT_FOPS: AnonFileOps<Arc<QueueFile<Fault>>> = AnonFileOps::with_io(&crate::THIS_MODULE);
 
-/// The iommu core's IO page fault handler of domains with a fault queue: queues the group
-/// on the queue of the attachment it came through.
-///
-/// # Safety
-///
-/// Called by the iommu core with a valid group it hands over, whose attach handle is one
-/// of iommufd's ([`AttachHandle`]) and stays valid for the call.
-pub(crate) unsafe extern "C" fn iopf_handler(group: *mut bindings::iopf_group) -> i32 {
-    // SAFETY: The core passes a valid group.
-    let handle = unsafe { (*group).attach_handle };
-    // SAFETY: Domains with this handler are attached only with iommufd's handles, valid
-    // while the attachment is.
-    let attach = unsafe { AttachHandle::from_raw(handle) };
-    let Some(fault) = attach.fault() else {
-        return ENODEV.to_errno();
-    };
-    // SAFETY: The group is valid; we take it off the core's pending list before owning it.
-    unsafe { bindings::iopf_group_dequeue(group) };
-    // SAFETY: The core passes a valid, so non-null, group.
-    let ptr = unsafe { NonNull::new_unchecked(group) };
-    // INVARIANT: The core hands the group over on success; on error it answers it.
-    let owned = IopfGroup { ptr };
-    match fault.queue(owned, attach.dev_id()) {
-        Ok(()) => 0,
-        Err(owned) => {
-            // The core answers and frees the group on error.
-            core::mem::forget(owned);
-            ENOMEM.to_errno()
-        }
+/// The IO page fault handler of iommufd's domains with a fault queue: queues each group
+/// for user space (C's `iommufd_fault_iopf_handler()`), reported for the device that
+/// attached first.
+impl IopfHandler for HandleData {
+    fn handle(
+        handle: &AttachHandle,
+        group: IopfGroup,
+    ) -> core::result::Result<(), (Error, IopfGroup)> {
+        let Some(fault) = handle.data().fault() else {
+            return Err((ENODEV, group));
+        };
+        fault
+            .queue(group, handle.data().dev_id())
+            .map_err(|group| (ENOMEM, group))
     }
 }
 

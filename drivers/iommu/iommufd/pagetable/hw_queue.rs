@@ -22,7 +22,6 @@
 use kernel::{page::PAGE_SIZE, prelude::*, sync::Arc};
 
 use crate::{
-    ctx::CtxRef,
     device::access::Access,
     driver::hw_queue::DriverHwQueue,
     object::{ObjRef, ObjectHeader},
@@ -84,10 +83,7 @@ fn pin_phys(ucmd: &UCmd<'_>, viommu: &Viommu, iova: u64, length: u64) -> Result<
         .ok_or(ERANGE)?
         / page
         * page;
-    // SAFETY: The access belongs to the queue, an object of this context, which destroys
-    // it before the context's objects are gone.
-    let ctx = unsafe { CtxRef::new_uncounted(ucmd) };
-    let access = Access::create_internal(ctx)?;
+    let access = Access::create_internal(&ucmd.ctx.objects)?;
     if let Err(e) = Access::attach_ioas(&access, viommu.hwpt().ioas.clone()) {
         Access::destroy(&access);
         return Err(e);

@@ -65,6 +65,14 @@ impl Hwpt {
         }
     }
 
+    /// The domain, to keep while attached.
+    pub(crate) fn domain_arc(&self) -> &Arc<Domain> {
+        match self {
+            Hwpt::Paging(h) => &h.domain,
+            Hwpt::Nested(h) => &h.domain,
+        }
+    }
+
     /// The object's header (its users).
     pub(crate) fn header(&self) -> &ObjectHeader {
         match self {
@@ -229,7 +237,7 @@ impl HwptPaging {
         } = spec;
         let mut domain = Domain::alloc_paging_user(dev, flags & !hwpt_flags::FAULT_ID_VALID, data)?;
         if fault.is_some() {
-            domain.set_iopf_handler(crate::pagetable::fault::iopf_handler);
+            domain.set_iopf_handler::<crate::system::group::HandleData>();
         }
         let domain = Arc::new(domain, GFP_KERNEL_ACCOUNT)?;
         if coherent && !domain.enforce_cache_coherency() {

@@ -76,7 +76,7 @@ pub(crate) const IOVA_SPACE: IovaRange = IovaRange {
 
 /// The largest alignment the allocator keeps from a user address: a huge page.
 #[cfg(CONFIG_TRANSPARENT_HUGEPAGE)]
-const MAX_ALIGNMENT: u64 = kernel::bindings::THP_HPAGE_SIZE as u64;
+const MAX_ALIGNMENT: u64 = kernel::page::HPAGE_SIZE as u64;
 #[cfg(not(CONFIG_TRANSPARENT_HUGEPAGE))]
 const MAX_ALIGNMENT: u64 = PAGE_SIZE as u64;
 

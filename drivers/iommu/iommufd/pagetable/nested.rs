@@ -27,8 +27,9 @@ use crate::{
 /// A nested HWPT.
 pub(crate) struct HwptNested {
     header: ObjectHeader,
-    /// The nested domain (dropped, and freed, before the objects it depends on).
-    pub(crate) domain: Domain,
+    /// The nested domain (dropped, and freed, before the objects it depends on, unless an
+    /// attachment holds it: attachments hold the HWPT too).
+    pub(crate) domain: Arc<Domain>,
     /// What the domain nests on: the paging HWPT, or the vIOMMU that holds it.
     on: NestedOn,
     /// Allocated with `IOMMU_HWPT_ALLOC_PASID`: it may serve PASIDs.
@@ -73,11 +74,12 @@ fn publish(ucmd: &UCmd<'_>, cmd: &mut uapi::HwptAlloc, mut domain: Domain, on: N
     let objects = &ucmd.ctx.objects;
     let reservation = objects.reserve()?;
     let fault = if cmd.flags & hwpt_flags::FAULT_ID_VALID != 0 {
-        domain.set_iopf_handler(crate::pagetable::fault::iopf_handler);
+        domain.set_iopf_handler::<crate::system::group::HandleData>();
         Some(objects.get::<Fault>(cmd.fault_id)?)
     } else {
         None
     };
+    let domain = Arc::new(domain, GFP_KERNEL_ACCOUNT)?;
     let hwpt = Arc::new(
         HwptNested {
             header: ObjectHeader::new(),

@@ -22,7 +22,7 @@
 use kernel::{
     fs::File,
     mm::{
-        pin::{self, PinBatch, PinFlags, User},
+        pin::{self, PinBatch, PinFlags, PinnedRun, User},
         Mm,
     },
     new_mutex,
@@ -62,7 +62,7 @@ enum Source {
         /// Page-aligned offset in the buffer of the first page.
         start: u64,
         /// The import.
-        import: Arc<DmaBufImport>,
+        import: DmaBufImport,
     },
     /// A file, by offset.
     File {
@@ -538,7 +538,7 @@ impl Pages {
         &self,
         first: usize,
         last: usize,
-        f: impl FnMut(usize, usize, usize),
+        f: impl FnMut(usize, &PinnedRun, usize, usize),
     ) {
         self.with_set(|set, _| set.for_each_run(first, last, f));
     }
@@ -657,13 +657,12 @@ impl Pages {
 #[pinned_drop]
 impl PinnedDrop for Pages {
     fn drop(self: Pin<&mut Self>) {
-        let dirty = self.writable;
         let mut guard = self.state.lock();
         if guard.set.npinned() != 0 {
             // Every user removes itself before the last area goes: this is a bug, but the
             // pins are still released and refunded.
             kernel::warn_on!(true);
-            let n = guard.set.release_all(dirty);
+            let n = guard.set.release_all();
             guard.owner.uncharge(n);
         }
     }

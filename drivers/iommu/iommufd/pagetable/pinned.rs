@@ -10,8 +10,8 @@
 //!
 //! # Data layout
 //!
-//! Runs: `(first index, first pfn, count, users)`, 24 bytes each, sorted by index and
-//! disjoint, in one vector. A run is a stretch of pages with consecutive indexes *and*
+//! Runs: `(first index, pins, users)`, 24 bytes each (the pins a [`PinnedRun`] of 12 bytes:
+//! first pfn, count, dirty), sorted by index and disjoint, in one vector. A run is a stretch of pages with consecutive indexes *and*
 //! consecutive pfns and the same number of users. Memory backed by huge pages (THP, hugetlb,
 //! a hugetlbfs memfd) or by physically contiguous 4 KiB pages is a handful of runs, so
 //! pinning 1 GiB of it costs kilobytes of metadata rather than the 2 MiB that a pointer per
@@ -22,14 +22,12 @@
 //! removed, and removing never needs to split a run, that is, to allocate: tearing down
 //! cannot fail. Runs are never merged across such a boundary.
 //!
-//! # Invariants
-//!
-//! Every page of every run holds one pin (`FOLL_PIN`) that the set owns, taken as a
-//! [`PinnedRun`] and given up with [`PinnedRun::into_raw`]; `users` is at least 1.
+//! Each run owns its pins as a [`PinnedRun`]: a run that leaves the set (its last user
+//! gone, the set dropped) unpins its pages, and nothing else does. `users` is at least 1.
 
 use kernel::{
     alloc::{flags::GFP_KERNEL_ACCOUNT, KVVec},
-    mm::pin::{copy_pinned, PinBatch, PinnedRun},
+    mm::pin::{PinBatch, PinnedRun},
     prelude::*,
 };
 
@@ -52,14 +50,11 @@ pub(crate) trait PinSource {
 }
 
 /// A run of pinned pages.
-#[derive(Copy, Clone, Debug)]
 struct Run {
     /// First page index.
     index: usize,
-    /// Pfn of the first page.
-    pfn: usize,
-    /// Pages.
-    count: u32,
+    /// The pins of its pages.
+    pins: PinnedRun,
     /// Users of every page of the run.
     users: u32,
 }
@@ -67,9 +62,13 @@ struct Run {
 impl Run {
     /// One past the last index.
     fn end(&self) -> usize {
-        self.index + self.count as usize
+        self.index + self.pins.count()
     }
 }
+
+// A run costs what the module's documentation says, 24 bytes on 64-bit machines.
+#[cfg(CONFIG_64BIT)]
+const _: () = assert!(core::mem::size_of::<Run>() == 24);
 
 /// The pinned pages of one `Pages`.
 pub(crate) struct PinnedSet {
@@ -110,25 +109,26 @@ impl PinnedSet {
     /// Makes `index` the start of a run if a run covers it.
     pub(crate) fn split_at(&mut self, index: usize) -> Result {
         let i = self.find(index);
-        let Some(&run) = self.runs.get(i) else {
+        let Some(run) = self.runs.get(i) else {
             return Ok(());
         };
         if run.index >= index {
             return Ok(());
         }
         self.runs.reserve(1, GFP_KERNEL_ACCOUNT)?;
-        let head = (index - run.index) as u32;
+        let run = &mut self.runs[i];
+        let users = run.users;
         let tail = Run {
             index,
-            pfn: run.pfn + head as usize,
-            count: run.count - head,
-            users: run.users,
+            pins: run.pins.split_off(index - run.index)?,
+            users,
         };
-        self.runs[i].count = head;
-        // Room was reserved above. The pins are the same; only the bookkeeping splits.
-        self.runs
-            .insert_within_capacity(i + 1, tail)
-            .map_err(|_| ENOMEM)?;
+        // Room was reserved above, so this does not fail; if it did, the pages must stay
+        // pinned (domains may map them): they would leak rather than be unpinned.
+        if let Err(tail) = self.runs.insert_within_capacity(i + 1, tail) {
+            kernel::warn_on!(true);
+            core::mem::forget(tail);
+        }
         Ok(())
     }
 
@@ -205,18 +205,16 @@ impl PinnedSet {
                 let mut index = *cur;
                 let dirty = src.dirty();
                 let runs = &mut self.runs;
-                let res = batch.take_runs(dirty, |pinned| {
-                    let count = pinned.count();
+                let res = batch.take_runs(dirty, |pins| {
+                    let count = pins.count();
                     let run = Run {
                         index,
-                        pfn: pinned.pfn(),
-                        count: count as u32,
+                        pins,
                         users: 1,
                     };
-                    // Room was reserved above: at most one run per page.
+                    // Room was reserved above: at most one run per page. Were there none,
+                    // dropping the run would unpin it, as `take_runs` expects.
                     runs.insert_within_capacity(i, run).map_err(|_| ENOMEM)?;
-                    // INVARIANT: The set owns the run's pins from now on.
-                    let _ = pinned.into_raw();
                     i += 1;
                     index += count;
                     stored += count;
@@ -262,7 +260,7 @@ impl PinnedSet {
             cur = run.end();
             run.users -= 1;
             if run.users == 0 {
-                freed += run.count as usize;
+                freed += run.pins.count();
             }
             i += 1;
         }
@@ -274,25 +272,17 @@ impl PinnedSet {
         }
         src.uncharge(freed);
         self.npinned -= freed;
-        let dirty = src.dirty();
-        self.runs.retain(|run| {
-            if run.users != 0 {
-                return true;
-            }
-            // SAFETY: The set owns one pin on each page of the run (type invariant), from a
-            // `PinnedRun` it took apart; the run leaves the set here, so the pins are
-            // released exactly once, by dropping the `PinnedRun`.
-            drop(unsafe { PinnedRun::from_raw(run.pfn, run.count as usize, dirty) });
-            false
-        });
+        // The runs left without users leave the set, and dropping them unpins them.
+        self.runs.retain(|run| run.users != 0);
     }
 
-    /// Calls `f(index, pfn, count)` for the pinned pages in `first..=last`, in order.
+    /// Calls `f(index, pins, skip, count)` for the pinned pages in `first..=last`, in
+    /// order: pages `index..index + count` are pages `skip..skip + count` of the run `pins`.
     pub(crate) fn for_each_run(
         &self,
         first: usize,
         last: usize,
-        mut f: impl FnMut(usize, usize, usize),
+        mut f: impl FnMut(usize, &PinnedRun, usize, usize),
     ) {
         let mut i = self.find(first);
         while let Some(run) = self.runs.get(i) {
@@ -301,7 +291,7 @@ impl PinnedSet {
             }
             let from = run.index.max(first);
             let to = (run.end() - 1).min(last);
-            f(from, run.pfn + (from - run.index), to - from + 1);
+            f(from, &run.pins, from - run.index, to - from + 1);
             i += 1;
         }
     }
@@ -316,19 +306,13 @@ impl PinnedSet {
         write: bool,
     ) -> Option<Result> {
         let run = self.run_of(index)?;
-        // SAFETY: The set owns a pin on each page of its runs (type invariant), and `&self`
-        // keeps the run in the set for the call.
-        Some(unsafe { copy_pinned(run.pfn + (index - run.index), offset, buf, write) })
+        Some(run.pins.copy(index - run.index, offset, buf, write))
     }
 
     /// Unpins everything, whatever the users (a `Pages` dropped with users left is a bug);
     /// returns the pages unpinned.
-    pub(crate) fn release_all(&mut self, dirty: bool) -> usize {
-        for run in self.runs.drain_all() {
-            // SAFETY: As in `remove_users`: the set owns the run's pins, and the run leaves
-            // the set here.
-            drop(unsafe { PinnedRun::from_raw(run.pfn, run.count as usize, dirty) });
-        }
+    pub(crate) fn release_all(&mut self) -> usize {
+        self.runs.clear();
         core::mem::take(&mut self.npinned)
     }
 }

@@ -5,13 +5,16 @@
 //! restores it), as a device driver would when its memory goes away. Its physical range
 //! is what iommufd maps ([`phys`], the mock's `iommufd_test_dma_buf_iommufd_map`).
 
-use core::{
-    ptr::null_mut,
-    sync::atomic::{AtomicBool, Ordering},
+use core::sync::atomic::{AtomicBool, Ordering};
+use kernel::{
+    bindings,
+    dma_buf::{DmaBuf, LockedAttachment},
+    iommu::domain::PhysRange,
+    page::PAGE_SIZE,
+    prelude::*,
 };
-use kernel::{bindings, page::PAGE_SIZE, prelude::*};
 
-use crate::ucmd::UCmd;
+use crate::{pagetable::dmabuf::Revocable, ucmd::UCmd};
 
 /// The buffer behind a mock dma-buf (its `priv`).
 ///
@@ -109,30 +112,46 @@ static OPS: Ops = Ops(bindings::dma_buf_ops {
 });
 
 /// The mock buffer of a dma-buf of the mock exporter.
-///
-/// # Safety
-///
-/// `dmabuf` is valid.
-unsafe fn mock_of<'a>(dmabuf: *mut bindings::dma_buf) -> Option<&'a MockBuf> {
-    // SAFETY: By the caller's guarantee; a buffer with our ops has a `MockBuf` as `priv`,
-    // alive as long as the buffer.
+fn mock_of(buf: &DmaBuf) -> Option<&MockBuf> {
+    let dmabuf = buf.as_raw();
+    // SAFETY: The buffer is valid while `buf` is; one with our ops has a `MockBuf` as
+    // `priv`, alive as long as the buffer.
     unsafe { core::ptr::eq((*dmabuf).ops, &OPS.0).then(|| &*(*dmabuf).priv_.cast::<MockBuf>()) }
 }
 
-/// The physical range of a mock dma-buf for `attach`; `None` for another exporter's.
+/// `IOMMU_TEST_OP_DMABUF_REVOKE`: revokes (or restores) the mock dma-buf `fd`, telling its
+/// importers (`dma_buf_invalidate_mappings()`), as a driver does when the memory goes.
+///
+/// # Errors
+///
+/// As `dma_buf_get` fails (`EBADF`, `EINVAL`); `EOPNOTSUPP` for another exporter's.
+pub(super) fn revoke(fd: i32, revoked: bool) -> Result {
+    let buf = DmaBuf::get(fd)?;
+    let mock = mock_of(&buf).ok_or(EOPNOTSUPP)?;
+    let resv = buf.lock()?;
+    mock.revoked.store(revoked, Ordering::Relaxed);
+    resv.invalidate_mappings();
+    Ok(())
+}
+
+/// The physical range of a mock dma-buf for `locked`; `None` for another exporter's.
 ///
 /// # Errors
 ///
 /// `ENODEV` if the buffer is revoked.
-pub(super) fn phys(attach: *mut bindings::dma_buf_attachment) -> Option<Result<(u64, usize)>> {
-    // SAFETY: The caller passes a valid attachment, whose buffer is valid.
-    let buf = unsafe { mock_of((*attach).dmabuf) }?;
+pub(super) fn phys(locked: &LockedAttachment<'_, Revocable>) -> Option<Result<PhysRange>> {
+    let buf = mock_of(locked.attachment().buf())?;
     if buf.revoked.load(Ordering::Relaxed) {
         return Some(Err(ENODEV));
     }
     // SAFETY: `page_to_pfn` computes with the pointer only.
     let pfn = unsafe { bindings::page_to_pfn(buf.page) } as u64;
-    Some(Ok((pfn * PAGE_SIZE as u64, buf.length)))
+    // SAFETY: The pages are the buffer's, freed only with its last reference, which the
+    // attachment holds; a revoke tells the importer (`revoke` above), which unmaps the
+    // range before it returns.
+    Some(Ok(unsafe {
+        PhysRange::new(pfn * PAGE_SIZE as u64, buf.length)
+    }))
 }
 
 /// `IOMMU_TEST_OP_DMABUF_GET`: exports a mock dma-buf of `length` bytes (rounded up to
@@ -190,38 +209,4 @@ pub(super) fn get(ucmd: &UCmd<'_>, length: u32, open_flags: u32) -> Result {
     }
     ucmd.set_return(fd as isize);
     Ok(())
-}
-
-/// `IOMMU_TEST_OP_DMABUF_REVOKE`: revokes (or restores) the mock dma-buf `fd`, telling its
-/// importers (`dma_buf_invalidate_mappings()`), as a driver does when the memory goes.
-///
-/// # Errors
-///
-/// As `dma_buf_get` fails (`EBADF`, `EINVAL`); `EOPNOTSUPP` for another exporter's.
-pub(super) fn revoke(fd: i32, revoked: bool) -> Result {
-    // SAFETY: Any descriptor may be passed; a non-dma-buf gives an error pointer.
-    let dmabuf = kernel::error::from_err_ptr(unsafe { bindings::dma_buf_get(fd) })?;
-    // SAFETY: We hold a reference from `dma_buf_get`.
-    let r = match unsafe { mock_of(dmabuf) } {
-        None => Err(EOPNOTSUPP),
-        Some(buf) => {
-            // SAFETY: The buffer is valid; its reservation lock is taken alone (null
-            // context) and released below.
-            let resv = unsafe { (*dmabuf).resv };
-            // SAFETY: As above.
-            kernel::error::to_result(unsafe { bindings::dma_resv_lock(resv, null_mut()) }).map(
-                |()| {
-                    buf.revoked.store(revoked, Ordering::Relaxed);
-                    // SAFETY: The reservation lock is held, as the call requires.
-                    unsafe {
-                        bindings::dma_buf_invalidate_mappings(dmabuf);
-                        bindings::dma_resv_unlock(resv);
-                    }
-                },
-            )
-        }
-    };
-    // SAFETY: Our reference from `dma_buf_get`.
-    unsafe { bindings::dma_buf_put(dmabuf) };
-    r
 }

@@ -26,14 +26,15 @@
 //! held across anything else.
 
 use kernel::{
-    bindings,
     device::Device,
-    error::to_result,
-    iommu::{domain::device_shares_pri_with_pf, group::Group},
+    iommu::{
+        attach::{Attachment, Target},
+        domain::{device_shares_pri_with_pf, ResvRegion},
+        group::Group,
+    },
     new_mutex,
     prelude::*,
     sync::{aref::ARef, Arc, Mutex},
-    types::Opaque,
 };
 
 use crate::{
@@ -65,11 +66,11 @@ fn reserve_regions(dev: &Device, dev_id: u32, ioas: &Ioas) -> Result<Option<u64>
     let (mut hw_msi, mut sw_msi, mut sw_msi_start) = (0, 0, None);
     for r in regions
         .iter()
-        .filter(|r| r.kind != bindings::iommu_resv_type_IOMMU_RESV_DIRECT_RELAXABLE)
+        .filter(|r| r.kind != ResvRegion::DIRECT_RELAXABLE)
     {
         match r.kind {
-            bindings::iommu_resv_type_IOMMU_RESV_MSI => hw_msi += 1,
-            bindings::iommu_resv_type_IOMMU_RESV_SW_MSI => {
+            ResvRegion::MSI => hw_msi += 1,
+            ResvRegion::SW_MSI => {
                 sw_msi += 1;
                 sw_msi_start = Some(r.start);
             }
@@ -93,57 +94,29 @@ fn reserve_regions(dev: &Device, dev_id: u32, ioas: &Ioas) -> Result<Option<u64>
 /// `IOMMU_NO_PASID`: the PASID of DMA without one (the RID).
 pub(crate) const NO_PASID: u32 = 0;
 
-/// The iommu core's record of an attachment, which it keeps until the detach, with what
-/// iommufd's IO page fault handler needs to know about it.
-///
-/// # Invariants
-///
-/// Boxed, so its address stays fixed while the core holds it; `handle` is the first field
-/// of a `#[repr(C)]` struct, so the core's pointer to it is a pointer to the whole.
-#[repr(C)]
-pub(crate) struct AttachHandle {
-    handle: Opaque<bindings::iommu_attach_handle>,
+/// What iommufd's IO page fault handler and MSI set-up need to know of an attachment,
+/// carried by the iommu core's record of it ([`AttachHandle`]).
+pub(crate) struct HandleData {
     /// The fault queue of the HWPT attached.
     fault: Option<Arc<Fault>>,
     /// The device that attached first.
     dev_id: u32,
-    /// The group it attaches, which owns it (through its `state`).
-    group: *const IGroup,
+    /// The MSI state of the group it attaches.
+    msi: Arc<GroupMsi>,
 }
 
-// SAFETY: The handle is data the iommu core reads under the group's lock; it is not tied
-// to a thread.
-unsafe impl Send for AttachHandle {}
-// SAFETY: Through `&AttachHandle` only its address and immutable fields are used.
-unsafe impl Sync for AttachHandle {}
+/// The iommu core's record of an attachment of iommufd, which it keeps until the detach.
+pub(crate) type AttachHandle = kernel::iommu::attach::AttachHandle<HandleData>;
 
-impl AttachHandle {
-    fn new(hwpt: &Hwpt, dev_id: u32, group: &IGroup) -> Result<KBox<Self>> {
-        Ok(KBox::new(
-            Self {
-                handle: Opaque::zeroed(),
-                fault: hwpt.fault().cloned(),
-                dev_id,
-                group,
-            },
-            GFP_KERNEL_ACCOUNT,
-        )?)
-    }
-
-    fn as_raw(&self) -> *mut bindings::iommu_attach_handle {
-        self.handle.get()
-    }
-
-    /// The iommufd handle the core's `handle` belongs to.
-    ///
-    /// # Safety
-    ///
-    /// `handle` was attached by this module (it is the `handle` of an [`AttachHandle`])
-    /// and stays attached for `'a`.
-    pub(crate) unsafe fn from_raw<'a>(handle: *mut bindings::iommu_attach_handle) -> &'a Self {
-        // SAFETY: By the type invariant `handle` is at offset 0 of the `AttachHandle`,
-        // valid for `'a` by the caller's guarantee.
-        unsafe { &*handle.cast::<Self>() }
+impl HandleData {
+    /// A handle for the first device `dev_id` of `group` that attaches to `hwpt`.
+    fn handle(hwpt: &Hwpt, dev_id: u32, group: &IGroup) -> Result<Pin<KBox<AttachHandle>>> {
+        let data = Self {
+            fault: hwpt.fault().cloned(),
+            dev_id,
+            msi: group.msi.clone(),
+        };
+        AttachHandle::new(data, GFP_KERNEL_ACCOUNT)
     }
 
     /// The fault queue faults through this attachment go to.
@@ -156,18 +129,19 @@ impl AttachHandle {
         self.dev_id
     }
 
-    /// The group it attaches.
+    /// The MSI state of the group it attaches.
     #[cfg_attr(not(CONFIG_IRQ_MSI_IOMMU), allow(dead_code))]
-    pub(crate) fn group(&self) -> &IGroup {
-        // SAFETY: The group owns the handle, so it outlives it.
-        unsafe { &*self.group }
+    pub(crate) fn msi(&self) -> &GroupMsi {
+        &self.msi
     }
+}
 
-    /// Ends the handle after the core dropped it: pending faults that came through it are
-    /// answered `IOMMU_PAGE_RESP_INVALID`.
-    fn retire(self: KBox<Self>) {
-        if let Some(fault) = &self.fault {
-            fault.auto_respond(self.as_raw());
+/// Ends a handle the core no longer refers to: pending faults that came through it are
+/// answered `IOMMU_PAGE_RESP_INVALID`.
+fn retire(handle: Option<Pin<KBox<AttachHandle>>>) {
+    if let Some(handle) = handle {
+        if let Some(fault) = &handle.data().fault {
+            fault.auto_respond(&handle);
         }
     }
 }
@@ -175,8 +149,10 @@ impl AttachHandle {
 /// What one PASID (or the RID) of a group is attached to.
 struct Attached {
     pasid: u32,
+    /// The attachment of the group (or the device's PASID) to `hwpt`'s domain (first, so
+    /// that a drop detaches before the HWPT is let go).
+    attachment: Attachment<HandleData>,
     hwpt: Hwpt,
-    handle: KBox<AttachHandle>,
     /// The ids of the attached devices (each holds a user of `hwpt`).
     devices: KVec<u32>,
 }
@@ -235,8 +211,9 @@ pub(crate) struct IGroup {
     pub(crate) group: ARef<Group>,
     #[pin]
     state: Mutex<IGroupState>,
-    /// Its software MSI window and the doorbells its devices use.
-    pub(crate) msi: GroupMsi,
+    /// Its software MSI window and the doorbells its devices use (shared with the
+    /// handles of its attachments).
+    pub(crate) msi: Arc<GroupMsi>,
 }
 
 impl IGroup {
@@ -300,7 +277,6 @@ impl IGroup {
         hwpt: &Hwpt,
         compat: Result,
     ) -> Result {
-        let group = &*self.group;
         state.attached.reserve(1, GFP_KERNEL_ACCOUNT)?;
         let mut devices = KVec::with_capacity(1, GFP_KERNEL_ACCOUNT)?;
         // Room was reserved.
@@ -309,28 +285,19 @@ impl IGroup {
             self.msi.setup(hwpt.paging())?;
         }
         compat?;
-        let handle = AttachHandle::new(hwpt, dev_id, self)?;
-        let domain = hwpt.domain().as_raw();
-        // SAFETY: The domain, the group and the device are valid; the handle is boxed, and
-        // stays until the detach or is moved to another handle by a replace.
-        to_result(unsafe {
-            if pasid == NO_PASID {
-                bindings::iommu_attach_group_handle(domain, group.as_raw(), handle.as_raw())
-            } else {
-                bindings::iommu_attach_device_pasid(
-                    domain,
-                    crate::kapi::raw_device(dev),
-                    pasid,
-                    handle.as_raw(),
-                )
-            }
-        })?;
+        let handle = HandleData::handle(hwpt, dev_id, self)?;
+        let target = if pasid == NO_PASID {
+            Target::Group(self.group.clone())
+        } else {
+            Target::Pasid(dev.into(), pasid)
+        };
+        let attachment = Attachment::attach(target, hwpt.domain_arc(), handle)?;
         hwpt.header().add_user();
         // Room was reserved above.
         let _ = state.attached.push_within_capacity(Attached {
             pasid,
+            attachment,
             hwpt: hwpt.clone(),
-            handle,
             devices,
         });
         Ok(())
@@ -340,7 +307,7 @@ impl IGroup {
     /// PASID. Returns the HWPT, whose user the device held, for the caller to release (and
     /// destroy if automatic) without the group's lock; `None` if the device's `pasid` was
     /// not attached.
-    pub(crate) fn detach(&self, dev: &Device, dev_id: u32, pasid: u32) -> Option<Hwpt> {
+    pub(crate) fn detach(&self, dev_id: u32, pasid: u32) -> Option<Hwpt> {
         let mut state = self.state.lock();
         let i = state.find(pasid)?;
         let attached = &mut state.attached[i];
@@ -358,17 +325,7 @@ impl IGroup {
             return Some(attached.hwpt.clone());
         }
         let attached = state.attached.remove(i).ok()?;
-        let domain = attached.hwpt.domain().as_raw();
-        // SAFETY: The group (or the device's PASID) is attached to the domain with the
-        // handle we keep, which is freed only after this returns.
-        unsafe {
-            if pasid == NO_PASID {
-                bindings::iommu_detach_group_handle(domain, self.group.as_raw());
-            } else {
-                bindings::iommu_detach_device_pasid(domain, crate::kapi::raw_device(dev), pasid);
-            }
-        }
-        attached.handle.retire();
+        retire(attached.attachment.detach());
         unreserve(&attached.hwpt);
         Some(attached.hwpt)
     }
@@ -432,7 +389,7 @@ impl IGroup {
             Ok(())
         }
         .and(compat)
-        .and_then(|()| self.replace_domain(attached, dev, dev_id, pasid, hwpt));
+        .and_then(|()| self.replace_domain(attached, dev_id, hwpt));
         if resv {
             // The regions leave the IOAS the group no longer (or did not) attach through.
             let from = match &res {
@@ -450,34 +407,17 @@ impl IGroup {
     fn replace_domain(
         &self,
         attached: &mut Attached,
-        dev: &Device,
         dev_id: u32,
-        pasid: u32,
         hwpt: &Hwpt,
     ) -> Result<Option<(Hwpt, u32)>> {
-        let group = &*self.group;
-        let handle = AttachHandle::new(hwpt, dev_id, self)?;
-        let domain = hwpt.domain().as_raw();
-        // SAFETY: The group, the device and the domain are valid; the new handle is boxed
-        // and kept below.
-        to_result(unsafe {
-            if pasid == NO_PASID {
-                bindings::iommu_replace_group_handle(group.as_raw(), domain, handle.as_raw())
-            } else {
-                bindings::iommu_replace_device_pasid(
-                    domain,
-                    crate::kapi::raw_device(dev),
-                    pasid,
-                    handle.as_raw(),
-                )
-            }
-        })?;
+        let handle = HandleData::handle(hwpt, dev_id, self)?;
+        let old = attached.attachment.replace(hwpt.domain_arc(), handle)?;
         let n = attached.devices.len() as u32;
         for _ in 0..n {
             hwpt.header().add_user();
         }
         // The core no longer refers to the old handle.
-        core::mem::replace(&mut attached.handle, handle).retire();
+        retire(Some(old));
         let old = core::mem::replace(&mut attached.hwpt, hwpt.clone());
         Ok(Some((old, n)))
     }
@@ -573,11 +513,12 @@ impl GroupTable {
     fn get(&self, group: ARef<Group>) -> Result<Arc<IGroup>> {
         let mut groups = self.groups.lock();
         for ig in groups.iter() {
-            if ig.group.as_raw() == group.as_raw() {
+            if core::ptr::eq(&*ig.group, &*group) {
                 ig.state.lock().bound += 1;
                 return Ok(ig.clone());
             }
         }
+        let msi = Arc::new(GroupMsi::new(self.sw_msi.clone()), GFP_KERNEL_ACCOUNT)?;
         let ig = Arc::pin_init(
             pin_init!(IGroup {
                 group,
@@ -585,7 +526,7 @@ impl GroupTable {
                     attached: KVec::new(),
                     bound: 1,
                 }),
-                msi: GroupMsi::new(self.sw_msi.clone()),
+                msi,
             }),
             GFP_KERNEL_ACCOUNT,
         )?;

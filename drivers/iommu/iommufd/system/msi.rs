@@ -29,7 +29,7 @@
 //! unset.
 
 use kernel::{
-    iommu::domain::Prot,
+    iommu::domain::{PhysRange, Prot},
     new_mutex,
     page::PAGE_SIZE,
     prelude::*,
@@ -48,8 +48,8 @@ const MAX_MAPS: usize = 64;
 struct SwMsiMap {
     /// The start of the SW_MSI window it is in.
     start: u64,
-    /// The doorbell page's physical address.
-    msi_addr: u64,
+    /// The doorbell page.
+    doorbell: PhysRange,
     /// Its page in the window.
     pgoff: u64,
     /// Its bit in [`MsiIds`].
@@ -103,14 +103,14 @@ pub(crate) fn new_maps() -> Result<SharedMaps> {
 }
 
 impl SwMsiMaps {
-    /// The map of the doorbell page `msi_addr` in the window at `start`, made if new: the
+    /// The map of the doorbell page `doorbell` in the window at `start`, made if new: the
     /// next free page of the window (C's `iommufd_sw_msi_get_map()`).
     ///
     /// # Errors
     ///
     /// `EOVERFLOW` if the context has [`MAX_MAPS`] doorbells; `ENOMEM`.
     #[cfg_attr(not(CONFIG_IRQ_MSI_IOMMU), allow(dead_code))]
-    fn get(&mut self, msi_addr: u64, start: u64) -> Result<&SwMsiMap> {
+    fn get(&mut self, doorbell: PhysRange, start: u64) -> Result<&SwMsiMap> {
         let mut next_pgoff = 0;
         let mut found = None;
         for (i, m) in self.maps.iter().enumerate() {
@@ -118,7 +118,7 @@ impl SwMsiMaps {
                 continue;
             }
             next_pgoff = next_pgoff.max(m.pgoff + 1);
-            if m.msi_addr == msi_addr {
+            if m.doorbell.addr() == doorbell.addr() {
                 found = Some(i);
                 break;
             }
@@ -133,7 +133,7 @@ impl SwMsiMaps {
                 self.maps.push(
                     SwMsiMap {
                         start,
-                        msi_addr,
+                        doorbell,
                         pgoff: next_pgoff,
                         id,
                     },
@@ -158,9 +158,10 @@ fn install(hwpt: &HwptPaging, map: &SwMsiMap) -> Result {
     }
     // The IOVA is in a SW_MSI window, which the IOAS reserves while a device that has it is
     // attached, so iommufd maps nothing else there.
-    hwpt.domain.map(
+    hwpt.domain.map_phys(
         map.iova() as usize,
-        map.msi_addr,
+        &map.doorbell,
+        0,
         PAGE_SIZE,
         Prot::READ.with(Prot::WRITE).with(Prot::MMIO),
         GFP_KERNEL_ACCOUNT,
@@ -219,7 +220,7 @@ impl GroupMsi {
             .try_for_each(|m| install(hwpt, m))
     }
 
-    /// Maps the doorbell page of `msi_addr` into the domain of `hwpt` and records that the
+    /// Maps the doorbell page `doorbell` into the domain of `hwpt` and records that the
     /// group uses it; returns the IOVA, or `None` if the group has no SW_MSI window (its
     /// MSIs are not translated).
     ///
@@ -227,13 +228,16 @@ impl GroupMsi {
     ///
     /// `EOVERFLOW` if the context has too many doorbells; as `iommu_map()` fails; `ENOMEM`.
     #[cfg_attr(not(CONFIG_IRQ_MSI_IOMMU), allow(dead_code))]
-    pub(crate) fn map_doorbell(&self, hwpt: &HwptPaging, msi_addr: u64) -> Result<Option<u64>> {
+    pub(crate) fn map_doorbell(
+        &self,
+        hwpt: &HwptPaging,
+        doorbell: PhysRange,
+    ) -> Result<Option<u64>> {
         let Some(start) = self.start() else {
             return Ok(None);
         };
         let mut maps = self.maps.lock();
-        let page = msi_addr & !(PAGE_SIZE as u64 - 1);
-        let map = maps.get(page, start)?;
+        let map = maps.get(doorbell, start)?;
         install(hwpt, map)?;
         self.required.insert(map.id);
         Ok(Some(map.iova()))
