@@ -64,3 +64,32 @@ impl<F: Copy> Drop for Symbol<F> {
         unsafe { bindings::__symbol_put(self.name.as_char_ptr()) };
     }
 }
+
+#[macros::kunit_tests(rust_kernel_symbol)]
+mod tests {
+    use super::*;
+    use crate::{
+        error::{code::ENOENT, Result},
+        time::{msecs_to_jiffies, Jiffies, NSEC_PER_SEC},
+    };
+
+    /// `unsigned long nsecs_to_jiffies(u64 n)`, a GPL export of the kernel image.
+    type NsecsToJiffies = unsafe extern "C" fn(u64) -> Jiffies;
+
+    #[test]
+    fn calls_an_exported_function() -> Result {
+        // SAFETY: `NsecsToJiffies` is the C signature of `nsecs_to_jiffies`.
+        let sym = unsafe { Symbol::<NsecsToJiffies>::get(c"nsecs_to_jiffies") }.ok_or(ENOENT)?;
+        // SAFETY: Any value may be passed; `sym` holds the function's home meanwhile.
+        let jiffies = unsafe { (sym.func())(NSEC_PER_SEC as u64) };
+        assert_eq!(jiffies, msecs_to_jiffies(1000));
+        Ok(())
+    }
+
+    #[test]
+    fn finds_no_missing_symbol() {
+        // SAFETY: No function of that name exists, so none is called.
+        let sym = unsafe { Symbol::<NsecsToJiffies>::get(c"rust_kernel_symbol_no_such_fn") };
+        assert!(sym.is_none());
+    }
+}

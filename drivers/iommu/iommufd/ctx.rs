@@ -13,7 +13,10 @@ use kernel::{
     miscdevice::{MiscDevice, MiscDeviceRegistration},
     mm::virt::VmaNew,
     new_mutex,
+    page::PAGE_SIZE,
     prelude::*,
+    seq_file::SeqFile,
+    seq_print,
     sync::{
         aref::ARef,
         atomic::{Atomic, Relaxed},
@@ -22,8 +25,10 @@ use kernel::{
 };
 
 use crate::{
+    kinds::ObjectKind,
     mmap::MmapTable,
     object::ObjectTable,
+    pagetable::{view::PinnedTally, Ioas},
     system::group::GroupTable,
     ucmd::{self, UCmd},
 };
@@ -140,6 +145,27 @@ impl MiscDevice for IommufdCtx {
 
     fn mmap(me: Pin<&Self>, _file: &File, vma: &VmaNew) -> Result {
         me.mmaps.mmap(vma)
+    }
+
+    /// `/proc/PID/fdinfo/N`: how many objects of each kind the context holds and how much
+    /// memory it pins (each page once, whatever shares it), one `key:\tvalue` a line
+    /// (Documentation/iommufd-rs/observability.rst).
+    fn show_fdinfo(me: Pin<&Self>, m: &SeqFile, _file: &File) {
+        let counts = me.objects.count_kinds();
+        seq_print!(m, "iommufd-objects:\t{}\n", counts.iter().sum::<usize>());
+        for (name, n) in ObjectKind::NAMES.iter().zip(counts) {
+            seq_print!(m, "iommufd-{}:\t{}\n", name, n);
+        }
+        let mut tally = PinnedTally::new();
+        let counted = me
+            .objects
+            .peek_all::<Ioas>()
+            .and_then(|all| all.iter().try_for_each(|ioas| tally.add(&ioas.iopt)));
+        match counted {
+            Ok(()) => seq_print!(m, "iommufd-pinned-bytes:\t{}\n", tally.pages * PAGE_SIZE),
+            // Out of memory for the tally: say so rather than print a wrong number.
+            Err(_) => seq_print!(m, "iommufd-pinned-bytes:\t?\n"),
+        }
     }
 }
 

@@ -24,7 +24,8 @@
 //! regions drivers expose for `mmap()` of `/dev/iommu`. [`kapi`] is the in-kernel API that
 //! VFIO calls (`include/linux/iommufd.h`), exported from `exports.c`.
 //!
-//! Around them: [`ctx`] is what one open file holds, [`object`] its table of objects by id,
+//! Around them: [`ctx`] is what one open file holds, [`object`] its table of objects by id
+//! (and [`kinds`] the registry of the kinds of object it holds),
 //! [`ucmd`] the ioctl entry points and their size-prefixed argument structs, [`uapi`] the
 //! user ABI (`include/uapi/linux/iommu.h`), checked against the kernel's own at compile time.
 //!
@@ -82,6 +83,7 @@ mod ctx;
 mod device;
 mod driver;
 mod kapi;
+mod kinds;
 mod mmap;
 mod object;
 mod option;

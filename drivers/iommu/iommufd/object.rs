@@ -41,13 +41,7 @@ use kernel::{
     xarray::{AllocKind, XArray},
 };
 
-use crate::{
-    device::{access::Access, idev::IDevice, vdevice::VDevice},
-    pagetable::{
-        fault::Fault, hw_queue::HwQueue, hwpt::HwptPaging, nested::HwptNested, veventq::VEventq,
-        viommu::Viommu, Ioas,
-    },
-};
+pub(crate) use crate::kinds::{object_type, ObjectKind, ObjectType};
 
 /// The largest id (`xa_limit_31b`).
 const ID_MAX: u32 = i32::MAX as u32;
@@ -122,87 +116,6 @@ fn wait_destroy<R>(mut attempt: impl FnMut() -> Option<R>) -> Option<R> {
         }
         fsleep(pause);
         pause = Delta::from_micros((pause.as_micros_ceil() * 2).min(10_000));
-    }
-}
-
-/// An object of one concrete type.
-pub(crate) trait ObjectType: Send + Sync + Sized {
-    /// The object's header.
-    fn header(&self) -> &ObjectHeader;
-    /// The object, if `kind` is one of this type.
-    fn from_kind(kind: &ObjectKind) -> Option<&Arc<Self>>;
-    /// Wraps the object for the table.
-    fn into_kind(this: Arc<Self>) -> ObjectKind;
-}
-
-/// Implements [`ObjectType`] for `$ty`, a struct with a `header: ObjectHeader` field, held
-/// in the table as `ObjectKind::$variant`.
-macro_rules! object_type {
-    ($ty:ty, $variant:ident) => {
-        impl $crate::object::ObjectType for $ty {
-            fn header(&self) -> &$crate::object::ObjectHeader {
-                &self.header
-            }
-
-            fn from_kind(kind: &$crate::object::ObjectKind) -> Option<&kernel::sync::Arc<Self>> {
-                match kind {
-                    $crate::object::ObjectKind::$variant(obj) => Some(obj),
-                    #[allow(unreachable_patterns)]
-                    _ => None,
-                }
-            }
-
-            fn into_kind(this: kernel::sync::Arc<Self>) -> $crate::object::ObjectKind {
-                $crate::object::ObjectKind::$variant(this)
-            }
-        }
-    };
-}
-pub(crate) use object_type;
-
-/// The objects a table can hold.
-pub(crate) enum ObjectKind {
-    /// An IO address space.
-    Ioas(Arc<Ioas>),
-    /// An in-kernel access.
-    Access(Arc<Access>),
-    /// A bound device.
-    Device(Arc<IDevice>),
-    /// A paging hardware page table.
-    HwptPaging(Arc<HwptPaging>),
-    /// A nested hardware page table.
-    HwptNested(Arc<HwptNested>),
-    /// A fault queue.
-    Fault(Arc<Fault>),
-    /// A vIOMMU.
-    Viommu(Arc<Viommu>),
-    /// A device's identity on a vIOMMU.
-    VDevice(Arc<VDevice>),
-    /// A vIOMMU's event queue.
-    VEventq(Arc<VEventq>),
-    /// A vIOMMU's HW queue.
-    HwQueue(Arc<HwQueue>),
-    /// A test object (a mock device, `IOMMU_TEST_OP_MOCK_DOMAIN`).
-    #[cfg(CONFIG_IOMMUFD_TEST)]
-    Selftest(Arc<crate::selftest::StDev>),
-}
-
-impl ObjectKind {
-    fn header(&self) -> &ObjectHeader {
-        match self {
-            ObjectKind::Ioas(ioas) => ioas.header(),
-            ObjectKind::Access(access) => access.header(),
-            ObjectKind::Device(idev) => idev.header(),
-            ObjectKind::HwptPaging(hwpt) => hwpt.header(),
-            ObjectKind::HwptNested(hwpt) => hwpt.header(),
-            ObjectKind::Fault(fault) => fault.header(),
-            ObjectKind::Viommu(viommu) => viommu.header(),
-            ObjectKind::VDevice(vdev) => vdev.header(),
-            ObjectKind::VEventq(q) => q.header(),
-            ObjectKind::HwQueue(q) => q.header(),
-            #[cfg(CONFIG_IOMMUFD_TEST)]
-            ObjectKind::Selftest(st) => st.header(),
-        }
     }
 }
 
@@ -491,21 +404,52 @@ impl ObjectTable {
     ///
     /// `ENOMEM`.
     pub(crate) fn all<T: ObjectType>(&self) -> Result<KVec<ObjRef<T>>> {
-        let mut refs = KVec::new();
+        self.collect(|obj: &Arc<T>| {
+            obj.header().users.inc();
+            ObjRef { obj: obj.clone() }
+        })
+    }
+
+    /// `take(obj)` of every finished object of type `T`, under the table's spinlock.
+    fn collect<T: ObjectType, R>(&self, mut take: impl FnMut(&Arc<T>) -> R) -> Result<KVec<R>> {
+        let mut out = KVec::new();
         let mut index = 0;
         loop {
-            refs.reserve(1, GFP_KERNEL_ACCOUNT)?;
+            out.reserve(1, GFP_KERNEL_ACCOUNT)?;
             let xa = self.xa.lock();
             let Some((found, kind)) = xa.find(index) else {
-                return Ok(refs);
+                return Ok(out);
             };
             index = found + 1;
             if let Some(obj) = T::from_kind(kind) {
-                obj.header().users.inc();
                 // Room was reserved above.
-                let _ = refs.push_within_capacity(ObjRef { obj: obj.clone() });
+                let _ = out.push_within_capacity(take(obj));
             }
         }
+    }
+
+    /// The finished objects of type `T`, for looking at them (the live view): unlike
+    /// [`ObjectTable::all`] it takes no user on them, so that looking never makes an
+    /// `IOMMU_DESTROY` fail. One destroyed meanwhile is torn down when the last of these
+    /// goes.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    pub(crate) fn peek_all<T: ObjectType>(&self) -> Result<KVec<Arc<T>>> {
+        self.collect(|obj: &Arc<T>| obj.clone())
+    }
+
+    /// Counts the finished objects of each kind, by [`ObjectKind::index`].
+    pub(crate) fn count_kinds(&self) -> [usize; ObjectKind::NAMES.len()] {
+        let mut counts = [0; ObjectKind::NAMES.len()];
+        let xa = self.xa.lock();
+        let mut index = 0;
+        while let Some((found, kind)) = xa.find(index) {
+            counts[kind.index()] += 1;
+            index = found + 1;
+        }
+        counts
     }
 
     /// Whether some finished object of type `T` satisfies `f`, which runs under the table's
@@ -663,6 +607,7 @@ impl ObjectTable {
 #[kunit_tests(iommufd_object_table)]
 mod tests {
     use super::*;
+    use crate::pagetable::Ioas;
 
     fn table() -> Result<Pin<KBox<ObjectTable>>> {
         KBox::pin_init(ObjectTable::new(), GFP_KERNEL)

@@ -188,7 +188,7 @@ const OPS: &[Op] = &[
     op!(
         cmd::FAULT_QUEUE_ALLOC,
         uapi::FaultAlloc,
-        crate::pagetable::fault::alloc
+        crate::pagetable::eventq::fault::alloc
     ),
     op!(
         cmd::VIOMMU_ALLOC,
@@ -203,12 +203,12 @@ const OPS: &[Op] = &[
     op!(
         cmd::HW_QUEUE_ALLOC,
         uapi::HwQueueAlloc,
-        crate::pagetable::hw_queue::alloc
+        crate::pagetable::viommu::hw_queue::alloc
     ),
     op!(
         cmd::VEVENTQ_ALLOC,
         uapi::VeventqAlloc,
-        crate::pagetable::veventq::alloc
+        crate::pagetable::eventq::veventq::alloc
     ),
     #[cfg(CONFIG_IOMMUFD_TEST)]
     op!(cmd::TEST, uapi::TestCmd, crate::selftest::test_cmd),

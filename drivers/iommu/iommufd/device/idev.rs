@@ -31,11 +31,8 @@ use kernel::{
 
 use crate::{
     ctx::CtxRef,
-    object::{ObjRef, ObjectHeader},
-    pagetable::{
-        hwpt::{Hwpt, HwptPaging, PagingSpec},
-        Ioas,
-    },
+    object::ObjectHeader,
+    pagetable::{auto_hwpt::AutoAttach, hwpt::Hwpt, Ioas},
     system::group::GroupHold,
 };
 
@@ -256,7 +253,24 @@ impl IDevice {
 
     fn change_pt(this: &Arc<Self>, pasid: u32, pt_id: &mut u32, change: Change) -> Result {
         let old = if let Ok(ioas) = this.ctx.objects.get::<Ioas>(*pt_id) {
-            this.auto_domain(ioas, pasid, pt_id, change)?
+            let how = AutoAttach {
+                table: &this.ctx.objects,
+                dev: &this.dev,
+                coherent: this.enforce_cache_coherency,
+                fill_first: matches!(change, Change::Replace),
+            };
+            let detach = || {
+                if let Some(attached) = this.igroup.detach(this.id, pasid) {
+                    attached.header().put_user();
+                }
+            };
+            Ioas::attach_auto(
+                &ioas,
+                how,
+                pt_id,
+                |hwpt| this.do_change(hwpt, pasid, change),
+                detach,
+            )?
         } else {
             let hwpt = Hwpt::get(&this.ctx.objects, *pt_id)?;
             this.do_change(&hwpt.hwpt(), pasid, change)?
@@ -291,70 +305,5 @@ impl IDevice {
                     .replace(&self.dev, self.id, pasid, hwpt, &dev_of)
             }
         }
-    }
-
-    /// Attaches to an automatic HWPT of `ioas`: one that exists and suits the device, else
-    /// a new one.
-    fn auto_domain(
-        &self,
-        ioas: ObjRef<Ioas>,
-        pasid: u32,
-        pt_id: &mut u32,
-        change: Change,
-    ) -> Result<Option<(Hwpt, u32)>> {
-        let mut list = ioas.auto_hwpts.lock();
-        for &id in list.iter() {
-            let Ok(hwpt) = self.ctx.objects.get::<HwptPaging>(id) else {
-                continue;
-            };
-            match self.do_change(&Hwpt::Paging(hwpt.arc().clone()), pasid, change) {
-                // The domain does not suit the device: try the next.
-                Err(e) if e == EINVAL => continue,
-                Err(e) => return Err(e),
-                Ok(old) => {
-                    *pt_id = id;
-                    return Ok(old);
-                }
-            }
-        }
-        list.reserve(1, GFP_KERNEL_ACCOUNT)?;
-        let reservation = self.ctx.objects.reserve()?;
-        let id = reservation.id();
-        let spec = PagingSpec {
-            flags: 0,
-            data: None,
-            auto_domain: true,
-            coherent: self.enforce_cache_coherency,
-            fault: None,
-        };
-        // On error the HWPT is dropped here, which takes a filled domain back out.
-        let hwpt = HwptPaging::new_unfilled(ioas.clone(), id, &self.dev, spec)?;
-        let prepared = reservation.prepare(hwpt.clone())?;
-        let new = Hwpt::Paging(hwpt.clone());
-        let old = match change {
-            // As C's immediate attach: the device takes the new domain, then it is filled;
-            // if filling fails, the device is detached again.
-            Change::Attach => {
-                self.do_change(&new, pasid, change)?;
-                if let Err(e) = hwpt.fill() {
-                    if let Some(attached) = self.igroup.detach(self.id, pasid) {
-                        attached.header().put_user();
-                    }
-                    return Err(e);
-                }
-                None
-            }
-            // A replace moves the device only to a domain that maps the IOAS already.
-            Change::Replace => {
-                hwpt.fill()?;
-                self.do_change(&new, pasid, change)?
-            }
-        };
-        hwpt.set_listed();
-        // Room was reserved above.
-        let _ = list.push_within_capacity(id);
-        prepared.publish();
-        *pt_id = id;
-        Ok(old)
     }
 }

@@ -9,7 +9,7 @@
 use kernel::{bindings, prelude::*};
 
 use super::{viommu::DriverViommu, DriverStruct, Owner};
-use crate::pagetable::hw_queue::HwQueue;
+use crate::pagetable::viommu::hw_queue::HwQueue;
 
 /// A driver's `hw_queue_init_phys`.
 pub(super) type HwQueueInit = unsafe extern "C" fn(

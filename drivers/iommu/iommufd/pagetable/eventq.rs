@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! What the two event queues share: the file user space reads them through.
+//! The event queues: a HWPT's IO page faults ([`fault`]) and a vIOMMU's events
+//! ([`veventq`]), and what the two share, the file user space reads them through.
 //!
-//! A fault queue ([`super::fault`]) and a vEVENTQ ([`super::veventq`]) are objects with a
+//! A fault queue ([`fault`]) and a vEVENTQ ([`veventq`]) are objects with a
 //! file. The file is a user of its object, so destroying the object fails with `EBUSY`
 //! while the file is open, and holds the context, as C's `iommufd_eventq_init` does.
+
+pub(crate) mod fault;
+pub(crate) mod veventq;
 
 use kernel::{
     fs::{

@@ -25,7 +25,7 @@ use kernel::{
 use crate::{
     device::idev::IDevice,
     object::{ObjRef, ObjectHeader, ObjectTable, ObjectType},
-    pagetable::{fault::Fault, nested::HwptNested, viommu::Viommu, Ioas},
+    pagetable::{eventq::fault::Fault, nested::HwptNested, viommu::Viommu, Ioas},
     system::msi::MsiIds,
     uapi::{self, hwpt_flags},
     ucmd::UCmd,

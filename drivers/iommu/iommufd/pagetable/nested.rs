@@ -19,7 +19,7 @@ use kernel::{iommu::domain::Domain, iommu::domain::UserData, prelude::*, sync::A
 use crate::{
     device::idev::IDevice,
     object::{ObjRef, ObjectHeader},
-    pagetable::{fault::Fault, hwpt::HwptPaging, viommu::Viommu},
+    pagetable::{eventq::fault::Fault, hwpt::HwptPaging, viommu::Viommu},
     uapi::{self, hwpt_flags},
     ucmd::UCmd,
 };

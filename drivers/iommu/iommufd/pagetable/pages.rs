@@ -493,6 +493,11 @@ impl Pages {
         f(set, &Pinner { pages: self, owner })
     }
 
+    /// Pages pinned now (once each, whatever their users).
+    pub(crate) fn npinned(&self) -> usize {
+        self.with_set(|set, _| set.npinned())
+    }
+
     /// Adds a user to pages `first..=last` (indexes), pinning and charging those that had
     /// none. On error nothing changed.
     ///

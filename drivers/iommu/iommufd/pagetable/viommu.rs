@@ -19,6 +19,8 @@
 //! On destruction the driver's `destroy` runs first, then the allocation is freed, then
 //! the parent's user is dropped.
 
+pub(crate) mod hw_queue;
+
 use kernel::{
     iommu::domain::{Domain, UserData, UserDataArray},
     new_mutex,
@@ -32,8 +34,8 @@ use crate::{
     driver::viommu::DriverViommu,
     object::{ObjRef, ObjectHeader},
     pagetable::{
+        eventq::veventq::Events,
         hwpt::{HwptPaging, InvalidateError},
-        veventq::Events,
     },
     uapi,
     ucmd::UCmd,

@@ -39,7 +39,7 @@ use kernel::{
 
 use crate::{
     ctx::CtxRef,
-    pagetable::{fault::Fault, hwpt::Hwpt, iova::IovaRange, Ioas},
+    pagetable::{eventq::fault::Fault, hwpt::Hwpt, iova::IovaRange, Ioas},
     system::msi::{self, GroupMsi, SharedMaps},
 };
 

@@ -14,7 +14,7 @@
 //! # Lifetime
 //!
 //! A queue holds its vIOMMU as a user; the vIOMMU lists its [`Events`] until the queue
-//! is dropped. Its file is a user of it ([`super::eventq::QueueFile`]).
+//! is dropped. Its file is a user of it ([`super::QueueFile`]).
 //!
 //! # Locking
 //!
