@@ -26,7 +26,8 @@
 #include "iommufd_rs_utils.h"
 #include "../../../../drivers/iommu/iommufd/iommufd_test.h"
 
-#define IOVA 0x100000UL
+/* Inside the mock domain's aperture (MOCK_APERTURE_START..LAST). */
+#define IOVA ((uint64_t)MOCK_APERTURE_START)
 
 /* The value of "key:\t<n>" in the fdinfo of fd; -1 if absent or not a number. */
 static long fdinfo_value(int fd, const char *key)
