@@ -10,12 +10,12 @@
 //!
 //! # Data layout
 //!
-//! Runs: `(first index, pins, users)`, 24 bytes each (the pins a [`PinnedRun`] of 12 bytes:
-//! first pfn, count, dirty), sorted by index and disjoint, in one vector. A run is a stretch of pages with consecutive indexes *and*
-//! consecutive pfns and the same number of users. Memory backed by huge pages (THP, hugetlb,
-//! a hugetlbfs memfd) or by physically contiguous 4 KiB pages is a handful of runs, so
-//! pinning 1 GiB of it costs kilobytes of metadata rather than the 2 MiB that a pointer per
-//! page would take. Memory scattered page by page costs a run per page, 24 bytes.
+//! Runs: `(first index, pins, users)`, 24 bytes each (the pins a [`PinnedRun`] of 12 bytes: first
+//! pfn, count, dirty), sorted by index and disjoint, in one vector. A run is a stretch of pages
+//! with consecutive indexes *and* consecutive pfns and the same number of users. Memory backed by
+//! huge pages (THP, hugetlb, a hugetlbfs memfd) or by physically contiguous 4 KiB pages is a
+//! handful of runs, so pinning 1 GiB of it costs kilobytes of metadata rather than the 2 MiB that a
+//! pointer per page would take. Memory scattered page by page costs a run per page, 24 bytes.
 //!
 //! Every user range is added and removed whole (C's rule for accesses: unpin exactly what
 //! was pinned), so the run boundaries made when a user was added are still there when it is

@@ -3,20 +3,20 @@
 //! Fault queues (`IOMMU_FAULT_QUEUE_ALLOC`): the IO page faults of devices attached to
 //! HWPTs that user space resolves.
 //!
-//! A HWPT allocated with `IOMMU_HWPT_FAULT_ID_VALID` names a fault queue. The iommu core
-//! hands each complete page request group of a device attached to it to
-//! the handler of its attachments ([`HandleData`]), which queues it on the fault queue. User space reads the faults from
-//! the queue's file (`struct iommu_hwpt_pgfault` records, each carrying a cookie) and
-//! writes responses (`struct iommu_hwpt_page_response`) naming the cookies; each response
-//! completes its group towards the device.
+//! A HWPT allocated with `IOMMU_HWPT_FAULT_ID_VALID` names a fault queue. The iommu core hands each
+//! complete page request group of a device attached to it to the handler of its attachments
+//! ([`HandleData`]), which queues it on the fault queue. User space reads the faults from the
+//! queue's file (`struct iommu_hwpt_pgfault` records, each carrying a cookie) and writes responses
+//! (`struct iommu_hwpt_page_response`) naming the cookies; each response completes its group
+//! towards the device.
 //!
 //! # Lifetime
 //!
-//! The queue's file is a user of the object and holds the context, as in C: the object
-//! cannot be destroyed while the file is open ([`eventq::QueueFile`]). Each HWPT delivering to the queue holds the
-//! queue's memory ([`Arc`]) and a user of it. A group that is never answered is answered
-//! `IOMMU_PAGE_RESP_INVALID` when the attachment it came through goes
-//! ([`Fault::auto_respond`]) or with the queue, so the device is never left waiting.
+//! The queue's file is a user of the object and holds the context, as in C: the object cannot be
+//! destroyed while the file is open ([`eventq::QueueFile`]). Each HWPT delivering to the queue
+//! holds the queue's memory ([`Arc`]) and a user of it. A group that is never answered is answered
+//! `IOMMU_PAGE_RESP_INVALID` when the attachment it came through goes ([`Fault::auto_respond`]) or
+//! with the queue, so the device is never left waiting.
 //!
 //! # Locking
 //!
