@@ -285,3 +285,15 @@ impl<T: Importer> LockedAttachment<'_, T> {
         self.attachment.attach.as_ptr()
     }
 }
+
+#[macros::kunit_tests(rust_kernel_dma_buf)]
+mod tests {
+    use super::*;
+    use crate::error::code::EBADF;
+
+    #[test]
+    fn get_refuses_a_descriptor_that_is_not_open() {
+        assert_eq!(DmaBuf::get(-1).err(), Some(EBADF));
+        assert_eq!(DmaBuf::get(i32::MAX).err(), Some(EBADF));
+    }
+}

@@ -85,6 +85,11 @@ impl<T, O> DriverStruct<T, O> {
         self.ptr.as_ptr()
     }
 
+    /// The structure's address, never null.
+    fn ptr(&self) -> NonNull<T> {
+        self.ptr
+    }
+
     /// The core part.
     fn raw(&self) -> &T {
         // SAFETY: Valid while owned (type invariant).

@@ -30,6 +30,7 @@ use kernel::{
     bindings,
     ffi::{c_int, c_ulong, c_void},
     prelude::*,
+    xarray::{Unowned, XArray},
 };
 
 /// The module's operations.
@@ -182,26 +183,18 @@ pub unsafe extern "C" fn iommufd_vdevice_to_device(
     }
 }
 
-/// Warns unless the lock of the vIOMMU's `vdevs` is held (C's `lockdep_assert_held()`).
+/// The vDEVICEs of `viommu` by virtual ID.
 ///
 /// # Safety
 ///
-/// `viommu` is the core part of a live vIOMMU.
-unsafe fn assert_vdevs_locked(viommu: *mut bindings::iommufd_viommu) {
-    #[cfg(CONFIG_LOCKDEP)]
-    {
-        // SAFETY: `xa_lock` is a `spinlock_t`, whose first member is its `raw_spinlock`
-        // (bindgen sees the spinlock as opaque); `debug_locks` is a plain global.
-        unsafe {
-            let raw = (&raw const (*viommu).vdevs.xa_lock).cast::<bindings::raw_spinlock>();
-            kernel::warn_on!(
-                bindings::debug_locks != 0
-                    && bindings::lock_is_held_type(&raw const (*raw).dep_map, -1) == 0
-            );
-        }
-    }
-    #[cfg(not(CONFIG_LOCKDEP))]
-    let _ = viommu;
+/// `viommu` is the core part of a vIOMMU of the module that stays alive for `'a`.
+unsafe fn vdevs_of<'a>(
+    viommu: *mut bindings::iommufd_viommu,
+) -> &'a XArray<Unowned<bindings::iommufd_vdevice>> {
+    // SAFETY: The module initialises a vIOMMU's `vdevs` before a driver sees the vIOMMU,
+    // destroys it after the last driver call, and keeps in it only the addresses of its live
+    // vDEVICEs (`driver/viommu.rs` in the module); the structure outlives `'a`.
+    unsafe { XArray::from_raw(&raw mut (*viommu).vdevs) }
 }
 
 /// The device of the vDEVICE `vdev_id` of `viommu`, or null (C's
@@ -216,16 +209,15 @@ pub unsafe extern "C" fn iommufd_viommu_find_dev(
     viommu: *mut bindings::iommufd_viommu,
     vdev_id: c_ulong,
 ) -> *mut bindings::device {
-    // SAFETY: By the caller's guarantee.
-    unsafe { assert_vdevs_locked(viommu) };
-    // SAFETY: The vIOMMU's `vdevs` holds its live vDEVICEs (a slot being set up reads back
-    // as null); they stay while the caller holds the lock.
-    unsafe {
-        let vdev = bindings::xa_load(&raw mut (*viommu).vdevs, vdev_id);
-        if vdev.is_null() {
-            return null_mut();
-        }
-        iommufd_vdevice_to_device(vdev.cast())
+    // SAFETY: `viommu` is live, by the caller's guarantee.
+    let vdevs = unsafe { vdevs_of(viommu) };
+    // SAFETY: The caller holds the lock (lockdep checks) and no guard of ours is in use.
+    let vdevs = unsafe { vdevs.assume_locked() };
+    match vdevs.get(vdev_id) {
+        // SAFETY: An entry is a live vDEVICE (a slot being set up reads back as empty),
+        // which stays while the caller holds the lock.
+        Some(entry) => unsafe { iommufd_vdevice_to_device(entry.as_ptr()) },
+        None => null_mut(),
     }
 }
 
@@ -246,27 +238,25 @@ pub unsafe extern "C" fn iommufd_viommu_get_vdev_id(
     if kernel::warn_on!(vdev_id.is_null()) {
         return EINVAL.to_errno();
     }
-    // SAFETY: By the caller's guarantee `viommu` is live; its `vdevs` holds live vDEVICEs,
-    // which stay while the lock is held.
-    unsafe {
-        let xa = &raw mut (*viommu).vdevs;
-        let mut rc = ENOENT.to_errno();
-        bindings::xa_lock(xa);
-        let mut index: c_ulong = 0;
-        let mut entry: *mut c_void =
-            bindings::xa_find(xa, &mut index, c_ulong::MAX, bindings::XA_PRESENT);
-        while !entry.is_null() {
-            let vdev = entry.cast::<bindings::iommufd_vdevice>();
+    // SAFETY: `viommu` is live, by the caller's guarantee.
+    let vdevs = unsafe { vdevs_of(viommu) }.lock();
+    let mut start = 0;
+    while let Some((index, entry)) = vdevs.find(start) {
+        let vdev = entry.as_ptr();
+        // SAFETY: An entry is a live vDEVICE, which stays while the lock is held; `vdev_id`
+        // is valid for a write (the caller's guarantee).
+        unsafe {
             if iommufd_vdevice_to_device(vdev) == dev {
                 *vdev_id = (*vdev).virt_id as c_ulong;
-                rc = 0;
-                break;
+                return 0;
             }
-            entry = bindings::xa_find_after(xa, &mut index, c_ulong::MAX, bindings::XA_PRESENT);
         }
-        bindings::xa_unlock(xa);
-        rc
+        match index.checked_add(1) {
+            Some(next) => start = next,
+            None => break,
+        }
     }
+    ENOENT.to_errno()
 }
 
 /// Queues an event of `type_` with `data_len` bytes of `event_data` on the vIOMMU's event

@@ -256,3 +256,25 @@ impl<T: 'static> Drop for Attachment<T> {
         drop(self.detach_now());
     }
 }
+
+#[macros::kunit_tests(rust_kernel_iommu_attach)]
+mod tests {
+    use super::*;
+    use crate::alloc::flags::GFP_KERNEL;
+
+    #[test]
+    fn handle_carries_data_and_is_found_from_the_core_pointer() -> Result {
+        let first = AttachHandle::new(41u64, GFP_KERNEL)?;
+        let second = AttachHandle::new(42u64, GFP_KERNEL)?;
+        assert_eq!(*first.data(), 41);
+        // What the core keeps and hands back: a pointer to the C handle.
+        let raw = first.as_raw().cast_const();
+        assert!(first.is(raw));
+        assert!(!second.is(raw));
+        // SAFETY: `raw` is the handle `first`, alive while it is used.
+        let found = unsafe { AttachHandle::<u64>::from_raw(raw) };
+        assert_eq!(*found.data(), 41);
+        assert!(core::ptr::eq(found, &*first));
+        Ok(())
+    }
+}

@@ -201,3 +201,34 @@ impl Domain {
         unsafe { (*self.as_raw()).iopf_handler = Some(iopf_handler::<T>) };
     }
 }
+
+#[macros::kunit_tests(rust_kernel_iommu_iopf)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responses_are_the_uapi_codes() {
+        // The codes of `IOMMUFD_PAGE_RESP_*`, which user space answers with.
+        assert_eq!(Response::from_code(0), Some(Response::SUCCESS));
+        assert_eq!(Response::from_code(1), Some(Response::INVALID));
+        assert_eq!(Response::from_code(2), Some(Response::FAILURE));
+        assert_eq!(Response::from_code(3), None);
+        assert_eq!(Response::from_code(u32::MAX), None);
+    }
+
+    #[test]
+    fn page_request_reads_its_fields() {
+        let prm = PageRequest(bindings::iommu_fault_page_request {
+            flags: bindings::IOMMU_FAULT_PAGE_REQUEST_PASID_VALID,
+            pasid: 7,
+            grpid: 3,
+            perm: bindings::IOMMU_FAULT_PERM_READ,
+            addr: 0x1234_5000,
+            ..Default::default()
+        });
+        assert_eq!(prm.flags(), bindings::IOMMU_FAULT_PAGE_REQUEST_PASID_VALID);
+        assert_eq!((prm.pasid(), prm.grpid()), (7, 3));
+        assert_eq!(prm.perm(), bindings::IOMMU_FAULT_PERM_READ);
+        assert_eq!(prm.addr(), 0x1234_5000);
+    }
+}

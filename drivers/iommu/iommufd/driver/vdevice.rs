@@ -8,7 +8,7 @@
 //! the structure in its `vdevs` once the driver accepted it
 //! ([`super::viommu::DriverViommu::store_vdev`]).
 
-use kernel::{bindings, prelude::*, sync::Arc};
+use kernel::{bindings, prelude::*, sync::Arc, xarray::Unowned};
 
 use super::{viommu::DriverViommu, DriverStruct, Owner};
 use crate::device::{idev::IDevice, vdevice::VDevice};
@@ -16,6 +16,14 @@ use crate::device::{idev::IDevice, vdevice::VDevice};
 /// A driver's `vdevice_init`.
 pub(super) type VdeviceInit =
     unsafe extern "C" fn(vdev: *mut bindings::iommufd_vdevice) -> kernel::ffi::c_int;
+
+/// An entry of a vIOMMU's `vdevs`: the address of a vDEVICE's structure, which the array
+/// does not own.
+///
+/// A vDEVICE stores its entry once its driver accepted it
+/// ([`DriverViommu::store_vdev`]) and takes it out ([`DriverViommu::forget_vdev`]) before
+/// its structure is freed, so an entry found under the array's lock names a live vDEVICE.
+pub(crate) type VdevEntry = Unowned<bindings::iommufd_vdevice>;
 
 /// The vDEVICE structure; the driver's `destroy` runs before it is freed.
 ///
@@ -105,9 +113,16 @@ impl DriverVdevice {
         }
     }
 
-    /// The structure, for the vIOMMU's `vdevs`.
+    /// The structure, for the driver.
     pub(super) fn as_raw(&self) -> *mut bindings::iommufd_vdevice {
         self.drv.as_raw()
+    }
+
+    /// The structure's entry in the vIOMMU's `vdevs`.
+    pub(super) fn entry(&self) -> VdevEntry {
+        // INVARIANT: The structure is live while `self` is; the vDEVICE removes the entry
+        // before it frees the structure.
+        VdevEntry::new(self.drv.ptr())
     }
 
     /// The vDEVICE whose driver structure is `raw`.

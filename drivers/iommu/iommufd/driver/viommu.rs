@@ -15,9 +15,13 @@ use kernel::{
     device::Device,
     iommu::domain::{Domain, UserData, UserDataArray},
     prelude::*,
+    xarray::XArray,
 };
 
-use super::{vdevice::DriverVdevice, DriverStruct, Owner};
+use super::{
+    vdevice::{DriverVdevice, VdevEntry},
+    DriverStruct, Owner,
+};
 use crate::{ctx::IommufdCtx, pagetable::viommu::Viommu};
 
 /// The driver's vIOMMU structure, which starts with C's `struct iommufd_viommu`; the
@@ -25,8 +29,9 @@ use crate::{ctx::IommufdCtx, pagetable::viommu::Viommu};
 ///
 /// # Invariants
 ///
-/// `vdevs` is initialised; once [`DriverViommu::init`] succeeded, `ops` is the driver's
-/// static operations.
+/// `vdevs` is initialised, and its entries are [`VdevEntry`]s of the vIOMMU's live
+/// vDEVICEs, which C code (the driver's lookups) only reads under the array's lock; once
+/// [`DriverViommu::init`] succeeded, `ops` is the driver's static operations.
 pub(crate) struct DriverViommu(DriverStruct<bindings::iommufd_viommu, Viommu>);
 
 // SAFETY: `Viommu::drv` is a plain field, never moved out of the `Viommu`.
@@ -96,9 +101,11 @@ impl DriverViommu {
         // (`crate::kapi::driver`).
         core.ictx = core::ptr::from_ref(ctx).cast_mut().cast();
         core.iommu_dev = iommu_dev(dev);
-        // INVARIANT: `vdevs` is initialised here.
-        // SAFETY: The structure is at its final address (a heap allocation).
-        unsafe { bindings::xa_init_flags(&mut core.vdevs, 0) };
+        // INVARIANT: `vdevs` is initialised here, empty.
+        // SAFETY: The structure is at its final address (a heap allocation) and nothing uses
+        // `vdevs` yet; from now on it is used as `XArray::from_raw` requires (type invariant)
+        // until `drop` destroys it.
+        unsafe { XArray::<VdevEntry>::init_raw(&mut core.vdevs, None) };
         Ok(Self(drv))
     }
 
@@ -181,9 +188,20 @@ impl DriverViommu {
 
     /// C's `viommu->vdevs`: the vDEVICEs by virtual ID, which drivers look up under its
     /// lock (`iommufd_viommu_find_dev()`).
-    fn vdevs(&self) -> *mut bindings::xarray {
-        // SAFETY: The structure is valid while owned.
-        unsafe { &raw mut (*self.as_raw()).vdevs }
+    fn vdevs(&self) -> &XArray<VdevEntry> {
+        // SAFETY: The structure is valid while owned, at a fixed address.
+        unsafe { Self::vdevs_of(self.as_raw()) }
+    }
+
+    /// The `vdevs` of the vIOMMU structure `raw`, for the exports that drivers call.
+    ///
+    /// # Safety
+    ///
+    /// `raw` is the structure of a live [`DriverViommu`], which stays alive for `'a`.
+    pub(crate) unsafe fn vdevs_of<'a>(raw: *mut bindings::iommufd_viommu) -> &'a XArray<VdevEntry> {
+        // SAFETY: `vdevs` is initialised and used as `from_raw` requires (type invariant),
+        // and the structure outlives `'a` (the caller's guarantee).
+        unsafe { XArray::from_raw(&raw mut (*raw).vdevs) }
     }
 
     /// Reserves the slot of the virtual ID `virt_id` (it reads back as empty until
@@ -193,57 +211,37 @@ impl DriverViommu {
     ///
     /// `EEXIST` if the virtual ID is taken; `ENOMEM`.
     pub(crate) fn reserve_vdev(&self, virt_id: u64) -> Result {
-        let xa = self.vdevs();
-        // SAFETY: `vdevs` is initialised (type invariant); `__xa_insert` is called under
-        // its lock, which it may drop to allocate. A null entry reserves the slot.
-        let r = unsafe {
-            bindings::xa_lock(xa);
-            let r = bindings::__xa_insert(
-                xa,
-                virt_id as usize,
-                core::ptr::null_mut(),
-                bindings::GFP_KERNEL_ACCOUNT,
-            );
-            bindings::xa_unlock(xa);
-            r
-        };
-        match r {
-            0 => Ok(()),
-            r if r == EBUSY.to_errno() => Err(EEXIST),
-            r => Err(Error::from_errno(r)),
+        match self
+            .vdevs()
+            .lock()
+            .reserve(virt_id as usize, GFP_KERNEL_ACCOUNT)
+        {
+            Err(e) if e == EBUSY => Err(EEXIST),
+            r => r,
         }
     }
 
     /// Puts the vDEVICE structure `vdev` in the slot `virt_id` reserved for it.
     pub(crate) fn store_vdev(&self, virt_id: u64, vdev: &DriverVdevice) {
-        // SAFETY: `vdevs` is initialised; the slot is reserved, so the store replaces the
-        // reservation in place and allocates nothing. The vDEVICE removes itself
-        // (`forget_vdev`) before its structure is freed.
-        let old = unsafe {
-            bindings::xa_store(
-                self.vdevs(),
-                virt_id as usize,
-                vdev.as_raw().cast(),
-                bindings::GFP_KERNEL_ACCOUNT,
-            )
-        };
-        kernel::warn_on!(!old.is_null());
+        // The slot is reserved, so the store replaces the reservation in place and
+        // allocates nothing. The vDEVICE removes itself (`forget_vdev`) before its
+        // structure is freed.
+        let old = self
+            .vdevs()
+            .lock()
+            .store(virt_id as usize, vdev.entry(), GFP_KERNEL_ACCOUNT);
+        kernel::warn_on!(!matches!(old, Ok(None)));
     }
 
     /// Empties the slot `virt_id` if it holds `vdev` or a reservation (the vDEVICE is
     /// going, or its setup failed).
     pub(crate) fn forget_vdev(&self, virt_id: u64, vdev: &DriverVdevice) {
-        let xa = self.vdevs();
-        // SAFETY: `vdevs` is initialised. Only the vDEVICE that reserved a slot stores into
-        // it or erases it, so a reservation at `virt_id` is this vDEVICE's, and erasing
-        // needs no memory.
-        unsafe {
-            bindings::xa_lock(xa);
-            let cur = bindings::xa_load(xa, virt_id as usize);
-            if cur.is_null() || cur == vdev.as_raw().cast() {
-                bindings::__xa_erase(xa, virt_id as usize);
-            }
-            bindings::xa_unlock(xa);
+        // Only the vDEVICE that reserved a slot stores into it or empties it, so a
+        // reservation at `virt_id` is this vDEVICE's.
+        let index = virt_id as usize;
+        let mut vdevs = self.vdevs().lock();
+        if vdevs.get(index).is_none_or(|entry| entry == vdev.entry()) {
+            vdevs.remove(index);
         }
     }
 
@@ -312,8 +310,8 @@ impl Drop for DriverViommu {
             // once, here, before the allocation is freed (by the field's drop).
             unsafe { destroy(self.as_raw()) };
         }
-        // SAFETY: `vdevs` is initialised (type invariant); every vDEVICE, which holds the
-        // vIOMMU, left it.
-        unsafe { bindings::xa_destroy(self.vdevs()) };
+        // SAFETY: `vdevs` is initialised and used as `from_raw` requires (type invariant);
+        // every vDEVICE, which holds the vIOMMU, left it, and it is not used again.
+        unsafe { XArray::<VdevEntry>::destroy_raw(&raw mut (*self.as_raw()).vdevs) };
     }
 }

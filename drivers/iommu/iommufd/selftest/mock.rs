@@ -30,6 +30,8 @@ use kernel::{
 
 use kernel::sync::Mutex;
 
+use crate::driver::viommu::DriverViommu;
+
 /// A C structure that the core reads (and, for the bus and the IOMMU, writes) through a
 /// static.
 #[repr(transparent)]
@@ -1172,23 +1174,22 @@ unsafe extern "C" fn mock_viommu_cache_invalidate(
             return Err(EINVAL);
         }
         // As C: the device stays while the vIOMMU's `vdevs` is locked.
-        // SAFETY: The vIOMMU is live and initialised (the caller's guarantee);
-        // `iommufd_viommu_find_dev()` is called under the lock of its `vdevs`.
-        unsafe {
-            let vdevs = &raw mut (*viommu).vdevs;
-            bindings::xa_lock(vdevs);
+        // SAFETY: The vIOMMU is live and initialised (the caller's guarantee).
+        let _vdevs = unsafe { DriverViommu::vdevs_of(viommu) }.lock();
+        // SAFETY: `iommufd_viommu_find_dev()` is called under the lock of `vdevs`; the
+        // device it returns stays bound while the lock is held.
+        let mdev = unsafe {
             let dev = bindings::iommufd_viommu_find_dev(viommu, cmd.vdev_id as usize);
-            let mdev = if dev.is_null() {
+            if dev.is_null() {
                 None
             } else {
                 as_mock(Device::from_raw(dev))
-            };
-            if let Some(mdev) = mdev {
-                clear_entries(&mdev.cache, cmd.flags, cmd.cache_id);
             }
-            bindings::xa_unlock(vdevs);
-            mdev.map(|_| ()).ok_or(EINVAL)
-        }?;
+        };
+        if let Some(mdev) = mdev {
+            clear_entries(&mdev.cache, cmd.flags, cmd.cache_id);
+        }
+        mdev.map(|_| ()).ok_or(EINVAL)?;
         done += 1;
         Ok(())
     });
