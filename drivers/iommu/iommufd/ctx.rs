@@ -13,7 +13,6 @@ use kernel::{
     miscdevice::{MiscDevice, MiscDeviceRegistration},
     mm::virt::VmaNew,
     new_mutex,
-    page::PAGE_SIZE,
     prelude::*,
     seq_file::SeqFile,
     seq_print,
@@ -28,7 +27,7 @@ use crate::{
     kinds::ObjectKind,
     mmap::MmapTable,
     object::ObjectTable,
-    pagetable::{view::PinnedTally, Ioas},
+    pagetable::view::pinned_bytes,
     system::group::GroupTable,
     ucmd::{self, UCmd},
 };
@@ -63,6 +62,8 @@ pub(crate) struct IommufdCtx {
     pub(crate) dev: ARef<kernel::device::Device>,
     /// The file whose private data the context is.
     file: OwnFile,
+    /// Its directory in debugfs, removed before its objects are destroyed.
+    debugfs: crate::debugfs::CtxDir,
 }
 
 /// The `struct file` of an open `/dev/iommu` (or `/dev/vfio/vfio`), as its context keeps it.
@@ -124,9 +125,11 @@ impl MiscDevice for IommufdCtx {
             crate::kapi::iommu_device().unwrap_or_else(|| misc.device().into());
         // VFIO's container charges pinned pages to the mm; so does its emulation.
         let account_mm = crate::kapi::is_vfio_container(misc);
+        let objects = Arc::pin_init(ObjectTable::new(), GFP_KERNEL_ACCOUNT)?;
         KBox::try_pin_init(
             try_pin_init!(Self {
-                objects: Arc::pin_init(ObjectTable::new(), GFP_KERNEL_ACCOUNT)?,
+                debugfs: crate::debugfs::CtxDir::create(&objects),
+                objects,
                 account_mm: Atomic::new(account_mm),
                 change_process_lock <- new_mutex!(()),
                 groups <- GroupTable::new(),
@@ -156,15 +159,10 @@ impl MiscDevice for IommufdCtx {
         for (name, n) in ObjectKind::NAMES.iter().zip(counts) {
             seq_print!(m, "iommufd-{}:\t{}\n", name, n);
         }
-        let mut tally = PinnedTally::new();
-        let counted = me
-            .objects
-            .peek_all::<Ioas>()
-            .and_then(|all| all.iter().try_for_each(|ioas| tally.add(&ioas.iopt)));
-        match counted {
-            Ok(()) => seq_print!(m, "iommufd-pinned-bytes:\t{}\n", tally.pages * PAGE_SIZE),
+        match pinned_bytes(&me.objects) {
+            Some(bytes) => seq_print!(m, "iommufd-pinned-bytes:\t{}\n", bytes),
             // Out of memory for the tally: say so rather than print a wrong number.
-            Err(_) => seq_print!(m, "iommufd-pinned-bytes:\t?\n"),
+            None => seq_print!(m, "iommufd-pinned-bytes:\t?\n"),
         }
     }
 }
@@ -172,7 +170,10 @@ impl MiscDevice for IommufdCtx {
 #[pinned_drop]
 impl PinnedDrop for IommufdCtx {
     fn drop(self: Pin<&mut Self>) {
-        self.objects.destroy_all();
+        let this = self.project();
+        // No reader of the directory may see the objects go.
+        this.debugfs.remove();
+        this.objects.destroy_all();
     }
 }
 

@@ -36,6 +36,9 @@
 //! has a class per lock below and checks every nesting that happens against this order;
 //! no two locks of one class are ever held at once.
 //!
+//! 0. the live view's `REGISTRY` (its debugfs `summary` reads every context's IOASes
+//!    under it: 6, 7 and 10 below); opening and closing a context take it alone, and a
+//!    context's own debugfs files do not take it;
 //! 1. `IommufdCtx::change_process_lock` (serialises `IOMMU_IOAS_CHANGE_PROCESS`);
 //! 2. a test accessor's `items` (held across a pin, as in C);
 //! 3. `Access::state` (C's `ioas_lock`; dropped around the driver's unmap callback);
@@ -80,6 +83,7 @@ use kernel::{
 };
 
 mod ctx;
+mod debugfs;
 mod device;
 mod driver;
 mod kapi;
@@ -118,6 +122,13 @@ pub(crate) fn should_fail() -> bool {
     }
 }
 
+kernel::sync::global_lock! {
+    // SAFETY: Initialised in the module's initialiser, before anything can use it.
+    /// The live view's root directory and open contexts ([`debugfs`]); taken alone, or
+    /// before any lock of a context (the crate's lock order).
+    unsafe(uninit) static REGISTRY: Mutex<debugfs::Registry> = debugfs::Registry::new();
+}
+
 /// The loaded module: the `/dev/iommu` misc device, and `/dev/vfio/vfio` when the module
 /// provides VFIO's container.
 #[pin_data]
@@ -132,6 +143,9 @@ struct IommufdModule {
     /// can create mock devices any more.
     #[cfg(CONFIG_IOMMUFD_TEST)]
     mock: selftest::mock::Registration,
+    /// `/sys/kernel/debug/iommufd/`: made before the device nodes exist, removed after
+    /// they are gone (an open file holds the module, so no context is left then).
+    _debugfs: debugfs::Root,
     /// The operations lent to the built-in driver core: lent before the device nodes
     /// exist (initialised first), taken back after they are gone (dropped last).
     _driver_core: kapi::driver::DriverCore,
@@ -144,8 +158,11 @@ impl kernel::InPlaceModule for IommufdModule {
         selftest::register_hooks();
         #[cfg(CONFIG_VFIO_PCI_DMABUF)]
         kapi::vfio_pci::register();
+        // SAFETY: Called once, here, before any context or the live view can use it.
+        unsafe { REGISTRY.init() };
         try_pin_init!(Self {
             _driver_core: kapi::driver::DriverCore::register()?,
+            _debugfs: debugfs::Root::create(),
             misc <- MiscDeviceRegistration::register_node(
                 MiscDeviceOptions { name: c"iommu" },
                 MiscDeviceNode {

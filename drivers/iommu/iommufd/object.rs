@@ -404,14 +404,26 @@ impl ObjectTable {
     ///
     /// `ENOMEM`.
     pub(crate) fn all<T: ObjectType>(&self) -> Result<KVec<ObjRef<T>>> {
-        self.collect(|obj: &Arc<T>| {
+        self.collect(|_, obj: &Arc<T>| {
             obj.header().users.inc();
             ObjRef { obj: obj.clone() }
         })
     }
 
-    /// `take(obj)` of every finished object of type `T`, under the table's spinlock.
-    fn collect<T: ObjectType, R>(&self, mut take: impl FnMut(&Arc<T>) -> R) -> Result<KVec<R>> {
+    /// `take(id, obj)` of every finished object of type `T`, under the table's spinlock.
+    fn collect<T: ObjectType, R>(
+        &self,
+        mut take: impl FnMut(u32, &Arc<T>) -> R,
+    ) -> Result<KVec<R>> {
+        self.collect_kinds(|id, kind| T::from_kind(kind).map(|obj| take(id, obj)))
+    }
+
+    /// What `take(id, kind)` returns for every finished object, in id order, under the
+    /// table's spinlock (taken once per object, room for the result made outside it).
+    fn collect_kinds<R>(
+        &self,
+        mut take: impl FnMut(u32, &ObjectKind) -> Option<R>,
+    ) -> Result<KVec<R>> {
         let mut out = KVec::new();
         let mut index = 0;
         loop {
@@ -421,9 +433,10 @@ impl ObjectTable {
                 return Ok(out);
             };
             index = found + 1;
-            if let Some(obj) = T::from_kind(kind) {
+            // Ids fit in 31 bits.
+            if let Some(r) = take(found as u32, kind) {
                 // Room was reserved above.
-                let _ = out.push_within_capacity(take(obj));
+                let _ = out.push_within_capacity(r);
             }
         }
     }
@@ -436,8 +449,21 @@ impl ObjectTable {
     /// # Errors
     ///
     /// `ENOMEM`.
-    pub(crate) fn peek_all<T: ObjectType>(&self) -> Result<KVec<Arc<T>>> {
-        self.collect(|obj: &Arc<T>| obj.clone())
+    pub(crate) fn peek_all<T: ObjectType>(&self) -> Result<KVec<(u32, Arc<T>)>> {
+        self.collect(|id, obj: &Arc<T>| (id, obj.clone()))
+    }
+
+    /// Each finished object's id, kind (an index of [`ObjectKind::NAMES`]) and users (the
+    /// table's own included), in id order, for the live view.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    pub(crate) fn list(&self) -> Result<KVec<(u32, usize, u32)>> {
+        self.collect_kinds(|id, kind| {
+            let users = kind.header().users.as_atomic().load(Relaxed);
+            Some((id, kind.index(), users as u32))
+        })
     }
 
     /// Counts the finished objects of each kind, by [`ObjectKind::index`].

@@ -19,6 +19,8 @@
 //! reference on the mm (`mmgrab`, not `mmget`: the address space may exit meanwhile, and
 //! pinning then fails), or on the file.
 
+use core::fmt;
+
 use kernel::{
     fs::File,
     mm::{
@@ -446,6 +448,33 @@ impl Pages {
                 (*start as usize).wrapping_add(start_byte)
             }
         }
+    }
+
+    /// Writes where byte `start_byte` of the span comes from and whom its pins are charged
+    /// to, as the live view prints it: `source=user:ADDR pid=PID`, `source=file:OFFSET` or
+    /// `source=dmabuf:OFFSET`, then `charge=user|mm|none`.
+    pub(crate) fn write_source(&self, f: &mut impl fmt::Write, start_byte: usize) -> fmt::Result {
+        let state = self.state.lock();
+        match &self.source {
+            Source::User { uptr } => write!(
+                f,
+                "source=user:{:#x} pid={}",
+                uptr + start_byte,
+                state.owner.task.pid()
+            )?,
+            Source::File { start, .. } => {
+                write!(f, "source=file:{:#x}", start + start_byte as u64)?
+            }
+            Source::DmaBuf { start, .. } => {
+                write!(f, "source=dmabuf:{:#x}", start + start_byte as u64)?
+            }
+        }
+        let charge = match state.owner.account {
+            PinAccount::None => "none",
+            PinAccount::User => "user",
+            PinAccount::Mm => "mm",
+        };
+        write!(f, " charge={charge}")
     }
 
     /// Whether the memory is a file's (`IOMMU_IOAS_MAP_FILE`).

@@ -3,11 +3,13 @@
  * Selftests of the Rust iommufd's live view, which the C iommufd lacks (every case
  * is in c-impl.skip): /proc/self/fdinfo of a /dev/iommu descriptor says how many
  * objects of each kind the context holds and how many bytes it pins, each page
- * once however many mappings share it.
+ * once however many mappings share it; /sys/kernel/debug/iommufd/ has a directory
+ * per context (objects, and each IOAS's mappings, pins, runs and ranges) and a
+ * summary per process and user.
  *
  * Each value is checked against what the test did: objects it made and destroyed,
  * pages a mock domain pinned (and VmPin of /proc/self/status agreeing), pages
- * shared by IOMMU_IOAS_COPY.
+ * shared by IOMMU_IOAS_COPY, ranges it reserved and allowed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -193,29 +196,317 @@ static void *churn_maps(void *arg)
 	return NULL;
 }
 
+/*
+ * Runs churn_maps on c while sampling read(c) 300 times, then stops it; returns the
+ * first sample that is neither 0 nor whole, 0 if there was none. Errors of the
+ * thread count in c->errors.
+ */
+static long sample_during_churn(struct churn *c, long (*read)(struct churn *c), long whole)
+{
+	long bad = 0;
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, churn_maps, c))
+		return -1;
+	for (int i = 0; i < 300 && !bad; i++) {
+		long v = read(c);
+
+		if (v != 0 && v != whole)
+			bad = v;
+	}
+	c->stop = 1;
+	if (pthread_join(t, NULL))
+		c->errors++;
+	return bad;
+}
+
+static long fdinfo_pinned(struct churn *c)
+{
+	return fdinfo_value(c->fd, "iommufd-pinned-bytes");
+}
+
 /* Reading while another thread maps and unmaps sees the table between operations. */
 TEST_F(view, consistent_under_concurrent_maps)
 {
 	struct churn c = { .fd = self->fd, .ioas = self->ioas, .buf = self->buf };
 	uint32_t stdev;
-	pthread_t t;
 
 	ASSERT_EQ(0, mock_domain(self->fd, self->ioas, &stdev, NULL));
-	ASSERT_EQ(0, pthread_create(&t, NULL, churn_maps, &c));
-	for (int i = 0; i < 300; i++) {
-		long v = fdinfo_value(self->fd, "iommufd-pinned-bytes");
-
-		/* Either the whole mapping is pinned or none of it. */
-		if (v != 0 && v != (long)(8 * PAGE)) {
-			c.stop = 1;
-			pthread_join(t, NULL);
-			ASSERT_EQ(0, v);
-		}
-	}
-	c.stop = 1;
-	ASSERT_EQ(0, pthread_join(t, NULL));
+	/* Either the whole mapping is pinned or none of it. */
+	EXPECT_EQ(0, sample_during_churn(&c, fdinfo_pinned, 8 * PAGE));
 	EXPECT_EQ(0, c.errors);
 	EXPECT_EQ(0, fdinfo_value(self->fd, "iommufd-pinned-bytes"));
+}
+
+#define DEBUGFS "/sys/kernel/debug/iommufd"
+
+/* The numbers N of this process's context directories PID-N, ascending; how many. */
+static int ctx_dirs(int *out, int max)
+{
+	char prefix[32];
+	struct dirent *d;
+	int n = 0;
+	DIR *dir;
+
+	snprintf(prefix, sizeof(prefix), "%d-", getpid());
+	dir = opendir(DEBUGFS);
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir))) {
+		if (strncmp(d->d_name, prefix, strlen(prefix)) || n == max)
+			continue;
+		out[n++] = atoi(d->d_name + strlen(prefix));
+	}
+	closedir(dir);
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && out[j - 1] > out[j]; j--) {
+			int t = out[j];
+
+			out[j] = out[j - 1];
+			out[j - 1] = t;
+		}
+	return n;
+}
+
+/* Reads the whole of path into buf (NUL-terminated); its length, or -1. */
+static ssize_t slurp(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	size_t len = 0;
+	ssize_t r;
+
+	if (fd < 0)
+		return -1;
+	while (len + 1 < size && (r = read(fd, buf + len, size - 1 - len)) > 0)
+		len += r;
+	close(fd);
+	buf[len] = 0;
+	return len;
+}
+
+/* Reads file name of the only context directory of this process. */
+static ssize_t ctx_file(const char *name, char *buf, size_t size)
+{
+	char path[128];
+	int n[2];
+
+	if (ctx_dirs(n, 2) != 1)
+		return -1;
+	snprintf(path, sizeof(path), DEBUGFS "/%d-%d/%s", getpid(), n[0], name);
+	return slurp(path, buf, size);
+}
+
+/* The line of buf that starts with prefix, copied to line; 0 if found. */
+static int find_line(const char *buf, const char *prefix, char *line, size_t size)
+{
+	for (const char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		size_t len = strcspn(p, "\n");
+
+		if (!strncmp(p, prefix, strlen(prefix)) && len < size) {
+			memcpy(line, p, len);
+			line[len] = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* The value of "key=<n>" in line; -1 if absent. */
+static long field(const char *line, const char *key)
+{
+	char pat[32];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), " %s=", key);
+	p = strstr(line, pat);
+	return p ? strtol(p + strlen(pat), NULL, 0) : -1;
+}
+
+/* objects: a line per object with its id and kind, following creation and destruction. */
+TEST_F(view, debugfs_lists_objects)
+{
+	char buf[4096], line[128], want[64];
+	uint32_t stdev, hwpt;
+
+	ASSERT_LT(0, ctx_file("objects", buf, sizeof(buf)));
+	snprintf(want, sizeof(want), "%u ioas users=", self->ioas);
+	ASSERT_EQ(0, find_line(buf, want, line, sizeof(line)));
+	EXPECT_LE(1, field(line, "users"));
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas, &stdev, &hwpt));
+	ASSERT_LT(0, ctx_file("objects", buf, sizeof(buf)));
+	snprintf(want, sizeof(want), "%u selftest ", stdev);
+	EXPECT_EQ(0, find_line(buf, want, line, sizeof(line)));
+	snprintf(want, sizeof(want), "%u hwpt_paging ", hwpt);
+	EXPECT_EQ(0, find_line(buf, want, line, sizeof(line)));
+	/* The mock device's bound device. */
+	EXPECT_NE(NULL, strstr(buf, " device users="));
+	ASSERT_EQ(0, destroy(self->fd, stdev));
+	ASSERT_LT(0, ctx_file("objects", buf, sizeof(buf)));
+	snprintf(want, sizeof(want), "%u ioas users=", self->ioas);
+	EXPECT_EQ(0, find_line(buf, want, line, sizeof(line)));
+	snprintf(want, sizeof(want), "%u hwpt_paging ", hwpt);
+	EXPECT_NE(0, find_line(buf, want, line, sizeof(line)));
+	EXPECT_EQ(NULL, strstr(buf, " selftest "));
+}
+
+/* ioas: each mapping with its range, access, source and pins; totals and runs. */
+TEST_F(view, debugfs_shows_mappings_and_pins)
+{
+	char buf[8192], line[256], want[64], src[64];
+	long runs, sum = 0;
+	uint32_t stdev;
+	char *p;
+
+	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, 16 * PAGE, IOVA));
+	ASSERT_LT(0, ctx_file("ioas", buf, sizeof(buf)));
+	snprintf(want, sizeof(want), "ioas %u\n", self->ioas);
+	EXPECT_EQ(0, strncmp(buf, want, strlen(want)));
+	snprintf(want, sizeof(want), "area %#llx-%#llx prot=rw ", (unsigned long long)IOVA,
+		 (unsigned long long)(IOVA + 16 * PAGE - 1));
+	ASSERT_EQ(0, find_line(buf, want, line, sizeof(line)));
+	EXPECT_EQ(16, field(line, "pages"));
+	/* Mapping is lazy: nothing pinned without a device. */
+	EXPECT_EQ(0, field(line, "pinned"));
+	snprintf(src, sizeof(src), " source=user:%#lx pid=%d ", (unsigned long)self->buf, getpid());
+	EXPECT_NE(NULL, strstr(line, src));
+	/* The guest runs the tests as root, whose CAP_IPC_LOCK means no charge (as C). */
+	EXPECT_NE(NULL, strstr(line, " charge=none "));
+	EXPECT_EQ(0, find_line(buf, "pinned pages=0 bytes=0 runs=0", line, sizeof(line)));
+	EXPECT_EQ(0, find_line(buf, "domains 0 accesses 0", line, sizeof(line)));
+
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas, &stdev, NULL));
+	ASSERT_LT(0, ctx_file("ioas", buf, sizeof(buf)));
+	snprintf(want, sizeof(want), "area %#llx-", (unsigned long long)IOVA);
+	ASSERT_EQ(0, find_line(buf, want, line, sizeof(line)));
+	EXPECT_EQ(16, field(line, "pinned"));
+	snprintf(want, sizeof(want), "pinned pages=16 bytes=%lu runs=", 16 * PAGE);
+	ASSERT_EQ(0, find_line(buf, want, line, sizeof(line)));
+	runs = field(line, "runs");
+	EXPECT_LE(1, runs);
+	EXPECT_GE(16, runs);
+	/* The histogram counts every run once: "ORDER:COUNT" pairs. */
+	ASSERT_EQ(0, find_line(buf, "runs-by-order", line, sizeof(line)));
+	for (p = strchr(line, ':'); p; p = strchr(p + 1, ':'))
+		sum += strtol(p + 1, NULL, 10);
+	EXPECT_EQ(runs, sum);
+	EXPECT_EQ(0, find_line(buf, "domains 1 accesses 0", line, sizeof(line)));
+	ASSERT_EQ(0, destroy(self->fd, stdev));
+	ASSERT_LT(0, ctx_file("ioas", buf, sizeof(buf)));
+	EXPECT_EQ(0, find_line(buf, "pinned pages=0 bytes=0 runs=0", line, sizeof(line)));
+}
+
+/* ioas: reserved ranges with why, and the allowed ranges. */
+TEST_F(view, debugfs_shows_ranges)
+{
+	struct iommu_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_ADD_RESERVED,
+		.id = self->ioas,
+		.add_reserved = { .start = 0x10000, .length = 0x1000 },
+	};
+	struct iommu_iova_range allowed = { .start = 0x100000, .last = 0x1fffff };
+	struct iommu_ioas_allow_iovas allow = {
+		.size = sizeof(allow),
+		.ioas_id = self->ioas,
+		.num_iovas = 1,
+		.allowed_iovas = (uintptr_t)&allowed,
+	};
+	char buf[4096], line[128];
+
+	ASSERT_EQ(0, test_cmd(self->fd, &cmd));
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_ALLOW_IOVAS, &allow));
+	ASSERT_LT(0, ctx_file("ioas", buf, sizeof(buf)));
+	EXPECT_EQ(0, find_line(buf, "reserved 0x10000-0x10fff why=fixed", line, sizeof(line)));
+	EXPECT_EQ(0, find_line(buf, "allowed 0x100000-0x1fffff", line, sizeof(line)));
+}
+
+/* summary: this process's context and what it pins; then nothing once closed. */
+TEST_F(view, debugfs_summary_per_process)
+{
+	char buf[4096], line[128], want[64];
+	uint32_t stdev;
+
+	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, 8 * PAGE, IOVA));
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas, &stdev, NULL));
+	ASSERT_LT(0, slurp(DEBUGFS "/summary", buf, sizeof(buf)));
+	snprintf(want, sizeof(want), "process %d contexts=1 pinned-bytes=%lu\n", getpid(),
+		 8 * PAGE);
+	EXPECT_NE(NULL, strstr(buf, want));
+	snprintf(want, sizeof(want), "user %u ", geteuid());
+	ASSERT_EQ(0, find_line(buf, want, line, sizeof(line)));
+	EXPECT_LE(1, field(line, "contexts"));
+	EXPECT_LE((long)(8 * PAGE), field(line, "pinned-bytes"));
+	close(self->fd);
+	ASSERT_LE(0, slurp(DEBUGFS "/summary", buf, sizeof(buf)));
+	snprintf(want, sizeof(want), "process %d ", getpid());
+	EXPECT_EQ(NULL, strstr(buf, want));
+	self->fd = open("/dev/iommu", O_RDWR);
+}
+
+/* One directory per context, gone when it closes. */
+TEST_F(view, debugfs_dir_per_context)
+{
+	int fd2 = open("/dev/iommu", O_RDWR);
+	int n[4];
+
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(2, ctx_dirs(n, 4));
+	EXPECT_LT(n[0], n[1]);
+	close(fd2);
+	ASSERT_EQ(1, ctx_dirs(n, 4));
+	close(self->fd);
+	EXPECT_EQ(0, ctx_dirs(n, 4));
+	self->fd = open("/dev/iommu", O_RDWR);
+}
+
+/* Read-only: writes are refused; reads at any offset give the same bytes. */
+TEST_F(view, debugfs_read_only_and_offsets)
+{
+	char path[128], whole[4096], again[4096], part[16];
+	ssize_t len;
+	int fd, n[1];
+
+	ASSERT_EQ(1, ctx_dirs(n, 1));
+	snprintf(path, sizeof(path), DEBUGFS "/%d-%d/objects", getpid(), n[0]);
+	len = slurp(path, whole, sizeof(whole));
+	ASSERT_LT(8, len);
+	fd = open(path, O_RDWR);
+	if (fd >= 0) {
+		EXPECT_EQ(-1, write(fd, "1 ioas\n", 7));
+		close(fd);
+	}
+	fd = open(path, O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(5, pread(fd, part, 5, 3));
+	EXPECT_EQ(0, memcmp(part, whole + 3, 5));
+	EXPECT_EQ(0, pread(fd, part, 5, len));
+	EXPECT_EQ(0, pread(fd, part, 5, 1 << 20));
+	EXPECT_EQ(-1, write(fd, "x", 1));
+	close(fd);
+	/* Nothing changed. */
+	EXPECT_EQ(len, slurp(path, again, sizeof(again)));
+	EXPECT_EQ(0, memcmp(again, whole, len));
+}
+
+static long debugfs_pinned(struct churn *c)
+{
+	char buf[4096], line[128];
+
+	if (ctx_file("ioas", buf, sizeof(buf)) <= 0 ||
+	    find_line(buf, "pinned pages=", line, sizeof(line)))
+		return -1;
+	return strtol(line + strlen("pinned pages="), NULL, 10);
+}
+
+/* Reading ioas while another thread maps and unmaps sees whole mappings only. */
+TEST_F(view, debugfs_consistent_under_concurrent_maps)
+{
+	struct churn c = { .fd = self->fd, .ioas = self->ioas, .buf = self->buf };
+	uint32_t stdev;
+
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas, &stdev, NULL));
+	/* Either the whole mapping is there and pinned, or nothing. */
+	EXPECT_EQ(0, sample_during_churn(&c, debugfs_pinned, 8));
+	EXPECT_EQ(0, c.errors);
 }
 
 TEST_HARNESS_MAIN

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The live view in debugfs: `/sys/kernel/debug/iommufd/`, read-only (the format is in
+//! Documentation/iommufd-rs/observability.rst).
+//!
+//! `summary` adds up what every open context pins, per process and per user. Each open
+//! `/dev/iommu` has a directory `PID-N` (the process that opened it, and a number that
+//! tells its contexts apart) with `objects` (every object: id, kind, users) and `ioas`
+//! (every IOAS: its mappings and what backs them, its pinned pages and the runs they form,
+//! its reserved and allowed ranges, its domains and accesses).
+//!
+//! # Lifetimes and locks
+//!
+//! [`Registry`] (behind the module's `REGISTRY` mutex) holds the root directory while the
+//! module is loaded and an entry per open context. A context's directory is removed, which
+//! waits for its readers, before the context destroys its objects ([`CtxDir::remove`]).
+//! Readers take the registry's mutex (only `summary`, and never while a directory is
+//! removed), then the object table's spinlock briefly (to take references, no user), then
+//! each IO page table's mutex and each `Pages`' mutex, as ioctls do: a reader holds nothing
+//! an ioctl waits for while it holds something the reader waits for.
+
+use core::fmt;
+
+use kernel::{
+    debugfs::{Dir, File, Scope, ScopedDir},
+    prelude::*,
+    str::CString,
+    sync::Arc,
+};
+
+use crate::{
+    kinds::ObjectKind,
+    object::ObjectTable,
+    pagetable::{
+        view::{pinned_bytes, write_iopt},
+        Ioas,
+    },
+    REGISTRY,
+};
+
+/// One open context, as the registry lists it.
+struct Entry {
+    /// The number of its directory.
+    seq: u32,
+    /// The process that opened it (its thread group id).
+    pid: i32,
+    /// The effective user of that process.
+    uid: u32,
+    /// Its objects.
+    objects: Arc<ObjectTable>,
+}
+
+/// The root directory and the open contexts.
+pub(crate) struct Registry {
+    /// `/sys/kernel/debug/iommufd`, while the module is loaded.
+    root: Option<Dir>,
+    /// The open contexts.
+    contexts: KVec<Entry>,
+    /// The number of the next context's directory.
+    next: u32,
+}
+
+impl Registry {
+    /// No root and no contexts: what the module's static starts as.
+    pub(crate) const fn new() -> Self {
+        Self {
+            root: None,
+            contexts: KVec::new(),
+            next: 0,
+        }
+    }
+}
+
+/// The root directory and its `summary`, while the module is loaded.
+pub(crate) struct Root {
+    summary: Option<Pin<KBox<File<()>>>>,
+}
+
+impl Root {
+    /// Creates `/sys/kernel/debug/iommufd/` and its `summary`. Without debugfs, or short of
+    /// memory, there is nothing to see, and `/dev/iommu` works the same.
+    pub(crate) fn create() -> Self {
+        let root = Dir::new(c"iommufd");
+        let summary = KBox::pin_init(
+            root.read_callback_file(c"summary", (), &write_summary),
+            GFP_KERNEL,
+        )
+        .ok();
+        REGISTRY.lock().root = Some(root);
+        Self { summary }
+    }
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        self.summary.take();
+        let mut registry = REGISTRY.lock();
+        registry.root.take();
+        // Every context is closed (an open file holds the module): free the list itself.
+        registry.contexts = KVec::new();
+    }
+}
+
+/// What a context's files read.
+struct CtxView {
+    objects: Arc<ObjectTable>,
+}
+
+/// A context's directory, `PID-N`.
+pub(crate) struct CtxDir {
+    seq: u32,
+    scope: Option<Pin<KBox<Scope<CtxView>>>>,
+}
+
+impl CtxDir {
+    /// Lists the context of `objects`, opened by the current process, and makes its
+    /// directory. Short of memory the context is neither listed nor shown, and works the
+    /// same.
+    pub(crate) fn create(objects: &Arc<ObjectTable>) -> Self {
+        let task = kernel::current!();
+        let pid = task.tgid_nr_ns(None);
+        let uid = task.euid().into_uid_in_current_ns();
+        let mut registry = REGISTRY.lock();
+        let seq = registry.next;
+        registry.next = seq.wrapping_add(1);
+        let entry = Entry {
+            seq,
+            pid,
+            uid,
+            objects: objects.clone(),
+        };
+        let root = match registry.contexts.push(entry, GFP_KERNEL) {
+            Ok(()) => registry.root.clone(),
+            Err(_) => None,
+        };
+        drop(registry);
+        let scope = root.and_then(|root| {
+            let name = CString::try_from_fmt(fmt!("{pid}-{seq}")).ok()?;
+            let view = CtxView {
+                objects: objects.clone(),
+            };
+            KBox::pin_init(root.scope(view, &name, populate), GFP_KERNEL).ok()
+        });
+        Self { seq, scope }
+    }
+
+    /// Removes the directory, waiting for its readers, and the registry's entry.
+    pub(crate) fn remove(&mut self) {
+        self.scope.take();
+        let mut registry = REGISTRY.lock();
+        let seq = self.seq;
+        registry.contexts.retain(|e| e.seq != seq);
+    }
+}
+
+impl Drop for CtxDir {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// The files of a context's directory.
+fn populate<'data>(view: &'data CtxView, dir: &ScopedDir<'data, '_>) {
+    dir.read_callback_file(c"objects", view, &write_objects);
+    dir.read_callback_file(c"ioas", view, &write_ioas);
+}
+
+/// `objects`: `ID KIND users=N` a line, in id order.
+fn write_objects(view: &CtxView, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let Ok(all) = view.objects.list() else {
+        return writeln!(f, "? out of memory");
+    };
+    for (id, kind, users) in all {
+        writeln!(f, "{id} {} users={users}", ObjectKind::NAMES[kind])?;
+    }
+    Ok(())
+}
+
+/// `ioas`: a section `ioas ID` per IOAS, in id order.
+fn write_ioas(view: &CtxView, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let Ok(all) = view.objects.peek_all::<Ioas>() else {
+        return writeln!(f, "? out of memory");
+    };
+    for (id, ioas) in all {
+        writeln!(f, "ioas {id}")?;
+        write_iopt(&ioas.iopt, f)?;
+    }
+    Ok(())
+}
+
+/// `summary`: `process PID contexts=N pinned-bytes=B` and `user UID contexts=N
+/// pinned-bytes=B` lines, each process and user once, in the order first opened.
+fn write_summary(_: &(), f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let registry = REGISTRY.lock();
+    // (is a user, pid or uid, contexts, bytes); a context's pins counted once in each.
+    let mut rows: KVec<(bool, u32, usize, usize)> = KVec::new();
+    for e in registry.contexts.iter() {
+        let bytes = pinned_bytes(&e.objects).unwrap_or(0);
+        for key in [(false, e.pid as u32), (true, e.uid)] {
+            match rows.iter_mut().find(|r| (r.0, r.1) == key) {
+                Some(row) => {
+                    row.2 += 1;
+                    row.3 += bytes;
+                }
+                None => {
+                    if rows.push((key.0, key.1, 1, bytes), GFP_KERNEL).is_err() {
+                        return writeln!(f, "? out of memory");
+                    }
+                }
+            }
+        }
+    }
+    drop(registry);
+    for user in [false, true] {
+        let what = if user { "user" } else { "process" };
+        for &(_, id, contexts, bytes) in rows.iter().filter(|r| r.0 == user) {
+            writeln!(f, "{what} {id} contexts={contexts} pinned-bytes={bytes}")?;
+        }
+    }
+    Ok(())
+}
