@@ -3,7 +3,11 @@
  * iommufd_demo: what a VMM does with /dev/iommu, step by step, explained.
  *
  * Run by `make run` in the guest. Each step prints the ioctl, what it means for
- * a VMM, and what the kernel answered.
+ * a VMM, and what the kernel answered. The main job comes after the basics: the
+ * VM's edu device handed to VFIO and bound to the iommufd, guest-like memory
+ * mapped, the device's DMA going through the IOMMU both ways, a DMA to an
+ * unmapped address stopped (with the IOMMU's fault report), and at each step
+ * the live view of what the context holds (its directory in debugfs, fdinfo).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,8 +16,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <linux/iommu.h>
+
+#include "../testing/selftests/iommu/iommufd_rs_edu.h"
+
+/* Where the demo maps guest memory: under edu's 28-bit DMA mask. */
+#define GUEST_IOVA 0x200000UL
 
 static int failures;
 
@@ -39,6 +49,77 @@ static void result(int ret, const char *fmt, ...)
 	printf("\n");
 }
 
+/* Prints the lines of path that start with one of the prefixes (all if none), indented. */
+static void show_lines(const char *path, const char *const *prefixes)
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+	int lines = 0;
+
+	if (!f) {
+		printf("      (no %s: this iommufd has no live view)\n", path);
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		int shown = !prefixes;
+
+		for (const char *const *p = prefixes; p && *p && !shown; p++)
+			shown = !strncmp(line, *p, strlen(*p));
+		if (shown && ++lines)
+			printf("      | %s", line);
+	}
+	if (!lines)
+		printf("      | (nothing)\n");
+	fclose(f);
+}
+
+/* Prints file name of this process's context directory in debugfs. */
+static void show_view(const char *name, const char *const *prefixes)
+{
+	char prefix[32], dir[64] = "", path[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(prefix, sizeof(prefix), "%d-", getpid());
+	d = opendir("/sys/kernel/debug/iommufd");
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, prefix, strlen(prefix)))
+			copy_name(dir, sizeof(dir), e->d_name);
+	if (d)
+		closedir(d);
+	snprintf(path, sizeof(path), "/sys/kernel/debug/iommufd/%s/%s", dir, name);
+	printf("   live view, %s:\n", path);
+	show_lines(path, prefixes);
+}
+
+/* Prints the summary over every context. */
+static void show_summary(void)
+{
+	printf("   live view, /sys/kernel/debug/iommufd/summary:\n");
+	show_lines("/sys/kernel/debug/iommufd/summary", NULL);
+}
+
+/* Prints the last line of the kernel log that reports a blocked DMA. */
+static void show_fault(void)
+{
+	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+	char *buf = len > 0 ? malloc(len + 1) : NULL;
+	const char *last = NULL;
+	int n;
+
+	if (!buf)
+		return;
+	n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len);
+	buf[n > 0 ? n : 0] = 0;
+	for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n"))
+		for (size_t i = 0; i < ARRAY_SIZE(fault_lines); i++)
+			if (strstr(l, fault_lines[i]))
+				last = l;
+	if (last)
+		printf("   kernel log: %s\n", last);
+	free(buf);
+}
+
 static void expect_errno(int ret, int want, const char *meaning)
 {
 	if (ret == -1 && errno == want) {
@@ -52,8 +133,11 @@ static void expect_errno(int ret, int want, const char *meaning)
 int main(void)
 {
 	struct iommu_iova_range ranges[8];
-	uint32_t ioas, ioas2;
-	int fd;
+	uint32_t ioas, ioas2, dev_id = 0, pt_id;
+	char bdf[64], group[64];
+	int fd, devfd = -1, ret, faults;
+	uint8_t *mem = MAP_FAILED;
+	struct edu edu;
 
 	step("open(\"/dev/iommu\")",
 	     "A VMM opens /dev/iommu once per VM. Everything it builds lives in this file\n"
@@ -174,9 +258,120 @@ int main(void)
 		expect_errno(ret, ENOENT, "it is gone");
 	}
 
+	step("The device: QEMU's edu, handed to VFIO",
+	     "edu is a PCI device with a DMA engine. Like a NIC or an NVMe drive given to a\n"
+	     "   guest, it is unbound from any host driver and given to vfio-pci, whose device\n"
+	     "   file (/dev/vfio/devices/vfioN) lets user space drive it.");
+	if (find_edu(bdf, sizeof(bdf)) || bind_vfio_pci(bdf)) {
+		printf("   -> no edu device in this VM (QEMU -device edu): the DMA story is skipped\n");
+		goto out;
+	}
+	if (sysfs_name(bdf, "iommu_group", group, sizeof(group)))
+		strcpy(group, "?");
+	printf("   -> edu at %s, IOMMU group %s, now driven by vfio-pci\n", bdf, group);
+
+	step("VFIO_DEVICE_BIND_IOMMUFD",
+	     "The VMM binds the device to this /dev/iommu: from now on the iommufd decides\n"
+	     "   what the device may reach. The device becomes an object of the context.");
+	devfd = bind_cdev_to(bdf, fd, &dev_id);
+	if (devfd < 0) {
+		errno = -devfd;
+		result(-1, "-");
+		failures++;
+		goto out;
+	}
+	result(0, "device id %u", dev_id);
+	show_view("objects", NULL);
+
+	step("IOMMU_IOAS_MAP of guest memory",
+	     "The VMM maps guest RAM (here two pages of this process standing for it) at the\n"
+	     "   guest-physical addresses the device will use: page 0 at IOVA 0x200000, page 1\n"
+	     "   at 0x201000, as two mappings. Nothing is pinned yet: no device is attached.");
+	mem = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+		   -1, 0);
+	if (mem == MAP_FAILED || map_fixed(fd, ioas, mem, PAGE, GUEST_IOVA) ||
+	    map_fixed(fd, ioas, mem + PAGE, PAGE, GUEST_IOVA + PAGE)) {
+		result(-1, "-");
+		failures++;
+		goto out;
+	}
+	result(0, "2 mappings in IOAS %u", ioas);
+	show_view("ioas", (const char *const[]){ "ioas", "area", "pinned", NULL });
+
+	step("VFIO_DEVICE_ATTACH_IOMMUFD_PT",
+	     "Attaching the device to the IOAS gives it an IO page table (a HWPT on an IOMMU\n"
+	     "   domain of the real IOMMU), filled from the mappings: the pages are pinned now,\n"
+	     "   and the device's reserved regions (its MSI window) leave the usable IOVA.");
+	pt_id = ioas;
+	ret = attach_pt(devfd, &pt_id);
+	if (ret)
+		errno = -ret;
+	result(ret, "attached through HWPT %u", pt_id);
+	if (ret) {
+		failures++;
+		goto out;
+	}
+	show_view("ioas", NULL);
+	show_view("devices", NULL);
+	show_summary();
+
+	step("DMA through the IOMMU: guest RAM -> device -> guest RAM",
+	     "edu reads page 0 at IOVA 0x200000 into its buffer, then writes its buffer to\n"
+	     "   page 1 at IOVA 0x201000. The IOMMU translates both addresses to the pages above.");
+	snprintf((char *)mem, PAGE, "Hello from guest RAM, through the IOMMU");
+	memset(mem + PAGE, 0, PAGE);
+	if (edu_open(&edu, devfd) || edu_dma(&edu, GUEST_IOVA, EDU_LEN, 0) ||
+	    edu_dma(&edu, GUEST_IOVA + PAGE, EDU_LEN, 1)) {
+		result(-1, "-");
+		failures++;
+		goto out;
+	}
+	if (memcmp(mem, mem + PAGE, EDU_LEN)) {
+		printf("   -> UNEXPECTED: page 1 does not hold what page 0 does\n");
+		failures++;
+	} else {
+		printf("   -> page 1 now reads \"%s\"\n", (char *)mem + PAGE);
+	}
+
+	step("IOMMU_IOAS_UNMAP, then a DMA to the unmapped address",
+	     "Once the VMM unmaps page 1 (a guest balloon, a hot-unplug), the device can no\n"
+	     "   longer reach it: the IOMMU blocks the DMA and reports the fault, and the page\n"
+	     "   stays untouched. The unmapped page is unpinned at once.");
+	faults = iommu_faults();
+	ret = unmap(fd, ioas, GUEST_IOVA + PAGE, PAGE, NULL);
+	result(ret, "IOVA 0x%lx unmapped", GUEST_IOVA + PAGE);
+	memset(mem + PAGE, 0, PAGE);
+	if (ret || edu_dma(&edu, GUEST_IOVA + PAGE, EDU_LEN, 1)) {
+		failures++;
+		goto out;
+	}
+	if (mem[PAGE] || memcmp(mem + PAGE, mem + PAGE + 1, EDU_LEN - 1)) {
+		printf("   -> UNEXPECTED: the DMA reached the unmapped page\n");
+		failures++;
+	} else {
+		printf("   -> the page is still all zeroes: the DMA was stopped\n");
+	}
+	if (new_faults(faults))
+		show_fault();
+	show_view("ioas", (const char *const[]){ "area", "pinned", NULL });
+
+	step("close() of the device",
+	     "Closing the VFIO device detaches it and unbinds it from the iommufd: its HWPT\n"
+	     "   goes, and with no domain left the pages are unpinned.");
+	close(devfd);
+	devfd = -1;
+	show_view("objects", NULL);
+	show_view("ioas", (const char *const[]){ "pinned", NULL });
+
+out:
+	if (devfd >= 0)
+		close(devfd);
 	step("close()",
 	     "Closing the file destroys what is left (IOAS 1 here), and lets the module go.");
 	close(fd);
+	if (mem != MAP_FAILED)
+		munmap(mem, 2 * PAGE);
+	show_summary();
 	printf("   -> closed\n\n%s\n", failures ? "Demo: something went wrong." : "Demo: all steps behaved as expected.");
 	return failures ? 1 : 0;
 }

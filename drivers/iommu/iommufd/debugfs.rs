@@ -5,9 +5,10 @@
 //!
 //! `summary` adds up what every open context pins, per process and per user. Each open
 //! `/dev/iommu` has a directory `PID-N` (the process that opened it, and a number that
-//! tells its contexts apart) with `objects` (every object: id, kind, users) and `ioas`
+//! tells its contexts apart) with `objects` (every object: id, kind, users), `ioas`
 //! (every IOAS: its mappings and what backs them, its pinned pages and the runs they form,
-//! its reserved and allowed ranges, its domains and accesses).
+//! its reserved and allowed ranges, its domains and accesses) and `devices` (every bound
+//! device: its group, and the HWPT its RID and each PASID are attached to).
 //!
 //! # Lifetimes and locks
 //!
@@ -29,6 +30,7 @@ use kernel::{
 };
 
 use crate::{
+    device::idev::IDevice,
     kinds::ObjectKind,
     object::ObjectTable,
     pagetable::{
@@ -163,6 +165,7 @@ impl Drop for CtxDir {
 fn populate<'data>(view: &'data CtxView, dir: &ScopedDir<'data, '_>) {
     dir.read_callback_file(c"objects", view, &write_objects);
     dir.read_callback_file(c"ioas", view, &write_ioas);
+    dir.read_callback_file(c"devices", view, &write_devices);
 }
 
 /// `objects`: `ID KIND users=N` a line, in id order.
@@ -186,6 +189,14 @@ fn write_ioas(view: &CtxView, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_iopt(&ioas.iopt, f)?;
     }
     Ok(())
+}
+
+/// `devices`: a section per bound device, in id order.
+fn write_devices(view: &CtxView, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let Ok(all) = view.objects.peek_all::<IDevice>() else {
+        return writeln!(f, "? out of memory");
+    };
+    all.iter().try_for_each(|(_, idev)| idev.write_view(f))
 }
 
 /// `summary`: `process PID contexts=N pinned-bytes=B` and `user UID contexts=N

@@ -12,6 +12,7 @@
 
 mod access;
 pub(crate) mod dmabuf;
+mod domain_kunit;
 pub(crate) mod mock;
 mod stdev;
 

@@ -329,6 +329,11 @@ impl Domain {
         self.ptr.as_ptr()
     }
 
+    /// Whether `other` is this very domain.
+    pub fn is(&self, other: &Domain) -> bool {
+        self.ptr == other.ptr
+    }
+
     fn raw(&self) -> &bindings::iommu_domain {
         // SAFETY: By the type invariant the domain is valid while `self` lives.
         unsafe { self.ptr.as_ref() }
@@ -550,6 +555,11 @@ pub fn device_ops(dev: &Device) -> Option<*const bindings::iommu_ops> {
         let ops = (*(*iommu).iommu_dev).ops;
         (!ops.is_null()).then_some(ops)
     }
+}
+
+/// Whether an IOMMU driver translates for `dev` ([`device_ops`] without the pointer).
+pub fn device_has_iommu_driver(dev: &Device) -> bool {
+    device_ops(dev).is_some()
 }
 
 /// The number of PASIDs `dev` supports (0 if none, or if PASID is not enabled).

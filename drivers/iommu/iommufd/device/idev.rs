@@ -70,6 +70,20 @@ enum Change {
 }
 
 impl IDevice {
+    /// Writes the device's section of the live view (debugfs `devices`): a line `device ID
+    /// dev=NAME group=N coherent=0|1`, then what its RID and PASIDs are attached to.
+    pub(crate) fn write_view(&self, f: &mut impl core::fmt::Write) -> core::fmt::Result {
+        writeln!(
+            f,
+            "device {} dev={} group={} coherent={}",
+            self.id,
+            self.dev.name().to_str().unwrap_or("?"),
+            self.igroup.group.id(),
+            u8::from(self.enforce_cache_coherency)
+        )?;
+        self.igroup.write_attachments(self.id, f)
+    }
+
     /// Binds `dev` to the context `ctx` (C's `iommufd_device_bind`); `isolated_msi_needed`
     /// unless the device is a mock.
     ///

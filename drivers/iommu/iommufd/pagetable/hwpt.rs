@@ -114,7 +114,7 @@ impl Hwpt {
 
     /// Whether both are the same HWPT.
     pub(crate) fn ptr_eq(&self, other: &Hwpt) -> bool {
-        core::ptr::eq(self.domain().as_raw(), other.domain().as_raw())
+        self.domain().is(other.domain())
     }
 }
 

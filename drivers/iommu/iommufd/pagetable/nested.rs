@@ -116,7 +116,9 @@ pub(super) fn alloc(
     data: Option<UserData>,
 ) -> Result {
     let flags = cmd.flags;
-    kernel::iommu::domain::device_ops(&idev.dev).ok_or(ENODEV)?;
+    if !kernel::iommu::domain::device_has_iommu_driver(&idev.dev) {
+        return Err(ENODEV);
+    }
     let Some(data) = data.filter(|d| d.len != 0) else {
         return Err(EOPNOTSUPP);
     };

@@ -41,6 +41,13 @@ use super::{
 };
 use crate::ctx::AccountMode;
 
+/// Whether `mm` is the current process's address space.
+fn is_current_mm(mm: &Mm) -> bool {
+    kernel::current!()
+        .mm()
+        .is_some_and(|m| core::ptr::eq::<Mm>(&**m, mm))
+}
+
 /// Whom pinning the pages of a [`Pages`] is charged to.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum PinAccount {
@@ -156,11 +163,7 @@ impl Pinner<'_> {
         match &self.pages.source {
             Source::User { uptr } => {
                 let addr = uptr + index * PAGE_SIZE;
-                let cur = kernel::current!();
-                let local = cur
-                    .mm()
-                    .is_some_and(|m| m.as_raw() == self.owner.mm.as_raw());
-                if local {
+                if is_current_mm(&self.owner.mm) {
                     batch.pin_user(None, addr, npages, flags)
                 } else {
                     let mm = self.owner.mm.mmget_not_zero().ok_or(EFAULT)?;
@@ -236,8 +239,7 @@ impl Owner {
     /// Whether the current process is the owner: pins would be charged to the same place
     /// (C's `need_charge_update()`, negated).
     fn is_current(&self) -> bool {
-        let cur = kernel::current!();
-        let same_mm = cur.mm().is_some_and(|m| m.as_raw() == self.mm.as_raw());
+        let same_mm = is_current_mm(&self.mm);
         match self.account {
             // `VmPin` counts in the mm whatever the mode.
             PinAccount::None | PinAccount::Mm => same_mm,
@@ -623,10 +625,7 @@ impl Pages {
     /// Whether the current process's address space is the one the pages are charged to
     /// (for user memory, the one they live in).
     fn owned_by_current_mm(&self) -> bool {
-        let state = self.state.lock();
-        let cur = kernel::current!();
-        cur.mm()
-            .is_some_and(|m| m.as_raw() == state.owner.mm.as_raw())
+        is_current_mm(&self.state.lock().owner.mm)
     }
 
     /// The body of [`Pages::rw`] through pins: pages pinned already are copied through

@@ -429,6 +429,33 @@ impl IGroup {
         a.devices.contains(&dev_id).then(|| a.hwpt.clone())
     }
 
+    /// Writes what the device `dev_id` of the group is attached to, a line `attached
+    /// pasid=rid|N hwpt=ID|nested parent=ID group-devices=N` each, for the live view.
+    pub(crate) fn write_attachments(
+        &self,
+        dev_id: u32,
+        f: &mut impl core::fmt::Write,
+    ) -> core::fmt::Result {
+        let state = self.state.lock();
+        for a in state
+            .attached
+            .iter()
+            .filter(|a| a.devices.contains(&dev_id))
+        {
+            if a.pasid == NO_PASID {
+                write!(f, "attached pasid=rid")?;
+            } else {
+                write!(f, "attached pasid={}", a.pasid)?;
+            }
+            match &a.hwpt {
+                Hwpt::Paging(h) => write!(f, " hwpt={}", h.id())?,
+                Hwpt::Nested(h) => write!(f, " hwpt=nested parent={}", h.parent().id())?,
+            }
+            writeln!(f, " group-devices={}", a.devices.len())?;
+        }
+        Ok(())
+    }
+
     /// A PASID (or the RID) of the device `dev_id` that is attached, if any.
     pub(crate) fn attached_pasid(&self, dev_id: u32) -> Option<u32> {
         self.state

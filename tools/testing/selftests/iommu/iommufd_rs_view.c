@@ -395,6 +395,30 @@ TEST_F(view, debugfs_shows_mappings_and_pins)
 	EXPECT_EQ(0, find_line(buf, "pinned pages=0 bytes=0 runs=0", line, sizeof(line)));
 }
 
+/* devices: each bound device with its group, and what its RID is attached to. */
+TEST_F(view, debugfs_shows_devices)
+{
+	struct iommu_test_cmd cmd = { .op = IOMMU_TEST_OP_MOCK_DOMAIN, .id = self->ioas };
+	char buf[4096], line[256], want[64];
+	uint32_t idev, hwpt;
+
+	ASSERT_LE(0, ctx_file("devices", buf, sizeof(buf)));
+	EXPECT_EQ(NULL, strstr(buf, "device "));
+	ASSERT_EQ(0, test_cmd(self->fd, &cmd));
+	idev = cmd.mock_domain.out_idev_id;
+	hwpt = cmd.mock_domain.out_hwpt_id;
+	ASSERT_LT(0, ctx_file("devices", buf, sizeof(buf)));
+	snprintf(want, sizeof(want), "device %u dev=", idev);
+	ASSERT_EQ(0, find_line(buf, want, line, sizeof(line)));
+	EXPECT_LE(0, field(line, "group"));
+	EXPECT_NE(-1, field(line, "coherent"));
+	snprintf(want, sizeof(want), "attached pasid=rid hwpt=%u group-devices=1", hwpt);
+	EXPECT_EQ(0, find_line(buf, want, line, sizeof(line)));
+	ASSERT_EQ(0, destroy(self->fd, cmd.mock_domain.out_stdev_id));
+	ASSERT_LE(0, ctx_file("devices", buf, sizeof(buf)));
+	EXPECT_EQ(NULL, strstr(buf, "device "));
+}
+
 /* ioas: reserved ranges with why, and the allowed ranges. */
 TEST_F(view, debugfs_shows_ranges)
 {
