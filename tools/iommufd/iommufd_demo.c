@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -97,6 +98,20 @@ static void show_summary(void)
 {
 	printf("   live view, /sys/kernel/debug/iommufd/summary:\n");
 	show_lines("/sys/kernel/debug/iommufd/summary", NULL);
+}
+
+/* Runs the user tool iommufd_view, if it sits beside the demo, on this process. */
+static void show_tool(void)
+{
+	char cmd[64];
+
+	if (access("./iommufd_view", X_OK))
+		return;
+	printf("   the same, as the user tool tools/iommufd/iommufd_view reports it:\n");
+	fflush(stdout);
+	snprintf(cmd, sizeof(cmd), "./iommufd_view -p %d | sed 's/^/      : /'", getpid());
+	if (system(cmd))
+		printf("      (iommufd_view failed)\n");
 }
 
 /* Prints the last line of the kernel log that reports a blocked DMA. */
@@ -314,6 +329,7 @@ int main(void)
 	show_view("ioas", NULL);
 	show_view("devices", NULL);
 	show_summary();
+	show_tool();
 
 	step("DMA through the IOMMU: guest RAM -> device -> guest RAM",
 	     "edu reads page 0 at IOVA 0x200000 into its buffer, then writes its buffer to\n"
