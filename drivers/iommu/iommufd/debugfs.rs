@@ -7,8 +7,10 @@
 //! `/dev/iommu` has a directory `PID-N` (the process that opened it, and a number that
 //! tells its contexts apart) with `objects` (every object: id, kind, users), `ioas`
 //! (every IOAS: its mappings and what backs them, its pinned pages and the runs they form,
-//! its reserved and allowed ranges, its domains and accesses) and `devices` (every bound
-//! device: its group, and the HWPT its RID and each PASID are attached to).
+//! its reserved and allowed ranges, its domains and accesses), `devices` (every bound
+//! device: its group, and the HWPT its RID and each PASID are attached to), `hwpts` (every
+//! HWPT and vIOMMU: what it is built on, its fault queue) and `queues` (every fault queue
+//! and vEVENTQ: what it holds, lost events).
 //!
 //! # Lifetimes and locks
 //!
@@ -34,7 +36,11 @@ use crate::{
     kinds::ObjectKind,
     object::ObjectTable,
     pagetable::{
+        eventq::{fault::Fault, veventq::VEventq},
+        hwpt::HwptPaging,
+        nested::HwptNested,
         view::{pinned_bytes, write_iopt},
+        viommu::Viommu,
         Ioas,
     },
     REGISTRY,
@@ -166,6 +172,8 @@ fn populate<'data>(view: &'data CtxView, dir: &ScopedDir<'data, '_>) {
     dir.read_callback_file(c"objects", view, &write_objects);
     dir.read_callback_file(c"ioas", view, &write_ioas);
     dir.read_callback_file(c"devices", view, &write_devices);
+    dir.read_callback_file(c"hwpts", view, &write_hwpts);
+    dir.read_callback_file(c"queues", view, &write_queues);
 }
 
 /// `objects`: `ID KIND users=N` a line, in id order.
@@ -197,6 +205,103 @@ fn write_devices(view: &CtxView, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         return writeln!(f, "? out of memory");
     };
     all.iter().try_for_each(|(_, idev)| idev.write_view(f))
+}
+
+/// The id of `obj` among `all`, as the live view prints a reference: `ID`, or `none`.
+struct IdOf(Option<u32>);
+
+impl IdOf {
+    fn find<T>(all: &[(u32, Arc<T>)], obj: Option<&T>) -> Self {
+        Self(obj.and_then(|obj| {
+            all.iter()
+                .find(|(_, a)| core::ptr::eq(&**a, obj))
+                .map(|(id, _)| *id)
+        }))
+    }
+}
+
+impl fmt::Display for IdOf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(id) => write!(f, "{id}"),
+            None => f.write_str("none"),
+        }
+    }
+}
+
+/// `hwpts`: each paging HWPT with its IOAS, each nested HWPT with its parent and vIOMMU,
+/// each vIOMMU with its parent, in id order per kind.
+fn write_hwpts(view: &CtxView, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let t = &view.objects;
+    let (Ok(ioases), Ok(pagings), Ok(nesteds), Ok(viommus), Ok(faults)) = (
+        t.peek_all::<Ioas>(),
+        t.peek_all::<HwptPaging>(),
+        t.peek_all::<HwptNested>(),
+        t.peek_all::<Viommu>(),
+        t.peek_all::<Fault>(),
+    ) else {
+        return writeln!(f, "? out of memory");
+    };
+    for (id, h) in pagings.iter() {
+        writeln!(
+            f,
+            "hwpt {id} paging ioas={} auto={} nest-parent={} pasid={} coherent={} fault={}",
+            IdOf::find(&ioases, Some(&**h.ioas.arc())),
+            u8::from(h.auto_domain),
+            u8::from(h.nest_parent),
+            u8::from(h.pasid_compat),
+            u8::from(h.coherent()),
+            IdOf::find(&faults, h.fault.as_ref().map(|q| &**q.arc())),
+        )?;
+    }
+    for (id, h) in nesteds.iter() {
+        writeln!(
+            f,
+            "hwpt {id} nested parent={} viommu={} pasid={} fault={}",
+            IdOf::find(&pagings, Some(h.parent())),
+            IdOf::find(&viommus, h.viommu()),
+            u8::from(h.pasid_compat),
+            IdOf::find(&faults, h.fault.as_ref().map(|q| &**q.arc())),
+        )?;
+    }
+    for (id, v) in viommus.iter() {
+        writeln!(
+            f,
+            "viommu {id} type={} parent={}",
+            v.drv.viommu_type(),
+            IdOf::find(&pagings, Some(v.parent())),
+        )?;
+    }
+    Ok(())
+}
+
+/// `queues`: each fault queue and vEVENTQ with what it holds, in id order per kind.
+fn write_queues(view: &CtxView, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let t = &view.objects;
+    let (Ok(faults), Ok(veventqs), Ok(viommus)) = (
+        t.peek_all::<Fault>(),
+        t.peek_all::<VEventq>(),
+        t.peek_all::<Viommu>(),
+    ) else {
+        return writeln!(f, "? out of memory");
+    };
+    for (id, q) in faults.iter() {
+        let (queued, awaiting) = q.depth();
+        writeln!(f, "fault {id} queued={queued} awaiting-response={awaiting}")?;
+    }
+    for (id, q) in veventqs.iter() {
+        let v = q.view();
+        writeln!(
+            f,
+            "veventq {id} viommu={} type={} depth={} queued={} lost={}",
+            IdOf::find(&viommus, Some(q.viommu())),
+            v.ty,
+            v.depth,
+            v.queued,
+            u8::from(v.lost),
+        )?;
+    }
+    Ok(())
 }
 
 /// `summary`: `process PID contexts=N pinned-bytes=B` and `user UID contexts=N

@@ -146,6 +146,11 @@ impl DriverViommu {
         unsafe { self.0.raw().ops.as_ref() }
     }
 
+    /// The vIOMMU type (`IOMMU_VIOMMU_TYPE_*`).
+    pub(crate) fn viommu_type(&self) -> u32 {
+        self.0.raw().type_
+    }
+
     /// Whether the vIOMMU belongs to the IOMMU instance that translates for `dev`.
     pub(crate) fn serves(&self, dev: &Device) -> bool {
         self.0.raw().iommu_dev == iommu_dev(dev)

@@ -419,6 +419,83 @@ TEST_F(view, debugfs_shows_devices)
 	EXPECT_EQ(NULL, strstr(buf, "device "));
 }
 
+/* hwpts and queues: what each HWPT and vIOMMU is built on; what each queue holds. */
+TEST_F(view, debugfs_shows_hwpts_and_queues)
+{
+	struct iommu_test_cmd md = { .op = IOMMU_TEST_OP_MOCK_DOMAIN, .id = self->ioas };
+	struct iommu_hwpt_alloc parent = { .size = sizeof(parent),
+					   .flags = IOMMU_HWPT_ALLOC_NEST_PARENT };
+	struct iommu_viommu_alloc viommu = { .size = sizeof(viommu),
+					     .type = IOMMU_VIOMMU_TYPE_SELFTEST };
+	struct iommu_hwpt_selftest data = { .iotlb = IOMMU_TEST_IOTLB_DEFAULT };
+	struct iommu_hwpt_alloc nested = { .size = sizeof(nested),
+					   .data_type = IOMMU_HWPT_DATA_SELFTEST,
+					   .data_len = sizeof(data),
+					   .data_uptr = (uintptr_t)&data };
+	struct iommu_vdevice_alloc vdev = { .size = sizeof(vdev), .virt_id = 0x99 };
+	struct iommu_veventq_alloc veventq = { .size = sizeof(veventq),
+					       .type = IOMMU_VEVENTQ_TYPE_SELFTEST,
+					       .veventq_depth = 2 };
+	struct iommu_fault_alloc fault = { .size = sizeof(fault) };
+	struct iommu_test_cmd trigger = { .op = IOMMU_TEST_OP_TRIGGER_VEVENT };
+	struct iommu_test_cmd replace = { .op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE };
+	char buf[4096], line[256], want[128];
+
+	ASSERT_EQ(0, test_cmd(self->fd, &md));
+	snprintf(want, sizeof(want),
+		 "hwpt %u paging ioas=%u auto=1 nest-parent=0 pasid=0 coherent=",
+		 md.mock_domain.out_hwpt_id, self->ioas);
+	ASSERT_LT(0, ctx_file("hwpts", buf, sizeof(buf)));
+	EXPECT_EQ(0, find_line(buf, want, line, sizeof(line))) TH_LOG("%s", buf);
+
+	parent.dev_id = md.mock_domain.out_idev_id;
+	parent.pt_id = self->ioas;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_HWPT_ALLOC, &parent));
+	viommu.dev_id = md.mock_domain.out_idev_id;
+	viommu.hwpt_id = parent.out_hwpt_id;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_VIOMMU_ALLOC, &viommu));
+	nested.dev_id = md.mock_domain.out_idev_id;
+	nested.pt_id = viommu.out_viommu_id;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_HWPT_ALLOC, &nested));
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_FAULT_QUEUE_ALLOC, &fault));
+	ASSERT_LT(0, ctx_file("hwpts", buf, sizeof(buf)));
+	snprintf(want, sizeof(want), "hwpt %u paging ioas=%u auto=0 nest-parent=1 ",
+		 parent.out_hwpt_id, self->ioas);
+	EXPECT_EQ(0, find_line(buf, want, line, sizeof(line))) TH_LOG("%s", buf);
+	snprintf(want, sizeof(want), "hwpt %u nested parent=%u viommu=%u pasid=0 fault=none",
+		 nested.out_hwpt_id, parent.out_hwpt_id, viommu.out_viommu_id);
+	EXPECT_EQ(0, find_line(buf, want, line, sizeof(line))) TH_LOG("%s", buf);
+	snprintf(want, sizeof(want), "viommu %u type=%u parent=%u", viommu.out_viommu_id,
+		 IOMMU_VIOMMU_TYPE_SELFTEST, parent.out_hwpt_id);
+	EXPECT_EQ(0, find_line(buf, want, line, sizeof(line))) TH_LOG("%s", buf);
+
+	/* A vEVENTQ of depth 2: two events queue, the third is lost. */
+	vdev.viommu_id = viommu.out_viommu_id;
+	vdev.dev_id = md.mock_domain.out_idev_id;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_VDEVICE_ALLOC, &vdev));
+	veventq.viommu_id = viommu.out_viommu_id;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_VEVENTQ_ALLOC, &veventq));
+	ASSERT_LT(0, ctx_file("queues", buf, sizeof(buf)));
+	snprintf(want, sizeof(want), "fault %u queued=0 awaiting-response=0", fault.out_fault_id);
+	EXPECT_EQ(0, find_line(buf, want, line, sizeof(line))) TH_LOG("%s", buf);
+	snprintf(want, sizeof(want), "veventq %u viommu=%u type=%u depth=2 queued=0 lost=0",
+		 veventq.out_veventq_id, viommu.out_viommu_id, IOMMU_VEVENTQ_TYPE_SELFTEST);
+	EXPECT_EQ(0, find_line(buf, want, line, sizeof(line))) TH_LOG("%s", buf);
+	/* Events come from a device attached to a nested HWPT of the vIOMMU. */
+	replace.id = md.mock_domain.out_stdev_id;
+	replace.mock_domain_replace.pt_id = nested.out_hwpt_id;
+	ASSERT_EQ(0, test_cmd(self->fd, &replace));
+	trigger.trigger_vevent.dev_id = md.mock_domain.out_idev_id;
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(0, test_cmd(self->fd, &trigger));
+	ASSERT_LT(0, ctx_file("queues", buf, sizeof(buf)));
+	snprintf(want, sizeof(want), "veventq %u viommu=%u type=%u depth=2 queued=2 lost=1",
+		 veventq.out_veventq_id, viommu.out_viommu_id, IOMMU_VEVENTQ_TYPE_SELFTEST);
+	EXPECT_EQ(0, find_line(buf, want, line, sizeof(line))) TH_LOG("%s", buf);
+	close(veventq.out_veventq_fd);
+	close(fault.out_fault_fd);
+}
+
 /* ioas: reserved ranges with why, and the allowed ranges. */
 TEST_F(view, debugfs_shows_ranges)
 {

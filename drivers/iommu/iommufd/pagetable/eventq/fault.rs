@@ -79,6 +79,12 @@ pub(crate) struct Fault {
 crate::object::object_type!(Fault, Fault);
 
 impl Fault {
+    /// Page request groups not read yet, and read but not answered (the live view).
+    pub(crate) fn depth(&self) -> (usize, usize) {
+        let state = self.state.lock();
+        (state.deliver.len(), state.response.len())
+    }
+
     /// Queues `group`, from the device `dev_id`, for user space.
     ///
     /// # Errors

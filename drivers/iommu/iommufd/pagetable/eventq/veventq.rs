@@ -157,6 +157,36 @@ pub(crate) struct VEventq {
 
 crate::object::object_type!(VEventq, VEventq);
 
+/// What a vEVENTQ holds, for the live view.
+pub(crate) struct VEventqView {
+    /// The event type (`IOMMU_VEVENTQ_TYPE_*`).
+    pub(crate) ty: u32,
+    /// The most events it holds.
+    pub(crate) depth: u32,
+    /// Events queued, not read yet.
+    pub(crate) queued: u32,
+    /// Whether events were lost since the last read (the lost events header is queued).
+    pub(crate) lost: bool,
+}
+
+impl VEventq {
+    /// The vIOMMU whose events it queues.
+    pub(crate) fn viommu(&self) -> &Viommu {
+        &self.viommu
+    }
+
+    /// Its type, depth and what it holds now.
+    pub(crate) fn view(&self) -> VEventqView {
+        let state = self.events.state.lock();
+        VEventqView {
+            ty: self.events.ty,
+            depth: self.events.depth,
+            queued: state.num_events,
+            lost: state.lost.is_none(),
+        }
+    }
+}
+
 impl Events {
     /// Queues an event with `data` (C's `iommufd_viommu_report_event` past the lookup).
     ///
