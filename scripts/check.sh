@@ -50,6 +50,10 @@ trap 'rm -rf "$results"' EXIT
 # --- Build the selftests against the kernel's installed uAPI headers.
 bin=$out/selftests
 "$here/build-selftests.sh" "$out" "$bin" >&2 || { echo "check: selftests did not build"; echo "0 passed, 1 failed"; exit 1; }
+# The user tool, which iommufd_rs_view runs to check its report against the live view.
+"$here/build-selftests.sh" "$out" "$bin/tools" "$repo/tools/iommufd" >&2 &&
+	cp "$bin/tools/iommufd_view" "$bin/" ||
+	{ echo "check: tools/iommufd did not build"; echo "0 passed, 1 failed"; exit 1; }
 # The kernel's own VFIO selftests, unmodified, run against edu in every IOMMU mode of
 # their library: vfio-selftests.list names the programs, vfio-selftests.skip the cases
 # that fail on C as on ours, with why.
@@ -164,7 +168,7 @@ timeout=1200
 vmlog=$out/check-console.log
 # A second edu in each VM: the peer that iommufd_rs_vfio's peer-to-peer DMA writes to.
 export VM_QEMU_ARGS="-device edu"
-(cd "$bin" && VM_FILES="$tests upstream-iommufd upstream-iommufd_fail_nth ${vprogs:+vfio-selftests.sh $vprogs}" VM_CMD="$cmd" VM_KMEMLEAK=1 VM_LOG="$vmlog" \
+(cd "$bin" && VM_FILES="$tests iommufd_view upstream-iommufd upstream-iommufd_fail_nth ${vprogs:+vfio-selftests.sh $vprogs}" VM_CMD="$cmd" VM_KMEMLEAK=1 VM_LOG="$vmlog" \
 	VM_TIMEOUT=${CHECK_TIMEOUT:-$timeout} "$here/vm.sh" "$out") >"$guest"
 vmrc=$?
 

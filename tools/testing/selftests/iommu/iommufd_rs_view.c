@@ -588,6 +588,49 @@ TEST_F(view, debugfs_read_only_and_offsets)
 	EXPECT_EQ(0, memcmp(again, whole, len));
 }
 
+/* bytes as iommufd_view prints them: "64.0 KiB", "1.0 MiB". */
+static void human(unsigned long bytes, char *out, size_t size)
+{
+	if (bytes >= (1UL << 20))
+		snprintf(out, size, "%.1f MiB", bytes / 1048576.0);
+	else
+		snprintf(out, size, "%.1f KiB", bytes / 1024.0);
+}
+
+/* The user tool's report on this process agrees with what the test did. */
+TEST_F(view, tool_reports_the_context)
+{
+	char cmd[64], out[8192], want[160], size[32];
+	uint32_t stdev, hwpt;
+	size_t len = 0;
+	FILE *p;
+
+	if (access("./iommufd_view", X_OK))
+		SKIP(return, "no ./iommufd_view beside the test (make check copies it)");
+	ASSERT_EQ(0, map_fixed(self->fd, self->ioas, self->buf, 16 * PAGE, IOVA));
+	ASSERT_EQ(0, mock_domain(self->fd, self->ioas, &stdev, &hwpt));
+	snprintf(cmd, sizeof(cmd), "./iommufd_view -p %d", getpid());
+	p = popen(cmd, "r");
+	ASSERT_NE(NULL, p);
+	while (len + 1 < sizeof(out) && fgets(out + len, sizeof(out) - len, p))
+		len += strlen(out + len);
+	ASSERT_EQ(0, pclose(p));
+	human(16 * PAGE, size, sizeof(size));
+	snprintf(want, sizeof(want), "process %d (iommufd_rs_view): 1 context(s), %s pinned\n",
+		 getpid(), size);
+	EXPECT_EQ(0, strncmp(out, want, strlen(want))) TH_LOG("%s", out);
+	snprintf(want, sizeof(want), "    IOAS %u\n", self->ioas);
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("%s", out);
+	snprintf(want, sizeof(want), "%#llx-%#llx rw", (unsigned long long)IOVA,
+		 (unsigned long long)(IOVA + 16 * PAGE - 1));
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("%s", out);
+	snprintf(want, sizeof(want), "from user:%#lx of pid %d", (unsigned long)self->buf,
+		 getpid());
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("%s", out);
+	snprintf(want, sizeof(want), "      RID -> HWPT %u\n", hwpt);
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("%s", out);
+}
+
 static long debugfs_pinned(struct churn *c)
 {
 	char buf[4096], line[128];
