@@ -95,7 +95,8 @@ if [ ! -f "$out/.config" ] || [ "$(cat "$out/.iommufd-rs-config" 2>/dev/null)" !
 	KCONFIG_CONFIG="$out/.config" "$src/scripts/kconfig/merge_config.sh" -m -O "$out" \
 		"$out/.config" "${frags[@]}" >/dev/null
 	"${MAKE[@]}" -s olddefconfig >/dev/null
-	# Every line of the fragments must have survived Kconfig's resolution.
+	# Every line of the fragments must have survived Kconfig's resolution (for a symbol
+	# that several fragments set, the last one's line, as merge_config.sh takes it).
 	bad=0
 	while IFS= read -r line; do
 		case "$line" in CONFIG_*=*) ;; *) continue ;; esac
@@ -105,7 +106,9 @@ if [ ! -f "$out/.config" ] || [ "$(cat "$out/.iommufd-rs-config" 2>/dev/null)" !
 		else
 			grep -qx "$line" "$out/.config" || { log "$line did not take: $(grep -E "^(# )?$sym[= ]" "$out/.config" || echo unset)"; bad=1; }
 		fi
-	done < <(cat "${frags[@]}")
+	done < <(cat "${frags[@]}" | grep -E '^CONFIG_[A-Za-z0-9_]+=' |
+		awk -F= '{ last[$1] = $0; order[$1] = NR } END { for (s in last) print order[s], last[s] }' |
+		sort -n | cut -d' ' -f2-)
 	if [ $bad -ne 0 ]; then
 		log "configuration incomplete (is Rust available? try: make -C $src O=$out LLVM=-19 rustavailable)"
 		exit 1

@@ -46,6 +46,7 @@ printf '%-8s %-24s %5s %5s %6s\n' kind part files unsafe bindings
 	row edge driver-core iommufd_driver_rs.rs
 	row edge iova_bitmap iova_bitmap_rs.rs
 	row edge selftest selftest
+	row edge trace trace.rs
 	row module ctx,object,ucmd,... ctx.rs object.rs ucmd.rs uapi uapi.rs mmap.rs \
 		vfio_compat.rs option.rs iommufd_rs.rs
 } | tee "${TMPDIR:-/tmp}/unsafe-table.$$"

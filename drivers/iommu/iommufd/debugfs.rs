@@ -64,8 +64,6 @@ pub(crate) struct Registry {
     root: Option<Dir>,
     /// The open contexts.
     contexts: KVec<Entry>,
-    /// The number of the next context's directory.
-    next: u32,
 }
 
 impl Registry {
@@ -74,7 +72,6 @@ impl Registry {
         Self {
             root: None,
             contexts: KVec::new(),
-            next: 0,
         }
     }
 }
@@ -128,9 +125,8 @@ impl CtxDir {
         let task = kernel::current!();
         let pid = task.tgid_nr_ns(None);
         let uid = task.euid().into_uid_in_current_ns();
+        let seq = objects.seq();
         let mut registry = REGISTRY.lock();
-        let seq = registry.next;
-        registry.next = seq.wrapping_add(1);
         let entry = Entry {
             seq,
             pid,

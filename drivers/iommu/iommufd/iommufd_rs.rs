@@ -95,6 +95,7 @@ mod pagetable;
 #[cfg(CONFIG_IOMMUFD_TEST)]
 mod selftest;
 mod system;
+mod trace;
 mod uapi;
 mod ucmd;
 mod vfio_compat;

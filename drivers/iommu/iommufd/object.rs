@@ -131,7 +131,13 @@ pub(crate) struct ObjectTable {
     /// VFIO attached a device without an IOMMU (`iommufd_vfio_compat_set_no_iommu()`): no
     /// compatibility IOAS may be made. Changed only under the xarray lock.
     no_iommu: Atomic<bool>,
+    /// The number that tells this context apart from every other opened since the module
+    /// loaded: `N` of its live-view directory `PID-N`, and `ctx` of its tracepoints.
+    seq: u32,
 }
+
+/// The number of the next context ([`ObjectTable::seq`]).
+static NEXT_SEQ: Atomic<u32> = Atomic::new(0);
 
 /// An id reserved for an object under construction.
 ///
@@ -257,7 +263,14 @@ impl ObjectTable {
             xa <- XArray::new(AllocKind::Alloc1),
             compat_ioas: Atomic::new(0),
             no_iommu: Atomic::new(false),
+            seq: NEXT_SEQ.fetch_add(1, Relaxed),
         })
+    }
+
+    /// The number of the context (`N` of its live-view directory `PID-N`, `ctx` of its
+    /// tracepoints).
+    pub(crate) fn seq(&self) -> u32 {
+        self.seq
     }
 
     /// Reserves the lowest free id.
@@ -301,16 +314,20 @@ impl ObjectTable {
         }
     }
 
-    /// Destroys the object `id` (`IOMMU_DESTROY`).
+    /// Destroys the object `id` (`IOMMU_DESTROY`); also says what the id named (its kind's
+    /// name in [`ObjectKind::NAMES`], `None` for nothing), for the tracepoint.
     ///
     /// # Errors
     ///
     /// `ENOENT` if there is no such finished object, `EBUSY` if something else uses it.
-    pub(crate) fn destroy(&self, id: u32) -> Result {
+    pub(crate) fn destroy(&self, id: u32) -> (Option<&'static str>, Result) {
         let mut xa = self.xa.lock();
-        let kind = xa.get(id as usize).ok_or(ENOENT)?;
+        let Some(kind) = xa.get(id as usize) else {
+            return (None, Err(ENOENT));
+        };
+        let name = Some(ObjectKind::NAMES[kind.index()]);
         if !kind.header().take_last_user() {
-            return Err(EBUSY);
+            return (name, Err(EBUSY));
         }
         let obj = xa.remove(id as usize);
         // The compatibility IOAS goes with its object.
@@ -318,7 +335,7 @@ impl ObjectTable {
         drop(xa);
         // Tear the object down outside the spinlock.
         drop(obj);
-        Ok(())
+        (name, Ok(()))
     }
 
     /// Destroys `obj`, published as `id`, if only the table uses it (an automatic HWPT
@@ -652,7 +669,7 @@ mod tests {
         assert_eq!(add(&t)?, 1);
         assert_eq!(add(&t)?, 2);
         assert_eq!(add(&t)?, 3);
-        t.destroy(2)?;
+        t.destroy(2).1?;
         assert_eq!(add(&t)?, 2);
         Ok(())
     }
@@ -663,7 +680,7 @@ mod tests {
         let r = t.reserve()?;
         assert_eq!(r.id(), 1);
         assert!(t.get::<Ioas>(1).is_err());
-        assert_eq!(t.destroy(1), Err(ENOENT));
+        assert_eq!(t.destroy(1).1, Err(ENOENT));
         t.with_emptiness(|empty| assert!(!empty));
         drop(r);
         t.with_emptiness(|empty| assert!(empty));
@@ -681,12 +698,12 @@ mod tests {
         let id = add(&t)?;
         let r1 = t.get::<Ioas>(id)?;
         let r2 = t.get::<Ioas>(id)?;
-        assert_eq!(t.destroy(id), Err(EBUSY));
+        assert_eq!(t.destroy(id).1, Err(EBUSY));
         drop(r1);
-        assert_eq!(t.destroy(id), Err(EBUSY));
+        assert_eq!(t.destroy(id).1, Err(EBUSY));
         drop(r2);
-        assert_eq!(t.destroy(id), Ok(()));
-        assert_eq!(t.destroy(id), Err(ENOENT));
+        assert_eq!(t.destroy(id).1, Ok(()));
+        assert_eq!(t.destroy(id).1, Err(ENOENT));
         Ok(())
     }
 

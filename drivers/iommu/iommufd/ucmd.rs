@@ -272,5 +272,7 @@ pub(crate) fn dispatch(ctx: &IommufdCtx, cmd: u32, arg: usize) -> Result<isize> 
 
 /// `IOMMU_DESTROY`: destroys any object by id.
 fn destroy(ucmd: &UCmd<'_>, cmd: &mut uapi::Destroy) -> Result {
-    ucmd.ctx.objects.destroy(cmd.id)
+    let (kind, res) = ucmd.ctx.objects.destroy(cmd.id);
+    crate::trace::destroy(ucmd.ctx.objects.seq(), cmd.id, kind, &res);
+    res
 }

@@ -25,6 +25,7 @@ use crate::{
     ctx::IommufdCtx,
     object::ObjRef,
     pagetable::{area::Prot, hwpt::HwptPaging, ioas, iopt::IOVA_SPACE, iova::IovaRange, Ioas},
+    trace,
 };
 
 /// The VFIO ioctl numbers (type `';'`, from `VFIO_BASE`).
@@ -160,10 +161,12 @@ fn map_dma(ctx: &IommufdCtx, arg: usize) -> Result {
         write: flags & uapi::VFIO_DMA_MAP_FLAG_WRITE != 0,
     };
     let (vaddr, iova, size) = (u64_at(&b, 8), u64_at(&b, 16), u64_at(&b, 24));
-    let ioas = compat_ioas(ctx)?;
+    let (id, ioas) = ctx.objects.get_compat::<Ioas>()?;
     let fixed = uapi::iommufd_ioas_map_flags_IOMMU_IOAS_MAP_FIXED_IOVA;
-    ioas::map_user(ctx, &ioas, vaddr as usize, size as usize, fixed, iova, prot)?;
-    Ok(())
+    let res =
+        ioas::map_user(ctx, &ioas, vaddr as usize, size as usize, fixed, iova, prot).map(|_| ());
+    trace::map(ctx.objects.seq(), id, iova, size, fixed, &res);
+    res
 }
 
 /// `VFIO_IOMMU_UNMAP_DMA` (`struct vfio_iommu_type1_dma_unmap`: argsz, flags, iova,
@@ -176,7 +179,7 @@ fn unmap_dma(ctx: &IommufdCtx, arg: usize) -> Result {
         return Err(EINVAL);
     }
     let (iova, size) = (u64_at(&b, 8), u64_at(&b, 16));
-    let ioas = compat_ioas(ctx)?;
+    let (id, ioas) = ctx.objects.get_compat::<Ioas>()?;
     let range = if flags & uapi::VFIO_DMA_UNMAP_FLAG_ALL != 0 {
         if iova != 0 || size != 0 {
             return Err(EINVAL);
@@ -202,6 +205,7 @@ fn unmap_dma(ctx: &IommufdCtx, arg: usize) -> Result {
     };
     let mut unmapped = 0;
     let r = ioas.iopt.unmap_counted(range, &mut unmapped);
+    trace::unmap(ctx.objects.seq(), id, iova, size, unmapped, &r);
     // As C: the bytes unmapped go back to the user, also when the unmap failed part way.
     b[16..24].copy_from_slice(&unmapped.to_ne_bytes());
     put(arg, &b)?;

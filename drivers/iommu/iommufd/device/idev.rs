@@ -34,6 +34,7 @@ use crate::{
     object::ObjectHeader,
     pagetable::{auto_hwpt::AutoAttach, hwpt::Hwpt, Ioas},
     system::group::GroupHold,
+    trace::{self, AttachChange},
 };
 
 use super::vdevice::{VDevice, VdevSlot};
@@ -219,7 +220,9 @@ impl IDevice {
     /// object of another type or a HWPT that does not suit the device or `pasid`; as
     /// filling a new domain fails (`ENOMEM`, also over `RLIMIT_MEMLOCK`, `EADDRINUSE`).
     pub(crate) fn attach(this: &Arc<Self>, pasid: u32, pt_id: &mut u32) -> Result {
-        Self::change_pt(this, pasid, pt_id, Change::Attach)
+        let res = Self::change_pt(this, pasid, pt_id, Change::Attach);
+        this.trace(AttachChange::Attach, pasid, 0, *pt_id, &res);
+        res
     }
 
     /// Moves the attached `pasid` of the device to the IOAS or HWPT `pt_id` without a
@@ -229,15 +232,26 @@ impl IDevice {
     ///
     /// As [`IDevice::attach`]; `EINVAL` if `pasid` is not attached.
     pub(crate) fn replace(this: &Arc<Self>, pasid: u32, pt_id: &mut u32) -> Result {
-        Self::change_pt(this, pasid, pt_id, Change::Replace)
+        let old = this.attached_hwpt(pasid).map_or(0, |h| h.id());
+        let res = Self::change_pt(this, pasid, pt_id, Change::Replace);
+        this.trace(AttachChange::Replace, pasid, old, *pt_id, &res);
+        res
     }
 
     /// Detaches `pasid` of the device (C's `iommufd_device_detach`); nothing if it is not
     /// attached.
     pub(crate) fn detach(this: &Arc<Self>, pasid: u32) {
         if let Some(hwpt) = this.igroup.detach(this.id, pasid) {
+            this.trace(AttachChange::Detach, pasid, hwpt.id(), 0, &Ok(()));
             this.release_hwpt(&hwpt, 1);
         }
+    }
+
+    /// Reports a change of what `pasid` is attached to, from HWPT `old` to `new` (0 for
+    /// none), to the tracepoints.
+    fn trace(&self, change: AttachChange, pasid: u32, old: u32, new: u32, res: &Result) {
+        let ctx = self.ctx.objects.seq();
+        trace::attach(change, ctx, self.id, pasid, old, new, res);
     }
 
     /// The HWPT `pasid` of the device is attached to, if any.

@@ -57,6 +57,14 @@ impl Hwpt {
         Err(objects.kind_error(id))
     }
 
+    /// Its id in the context's table.
+    pub(crate) fn id(&self) -> u32 {
+        match self {
+            Hwpt::Paging(h) => h.id(),
+            Hwpt::Nested(h) => h.id(),
+        }
+    }
+
     /// The domain.
     pub(crate) fn domain(&self) -> &Domain {
         match self {

@@ -23,6 +23,7 @@ use super::{
 };
 use crate::{
     object::ObjectHeader,
+    trace,
     uapi::{self, map_flags, vfio_ioas_op, IovaRange},
     ucmd::UCmd,
 };
@@ -167,6 +168,13 @@ fn require_access(prot: Prot) -> Result {
 /// length of `ULONG_MAX` or more, `EINVAL` for a mapping without access or a bad range,
 /// `ENOENT` for an unknown IOAS, and the errors of [`IoPageTable::map`].
 pub(crate) fn map(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasMap) -> Result {
+    let res = map_inner(ucmd, cmd);
+    let ctx = ucmd.ctx.objects.seq();
+    trace::map(ctx, cmd.ioas_id, cmd.iova, cmd.length, cmd.flags, &res);
+    res
+}
+
+fn map_inner(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasMap) -> Result {
     let prot = map_prot(cmd.flags)?;
     if cmd.__reserved != 0 {
         return Err(EOPNOTSUPP);
@@ -236,6 +244,13 @@ fn map_one(
 ///
 /// As [`map`]; `EBADF` for a bad descriptor.
 pub(crate) fn map_file(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasMapFile) -> Result {
+    let res = map_file_inner(ucmd, cmd);
+    let ctx = ucmd.ctx.objects.seq();
+    trace::map(ctx, cmd.ioas_id, cmd.iova, cmd.length, cmd.flags, &res);
+    res
+}
+
+fn map_file_inner(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasMapFile) -> Result {
     let prot = map_prot(cmd.flags)?;
     check_limits(&[cmd.iova, cmd.length])?;
     require_access(prot)?;
@@ -275,6 +290,20 @@ pub(crate) fn map_file(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasMapFile) -> Result {
 ///
 /// As [`map`]; `ENOENT` if the source range is not fully mapped.
 pub(crate) fn copy(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasCopy) -> Result {
+    let res = copy_inner(ucmd, cmd);
+    let ctx = ucmd.ctx.objects.seq();
+    trace::map(
+        ctx,
+        cmd.dst_ioas_id,
+        cmd.dst_iova,
+        cmd.length,
+        cmd.flags,
+        &res,
+    );
+    res
+}
+
+fn copy_inner(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasCopy) -> Result {
     // syzkaller names the source IOVA by area (the test command's convention, as in C).
     #[cfg(CONFIG_IOMMUFD_TEST)]
     {
@@ -315,6 +344,15 @@ pub(crate) fn copy(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasCopy) -> Result {
 /// `ENOENT` for an unknown IOAS, when nothing is mapped in the range, or when the range
 /// would split a mapping; `EINVAL` for a zero length; `EOVERFLOW`.
 pub(crate) fn unmap(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasUnmap) -> Result {
+    let asked = cmd.length;
+    let res = unmap_inner(ucmd, cmd);
+    let unmapped = if res.is_ok() { cmd.length } else { 0 };
+    let ctx = ucmd.ctx.objects.seq();
+    trace::unmap(ctx, cmd.ioas_id, cmd.iova, asked, unmapped, &res);
+    res
+}
+
+fn unmap_inner(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasUnmap) -> Result {
     let ioas = ucmd.ctx.objects.get::<Ioas>(cmd.ioas_id)?;
     let unmapped = if cmd.iova == 0 && cmd.length == u64::MAX {
         ioas.iopt.unmap(IOVA_SPACE)?

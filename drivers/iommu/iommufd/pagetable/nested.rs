@@ -27,6 +27,8 @@ use crate::{
 /// A nested HWPT.
 pub(crate) struct HwptNested {
     header: ObjectHeader,
+    /// Its id in the context's table.
+    id: u32,
     /// The nested domain (dropped, and freed, before the objects it depends on, unless an
     /// attachment holds it: attachments hold the HWPT too).
     pub(crate) domain: Arc<Domain>,
@@ -41,6 +43,11 @@ pub(crate) struct HwptNested {
 crate::object::object_type!(HwptNested, HwptNested);
 
 impl HwptNested {
+    /// Its id in the context's table.
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+
     /// The vIOMMU it was made on, if any.
     pub(crate) fn viommu(&self) -> Option<&Viommu> {
         match &self.on {
@@ -83,6 +90,7 @@ fn publish(ucmd: &UCmd<'_>, cmd: &mut uapi::HwptAlloc, mut domain: Domain, on: N
     let hwpt = Arc::new(
         HwptNested {
             header: ObjectHeader::new(),
+            id: reservation.id(),
             domain,
             on,
             pasid_compat: cmd.flags & hwpt_flags::PASID != 0,

@@ -39,7 +39,10 @@ use super::{
     dmabuf::DmaBufImport,
     pinned::{PinSource, PinnedSet},
 };
-use crate::ctx::AccountMode;
+use crate::{
+    ctx::AccountMode,
+    trace::{self, PinEvent},
+};
 
 /// Whether `mm` is the current process's address space.
 fn is_current_mm(mm: &Mm) -> bool {
@@ -544,7 +547,36 @@ impl Pages {
             // The exporter keeps the memory; mapping it tracks it instead.
             return Ok(());
         }
-        self.with_set(|set, pinner| set.add_users(first, last, pinner))
+        self.with_set(|set, pinner| {
+            let before = set.npinned();
+            let res = set.add_users(first, last, pinner);
+            let event = self.pin_event(pinner, first, last, set.npinned() - before, set);
+            trace::pin(&event, &res);
+            res
+        })
+    }
+
+    /// What a pin or unpin of pages `first..=last` that changed `pages` pages tells the
+    /// tracepoints.
+    fn pin_event(
+        &self,
+        pinner: &Pinner<'_>,
+        first: usize,
+        last: usize,
+        pages: usize,
+        set: &PinnedSet,
+    ) -> PinEvent {
+        PinEvent {
+            pid: pinner.owner.task.pid(),
+            addr: match self.source {
+                Source::User { uptr } => uptr,
+                _ => 0,
+            },
+            index: first,
+            npages: last - first + 1,
+            pages,
+            runs: set.nruns(),
+        }
     }
 
     /// Makes `index` the first page of a run, so that the users of the pages before it and
@@ -566,7 +598,14 @@ impl Pages {
         if self.dmabuf().is_some() {
             return;
         }
-        self.with_set(|set, pinner| set.remove_users(first, last, pinner));
+        self.with_set(|set, pinner| {
+            let before = set.npinned();
+            set.remove_users(first, last, pinner);
+            let freed = before - set.npinned();
+            if freed != 0 {
+                trace::unpin(&self.pin_event(pinner, first, last, freed, set));
+            }
+        });
     }
 
     /// Calls `f(index, pfn, count)` for the pinned pages in `first..=last`.

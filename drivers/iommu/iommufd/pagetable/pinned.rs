@@ -91,6 +91,11 @@ impl PinnedSet {
         self.npinned
     }
 
+    /// Runs of contiguous pinned pages the set holds (a run is split where users differ).
+    pub(crate) fn nruns(&self) -> usize {
+        self.runs.len()
+    }
+
     /// The position of the first run that ends after `index`.
     fn find(&self, index: usize) -> usize {
         self.runs.partition_point(|r| r.end() <= index)

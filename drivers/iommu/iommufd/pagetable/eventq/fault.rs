@@ -42,6 +42,7 @@ use crate::{
     object::ObjectHeader,
     pagetable::eventq::{self, QueueFile, EPOLLIN, EPOLLOUT, EPOLLRDNORM},
     system::group::{AttachHandle, HandleData},
+    trace::{self, FaultEvent},
     uapi,
     ucmd::UCmd,
 };
@@ -69,6 +70,9 @@ struct FaultState {
 #[pin_data]
 pub(crate) struct Fault {
     header: ObjectHeader,
+    /// The number of its context and its id there, for the tracepoints.
+    ctx: u32,
+    id: u32,
     #[pin]
     state: Mutex<FaultState>,
     /// Readers waiting for faults (poll).
@@ -95,6 +99,17 @@ impl Fault {
         if state.deliver.reserve(1, GFP_KERNEL).is_err() {
             return Err(group);
         }
+        let first = first_request(&group);
+        trace::fault_deliver(&FaultEvent {
+            ctx: self.ctx,
+            fault: self.id,
+            dev: dev_id,
+            pasid: first.pasid,
+            addr: first.addr,
+            grpid: first.grpid,
+            perm: first.perm,
+            count: group.count() as u32,
+        });
         // Room was reserved above.
         let _ = state.deliver.push_within_capacity(Queued { group, dev_id });
         drop(state);
@@ -107,11 +122,41 @@ impl Fault {
     pub(crate) fn auto_respond(&self, handle: &AttachHandle) {
         let mut state = self.state.lock();
         // Dropping a group answers it.
-        state.deliver.retain(|q| !q.group.came_through(handle));
-        state
-            .response
-            .retain(|(_, q)| !q.group.came_through(handle));
+        let gone = |q: &Queued, cookie: u32| {
+            let going = q.group.came_through(handle);
+            if going {
+                let grpid = first_request(&q.group).grpid;
+                trace::fault_respond(self.ctx, self.id, q.dev_id, grpid, cookie, RESP_INVALID);
+            }
+            going
+        };
+        state.deliver.retain(|q| !gone(q, 0));
+        state.response.retain(|(cookie, q)| !gone(q, *cookie));
     }
+}
+
+/// What the tracepoints say of a group: its first page request's.
+#[derive(Default)]
+struct FirstRequest {
+    pasid: u32,
+    addr: u64,
+    grpid: u32,
+    perm: u32,
+}
+
+/// The first page request of `group` (every request of a group has its group id).
+fn first_request(group: &IopfGroup) -> FirstRequest {
+    let mut first = None;
+    let _ = group.for_each_request(|prm| {
+        first.get_or_insert(FirstRequest {
+            pasid: prm.pasid(),
+            addr: prm.addr(),
+            grpid: prm.grpid(),
+            perm: prm.perm(),
+        });
+        Ok(())
+    });
+    first.unwrap_or_default()
 }
 
 impl FileIo for Fault {
@@ -197,6 +242,8 @@ impl FileIo for Fault {
                 break;
             };
             let (_, q) = state.response.remove(i).map_err(|_| EINVAL)?;
+            let grpid = first_request(&q.group).grpid;
+            trace::fault_respond(self.ctx, self.id, q.dev_id, grpid, resp.cookie, resp.code);
             q.group.respond(code);
             done += SIZE;
         }
@@ -247,9 +294,12 @@ pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::FaultAlloc) -> Result {
         return Err(EOPNOTSUPP);
     }
     let reservation = ucmd.ctx.objects.reserve()?;
+    let id = reservation.id();
     let fault = Arc::pin_init(
         pin_init!(Fault {
             header: ObjectHeader::new(),
+            ctx: ucmd.ctx.objects.seq(),
+            id,
             state <- new_mutex!(FaultState {
                 deliver: KVec::new(),
                 response: KVec::new(),

@@ -44,7 +44,7 @@ use crate::{
         eventq::{self, QueueFile, EPOLLIN, EPOLLRDNORM},
         viommu::Viommu,
     },
-    uapi,
+    trace, uapi,
     ucmd::UCmd,
 };
 
@@ -138,6 +138,9 @@ pub(crate) struct Events {
     pub(crate) ty: u32,
     /// The most events it holds.
     depth: u32,
+    /// The number of its context and the vEVENTQ's id there, for the tracepoints.
+    ctx: u32,
+    id: u32,
     #[pin]
     state: SpinLock<QueueState>,
     /// Readers waiting for events (poll).
@@ -200,6 +203,10 @@ impl Events {
             VEvent::new(false, d, GFP_NOWAIT)
         })();
         let mut state = self.state.lock();
+        // The number the event (or the lost events header) is queued with.
+        let seq = state.sequence;
+        let queued = event.is_ok() && state.num_events < self.depth;
+        trace::vevent(self.ctx, self.id, self.ty, data.len() as u32, seq, !queued);
         let r = match event {
             Ok(event) if state.num_events < self.depth => {
                 state.num_events += 1;
@@ -330,11 +337,14 @@ pub(crate) fn alloc(ucmd: &UCmd<'_>, cmd: &mut uapi::VeventqAlloc) -> Result {
     let viommu = ucmd.ctx.objects.get::<Viommu>(cmd.viommu_id)?;
     let lost = VEvent::new(true, KVec::new(), GFP_KERNEL_ACCOUNT)?;
     let reservation = ucmd.ctx.objects.reserve()?;
+    let id = reservation.id();
     let (ty, depth, held) = (cmd.type_, cmd.veventq_depth, viommu.clone());
     let events = Arc::pin_init(
         pin_init!(Events {
             ty,
             depth,
+            ctx: ucmd.ctx.objects.seq(),
+            id,
             state <- new_spinlock!(QueueState {
                 deliver: List::new(),
                 lost: Some(lost),
