@@ -67,3 +67,25 @@ __rust_helper struct user_struct *rust_helper_get_uid(struct user_struct *u)
 {
 	return get_uid(u);
 }
+
+#if IS_BUILTIN(CONFIG_KUNIT)
+#include <kunit/test-bug.h>
+#include <kunit/test.h>
+#include <linux/mman.h>
+
+/*
+ * For KUnit tests: len bytes of anonymous, private, read-write user memory in the
+ * running test's address space (KUnit attaches one to the test's thread and unmaps
+ * the memory when the test ends). The protection and flags are macros, hence the
+ * helper. 0 outside a test.
+ */
+__rust_helper unsigned long rust_helper_kunit_vm_mmap_anon(unsigned long len)
+{
+	struct kunit *test = kunit_get_current_test();
+
+	if (!test)
+		return 0;
+	return kunit_vm_mmap(test, NULL, 0, len, PROT_READ | PROT_WRITE,
+			     MAP_ANONYMOUS | MAP_PRIVATE, 0);
+}
+#endif

@@ -359,8 +359,8 @@ impl Domain {
         }
     }
 
-    /// The driver that allocated the domain, to compare with other domains or devices.
-    pub fn owner(&self) -> *const bindings::iommu_ops {
+    /// The driver that allocated the domain.
+    fn owner(&self) -> *const bindings::iommu_ops {
         self.raw().owner
     }
 
@@ -369,9 +369,10 @@ impl Domain {
         device_ops(dev).is_some_and(|ops| core::ptr::eq(ops, self.owner()))
     }
 
-    /// The domain's operations, to compare with a driver's.
-    pub fn ops(&self) -> *const bindings::iommu_domain_ops {
-        self.raw().ops
+    /// Whether the domain's operations are the table `ops`: how the driver that made it
+    /// tells its kinds of domain apart.
+    pub fn has_ops(&self, ops: *const bindings::iommu_domain_ops) -> bool {
+        core::ptr::eq(self.raw().ops, ops)
     }
 
     /// The domain's dirty tracking operations (null without dirty tracking); see

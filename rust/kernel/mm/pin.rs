@@ -558,6 +558,27 @@ impl User {
     }
 }
 
+/// For KUnit tests: `len` bytes of anonymous, private, read-write user memory in the running
+/// test's own address space, whose user address [`PinBatch::pin_user`] pins (KUnit gives the
+/// test's thread an address space, and unmaps the memory when the test ends: drop every pin
+/// of it first).
+///
+/// # Errors
+///
+/// `EINVAL` outside a KUnit test, `ENOMEM` if the memory could not be mapped.
+#[cfg(CONFIG_KUNIT = "y")]
+pub fn kunit_user_memory(len: usize) -> Result<usize> {
+    // SAFETY: The helper maps only into the running KUnit test's address space, which KUnit
+    // made for it, and returns 0 outside a test.
+    let addr = unsafe { bindings::kunit_vm_mmap_anon(len) };
+    match addr {
+        0 => Err(EINVAL),
+        // `vm_mmap()` returns a negative errno as an address.
+        a if a > usize::MAX - 4095 => Err(ENOMEM),
+        a => Ok(a),
+    }
+}
+
 /// The `RLIMIT_MEMLOCK` of `task`, in pages.
 pub fn memlock_limit_pages(task: &Task) -> usize {
     // SAFETY: `task` is valid; `task_rlimit` reads its signal struct, which lives as long as

@@ -2,9 +2,9 @@
 
 //! KUnit tests of the kernel crate's IOMMU domain (`kernel::iommu::domain`), with the mock
 //! IOMMU as the driver: a paging domain of a mock device maps a range the caller vouches
-//! for at its physical address, refuses what lies outside the range (before the driver
-//! sees it), and unmaps it; two domains are told apart. Run when the module loads, after the mock IOMMU
-//! is registered.
+//! for, or a page of user memory the caller holds pinned, at its physical address, refuses
+//! what lies outside the range or the run (before the driver sees it), and unmaps it; two
+//! domains are told apart. Run when the module loads, after the mock IOMMU is registered.
 
 use kernel::prelude::*;
 
@@ -13,6 +13,7 @@ mod tests {
     use kernel::{
         bindings,
         iommu::domain::{Domain, PhysRange, Prot},
+        mm::pin::{kunit_user_memory, PinBatch, PinFlags, PinnedRun},
         page::{Page, PAGE_SIZE},
         prelude::*,
         uapi,
@@ -75,6 +76,46 @@ mod tests {
             Err(EINVAL)
         );
         // Nothing stayed mapped.
+        assert_eq!(domain.iova_to_phys(IOVA as u64), 0);
+        Ok(())
+    }
+
+    /// A page of user memory of the test's own address space, pinned for writing: the run
+    /// of its pin (dropped before the test ends, when KUnit unmaps the memory).
+    fn pinned_user_page() -> Result<PinnedRun> {
+        let addr = kunit_user_memory(PAGE_SIZE)?;
+        let mut batch = PinBatch::new(1)?;
+        let flags = PinFlags::LONGTERM.with(PinFlags::WRITE);
+        assert_eq!(batch.pin_user(None, addr, 1, flags)?, 1);
+        let mut run = None;
+        batch.take_runs(false, |r| {
+            run = Some(r);
+            Ok(())
+        })?;
+        run.ok_or(EINVAL)
+    }
+
+    #[test]
+    fn maps_only_the_pinned_pages() -> Result {
+        let dev = MockDev::new(0)?;
+        // Declared before the domain, so unpinned after it is freed.
+        let run = pinned_user_page()?;
+        assert_eq!(run.count(), 1);
+        let phys = (run.pfn() * PAGE_SIZE) as u64;
+        let domain = Domain::alloc_paging(dev.device(), 0)?;
+        let prot = Prot::READ.with(Prot::WRITE);
+        domain.map_pinned(IOVA, &run, 0, PAGE_SIZE, prot, GFP_KERNEL)?;
+        assert_eq!(domain.iova_to_phys(IOVA as u64 + 0x42), phys + 0x42);
+        // Bytes past the run are refused before the driver sees them, whatever the sum.
+        let other = IOVA + 4 * PAGE_SIZE;
+        for (offset, size) in [(0, PAGE_SIZE + 1), (PAGE_SIZE, 1), (usize::MAX, 2)] {
+            assert_eq!(
+                domain.map_pinned(other, &run, offset, size, prot, GFP_KERNEL),
+                Err(EINVAL)
+            );
+        }
+        assert_eq!(domain.iova_to_phys(other as u64), 0);
+        assert_eq!(domain.unmap(IOVA, PAGE_SIZE), PAGE_SIZE);
         assert_eq!(domain.iova_to_phys(IOVA as u64), 0);
         Ok(())
     }

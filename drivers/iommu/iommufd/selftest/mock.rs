@@ -446,8 +446,7 @@ static PAGING_HUGE_OPS: Shared<bindings::iommu_domain_ops> = Shared::new(paging_
 /// Whether `domain` is a paging domain of the mock IOMMU.
 pub(crate) fn is_mock_paging(domain: &kernel::iommu::domain::Domain) -> bool {
     domain.domain_type() == bindings::IOMMU_DOMAIN_UNMANAGED
-        && (core::ptr::eq(domain.ops(), PAGING_OPS.get())
-            || core::ptr::eq(domain.ops(), PAGING_HUGE_OPS.get()))
+        && (domain.has_ops(PAGING_OPS.get()) || domain.has_ops(PAGING_HUGE_OPS.get()))
 }
 
 /// What the user asks of a mock paging domain (`struct iommu_hwpt_selftest`).
@@ -773,9 +772,7 @@ fn alloc_nested(
 /// `EINVAL` if `domain` is not a mock nested domain, `id` is out of range, or the entry
 /// differs.
 pub(crate) fn check_iotlb(domain: &kernel::iommu::domain::Domain, id: u32, value: u32) -> Result {
-    if domain.domain_type() != bindings::IOMMU_DOMAIN_NESTED
-        || !core::ptr::eq(domain.ops(), NESTED_OPS.get())
-    {
+    if domain.domain_type() != bindings::IOMMU_DOMAIN_NESTED || !domain.has_ops(NESTED_OPS.get()) {
         return Err(EINVAL);
     }
     // SAFETY: A mock nested domain is the start of a `MockNested`, valid while `domain` is.
