@@ -19,12 +19,20 @@
  *   _vtd    QEMU's edu device bound to vfio-pci and attached through its VFIO
  *           cdev: pinned, and mapped into a VT-d domain.
  *
+ * The concurrency workloads run threads on one IOAS with a mock domain: two threads
+ * mapping and unmapping disjoint ranges (concurrent_map_2t), and in-kernel access
+ * copies or dirty-bitmap reads timed while another thread maps and unmaps
+ * (access_rw_during_map, dirty_read_during_map: median and 99th percentile). VFIO's
+ * type1 container (vfio_type1_map_unmap) and a VMM's start (vm_start_2g_vtd) run
+ * with edu under VT-d.
+ *
  * Usage: iommufd_bench [REPS [FILTER]]   (FILTER: run the workloads whose name
  * contains it; NAME$: that workload alone)
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,6 +297,257 @@ static void kmem_per_pinned_page(void)
 	munmap(buf, len);
 }
 
+/* --- Concurrency --- */
+
+/* Each thread's range: two fit in the mock aperture (16 MiB to 2 GiB) side by side. */
+#define CONC_LEN (1008 * MB)
+#define PIECE (2 * MB)
+
+/* A thread mapping and unmapping its region in pieces, rounds times or until *stop. */
+struct mapper {
+	struct bench_ctx *c;
+	uint8_t *buf;
+	size_t len;
+	uint64_t iova;
+	int rounds;
+	volatile int *stop;
+	pthread_t thread;
+};
+
+static void *mapper_run(void *arg)
+{
+	struct mapper *m = arg;
+
+	for (int r = 0; m->rounds ? r != m->rounds : !*m->stop; r++) {
+		for (size_t off = 0; off < m->len; off += PIECE)
+			must(map_fixed(m->c->fd, m->c->ioas, m->buf + off, PIECE, m->iova + off),
+			     "IOMMU_IOAS_MAP");
+		for (size_t off = 0; off < m->len; off += PIECE)
+			must(unmap(m->c->fd, m->c->ioas, m->iova + off, PIECE, NULL),
+			     "IOMMU_IOAS_UNMAP");
+	}
+	return NULL;
+}
+
+static void mapper_start(struct mapper *m)
+{
+	errno = pthread_create(&m->thread, NULL, mapper_run, m);
+	if (errno)
+		die("pthread_create");
+}
+
+/*
+ * Two threads, each mapping and unmapping 1008 MiB of THP in 2 MiB pieces into its
+ * own range of one IOAS with a mock domain: the time until both finish.
+ */
+static void concurrent_map_2t(void)
+{
+	struct mapper m[2];
+	struct bench_ctx c;
+	double t0;
+
+	ctx_open(&c, MOCK);
+	for (int i = 0; i != 2; i++)
+		m[i] = (struct mapper){ .c = &c, .buf = region(CONC_LEN, THP), .len = CONC_LEN,
+					.iova = IOVA + i * CONC_LEN, .rounds = 1 };
+	t0 = now_ns();
+	for (int i = 0; i != 2; i++)
+		mapper_start(&m[i]);
+	for (int i = 0; i != 2; i++)
+		pthread_join(m[i].thread, NULL);
+	result("concurrent_map_2t", "", (now_ns() - t0) / 1e6, "ms");
+	for (int i = 0; i != 2; i++)
+		munmap(m[i].buf, CONC_LEN);
+	ctx_close(&c);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Reports the median and the 99th percentile of n latencies in ns, in us. */
+static void latencies(const char *name, double *ns, int n)
+{
+	char p99[96];
+
+	qsort(ns, n, sizeof(*ns), cmp_double);
+	result(name, "", ns[n / 2] / 1e3, "us");
+	snprintf(p99, sizeof(p99), "%s_p99", name);
+	result(p99, "", ns[n * 99 / 100] / 1e3, "us");
+}
+
+#define SAMPLES 400
+
+/*
+ * IOMMU_TEST_OP_ACCESS_RW of 4 KiB into a mapped page, in a loop, while another
+ * thread maps and unmaps 1008 MiB of THP in 2 MiB pieces in the same IOAS (with a
+ * mock domain, so each map pins): the latency of the copies.
+ */
+static void access_rw_during_map(void)
+{
+	struct iommu_test_cmd access = { .op = IOMMU_TEST_OP_CREATE_ACCESS };
+	struct iommu_test_cmd rw = { .op = IOMMU_TEST_OP_ACCESS_RW };
+	uint8_t *page = region(PAGE, PAGES_4K), tmp[4096];
+	volatile int stop = 0;
+	double ns[SAMPLES];
+	struct mapper m;
+	struct bench_ctx c;
+
+	ctx_open(&c, MOCK);
+	must(map_fixed(c.fd, c.ioas, page, PAGE, IOVA), "IOMMU_IOAS_MAP");
+	access.id = c.ioas;
+	must(test_cmd(c.fd, &access), "IOMMU_TEST_OP_CREATE_ACCESS");
+	rw.id = access.create_access.out_access_fd;
+	rw.access_rw.iova = IOVA;
+	rw.access_rw.length = sizeof(tmp) < PAGE ? sizeof(tmp) : PAGE;
+	rw.access_rw.uptr = (uintptr_t)tmp;
+	m = (struct mapper){ .c = &c, .buf = region(CONC_LEN, THP), .len = CONC_LEN,
+			     .iova = IOVA_1G, .stop = &stop };
+	mapper_start(&m);
+	for (int i = 0; i != SAMPLES; i++) {
+		double t0 = now_ns();
+
+		must(test_cmd(c.fd, &rw), "IOMMU_TEST_OP_ACCESS_RW");
+		ns[i] = now_ns() - t0;
+	}
+	stop = 1;
+	pthread_join(m.thread, NULL);
+	latencies("access_rw_during_map", ns, SAMPLES);
+	close(access.create_access.out_access_fd);
+	ctx_close(&c);
+	munmap(m.buf, CONC_LEN);
+}
+
+/*
+ * IOMMU_HWPT_GET_DIRTY_BITMAP of 512 MiB of a mock HWPT with dirty tracking, in a
+ * loop, while another thread maps and unmaps 1008 MiB of THP in 2 MiB pieces
+ * elsewhere in the IOAS: the latency of the reads.
+ */
+static void dirty_read_during_map(void)
+{
+	const size_t len = 512 * MB;
+	struct iommu_test_cmd md = { .op = IOMMU_TEST_OP_MOCK_DOMAIN };
+	struct iommu_hwpt_alloc hwpt = { .size = sizeof(hwpt),
+					 .flags = IOMMU_HWPT_ALLOC_DIRTY_TRACKING };
+	struct iommu_hwpt_set_dirty_tracking track = {
+		.size = sizeof(track), .flags = IOMMU_HWPT_DIRTY_TRACKING_ENABLE };
+	struct iommu_hwpt_get_dirty_bitmap get = {
+		.size = sizeof(get), .iova = IOVA, .length = len, .page_size = PAGE };
+	uint64_t *bitmap = calloc(len / PAGE / 64, sizeof(uint64_t));
+	uint8_t *buf = region(len, THP);
+	volatile int stop = 0;
+	double ns[SAMPLES];
+	struct mapper m;
+	struct bench_ctx c;
+
+	if (!bitmap)
+		die("calloc");
+	ctx_open(&c, NONE);
+	md.id = c.ioas;
+	must(test_cmd(c.fd, &md), "IOMMU_TEST_OP_MOCK_DOMAIN");
+	hwpt.dev_id = md.mock_domain.out_idev_id;
+	hwpt.pt_id = c.ioas;
+	if (ioctl(c.fd, IOMMU_HWPT_ALLOC, &hwpt))
+		die("IOMMU_HWPT_ALLOC (dirty tracking)");
+	md.op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE;
+	md.id = md.mock_domain.out_stdev_id;
+	md.mock_domain_replace.pt_id = hwpt.out_hwpt_id;
+	must(test_cmd(c.fd, &md), "IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE");
+	must(map_fixed(c.fd, c.ioas, buf, len, IOVA), "IOMMU_IOAS_MAP");
+	track.hwpt_id = hwpt.out_hwpt_id;
+	if (ioctl(c.fd, IOMMU_HWPT_SET_DIRTY_TRACKING, &track))
+		die("IOMMU_HWPT_SET_DIRTY_TRACKING");
+	get.hwpt_id = hwpt.out_hwpt_id;
+	get.data = (uintptr_t)bitmap;
+	m = (struct mapper){ .c = &c, .buf = region(CONC_LEN, THP), .len = CONC_LEN,
+			     .iova = IOVA_1G, .stop = &stop };
+	mapper_start(&m);
+	for (int i = 0; i != SAMPLES; i++) {
+		double t0 = now_ns();
+
+		if (ioctl(c.fd, IOMMU_HWPT_GET_DIRTY_BITMAP, &get))
+			die("IOMMU_HWPT_GET_DIRTY_BITMAP");
+		ns[i] = now_ns() - t0;
+	}
+	stop = 1;
+	pthread_join(m.thread, NULL);
+	latencies("dirty_read_during_map", ns, SAMPLES);
+	ctx_close(&c);
+	munmap(m.buf, CONC_LEN);
+	munmap(buf, len);
+	free(bitmap);
+}
+
+/* --- VFIO and VMM paths, with edu under VT-d --- */
+
+/*
+ * VFIO's type1 container on /dev/vfio/vfio, as DPDK and SPDK use it: edu's group
+ * in a container, then VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA of one 4 KiB
+ * page (pinned and mapped into the VT-d domain) over and over.
+ */
+static void vfio_type1_map_unmap(void)
+{
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.iova = IOVA_1G,
+		.size = PAGE,
+	};
+	struct vfio_iommu_type1_dma_unmap unmap_dma = {
+		.argsz = sizeof(unmap_dma), .iova = IOVA_1G, .size = PAGE };
+	char group[64], path[128];
+	int container, groupfd, n = 2000;
+	void *buf = region(PAGE, PAGES_4K);
+	double t0;
+
+	if (sysfs_name(edu_bdf, "iommu_group", group, sizeof(group)))
+		die("edu's IOMMU group");
+	snprintf(path, sizeof(path), "/dev/vfio/%s", group);
+	container = open("/dev/vfio/vfio", O_RDWR);
+	groupfd = open(path, O_RDWR);
+	if (container < 0 || groupfd < 0)
+		die("open the VFIO container and group");
+	if (ioctl(groupfd, VFIO_GROUP_SET_CONTAINER, &container) ||
+	    ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
+		die("VFIO container set-up");
+	map.vaddr = (uintptr_t)buf;
+	t0 = now_ns();
+	for (int i = 0; i != n; i++) {
+		if (ioctl(container, VFIO_IOMMU_MAP_DMA, &map))
+			die("VFIO_IOMMU_MAP_DMA");
+		if (ioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap_dma))
+			die("VFIO_IOMMU_UNMAP_DMA");
+	}
+	result("vfio_type1_map_unmap", "", (now_ns() - t0) / n, "ns/op");
+	close(groupfd);
+	close(container);
+	munmap(buf, PAGE);
+}
+
+/*
+ * What a VMM does at start: map 2 GiB of THP guest memory into an IOAS whose
+ * VT-d domain edu is attached to (every page pinned and mapped); then unmap it.
+ * The time of the map.
+ */
+static void vm_start_2g_vtd(void)
+{
+	const size_t len = 2 * GB;
+	struct bench_ctx c;
+	void *buf = region(len, THP);
+	double t0;
+
+	ctx_open(&c, VTD);
+	t0 = now_ns();
+	must(map_fixed(c.fd, c.ioas, buf, len, IOVA_1G), "IOMMU_IOAS_MAP");
+	result("vm_start_2g_vtd", "", (now_ns() - t0) / 1e6, "ms");
+	must(unmap(c.fd, c.ioas, IOVA_1G, len, NULL), "IOMMU_IOAS_UNMAP");
+	ctx_close(&c);
+	munmap(buf, len);
+}
+
 /* Finds edu and hands it to vfio-pci; leaves edu_bdf empty if there is none. */
 static void find_vfio_edu(void)
 {
@@ -349,6 +608,16 @@ int main(int argc, char **argv)
 				singles(t);
 		if (want("kmem_per_pinned_page", NONE))
 			kmem_per_pinned_page();
+		if (want("concurrent_map_2t", NONE))
+			concurrent_map_2t();
+		if (want("access_rw_during_map", NONE))
+			access_rw_during_map();
+		if (want("dirty_read_during_map", NONE))
+			dirty_read_during_map();
+		if (edu_bdf[0] && want("vfio_type1_map_unmap", NONE))
+			vfio_type1_map_unmap();
+		if (edu_bdf[0] && want("vm_start_2g_vtd", NONE))
+			vm_start_2g_vtd();
 	}
 	return 0;
 }
