@@ -3,8 +3,9 @@
 //! KUnit tests of the kernel crate's IOMMU domain (`kernel::iommu::domain`), with the mock
 //! IOMMU as the driver: a paging domain of a mock device maps a range the caller vouches
 //! for, or a page of user memory the caller holds pinned, at its physical address, refuses
-//! what lies outside the range or the run (before the driver sees it), and unmaps it; two
-//! domains are told apart. Run when the module loads, after the mock IOMMU is registered.
+//! what lies outside the range or the run (before the driver sees it), and unmaps it; its
+//! dirty tracking reads the pages a device wrote into a user bitmap, clearing them or not;
+//! two domains are told apart. Run when the module loads, after the mock IOMMU is registered.
 
 use kernel::prelude::*;
 
@@ -12,14 +13,18 @@ use kernel::prelude::*;
 mod tests {
     use kernel::{
         bindings,
-        iommu::domain::{Domain, PhysRange, Prot},
+        iommu::{
+            dirty::{DirtyBitmap, IotlbGather, IovaBitmap, NO_CLEAR},
+            domain::{Domain, PhysRange, Prot},
+        },
         mm::pin::{kunit_user_memory, PinBatch, PinFlags, PinnedRun},
         page::{Page, PAGE_SIZE},
         prelude::*,
+        uaccess::{UserPtr, UserSlice},
         uapi,
     };
 
-    use crate::selftest::mock::MockDev;
+    use crate::selftest::mock::{DirtyMarker, MockDev};
 
     /// Where the mock domain translates.
     const IOVA: usize = uapi::MOCK_APERTURE_START as usize;
@@ -117,6 +122,51 @@ mod tests {
         assert_eq!(domain.iova_to_phys(other as u64), 0);
         assert_eq!(domain.unmap(IOVA, PAGE_SIZE), PAGE_SIZE);
         assert_eq!(domain.iova_to_phys(IOVA as u64), 0);
+        Ok(())
+    }
+
+    /// Reads the dirty bits of the 64 pages from `IOVA` of `domain` into a user bitmap at
+    /// `user` (cleared first), with `flags`; returns the bits.
+    fn read_dirty(domain: &Domain, user: usize, flags: usize) -> Result<u64> {
+        let ptr = UserPtr::from_addr(user);
+        UserSlice::new(ptr, 8).writer().write(&0u64)?;
+        let bitmap = IovaBitmap::new(IOVA, 64 * PAGE_SIZE, PAGE_SIZE, ptr)?;
+        {
+            pin_init::stack_pin_init!(let gather = IotlbGather::new(domain));
+            let mut dirty = DirtyBitmap::new(Some(&bitmap), &gather);
+            bitmap.for_each(|iova, length| dirty.read_and_clear(iova, length, flags))?;
+        }
+        drop(bitmap);
+        UserSlice::new(ptr, 8).reader().read::<u64>()
+    }
+
+    #[test]
+    fn reads_and_clears_dirty_bits() -> Result {
+        let dev = MockDev::new(0)?;
+        let (_page, range, _) = page()?;
+        let tracking = uapi::iommufd_hwpt_alloc_flags_IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
+        assert!(!Domain::alloc_paging(dev.device(), 0)?.has_dirty_tracking());
+        let domain = Domain::alloc_paging(dev.device(), tracking)?;
+        assert!(domain.has_dirty_tracking());
+        let prot = Prot::READ.with(Prot::WRITE);
+        domain.map_phys(IOVA, &range, 0, PAGE_SIZE, prot, GFP_KERNEL)?;
+        domain.map_phys(IOVA + 5 * PAGE_SIZE, &range, 0, PAGE_SIZE, prot, GFP_KERNEL)?;
+        domain.set_dirty_tracking(true)?;
+        let bitmap = kunit_user_memory(PAGE_SIZE)?;
+        assert_eq!(read_dirty(&domain, bitmap, 0)?, 0);
+        // The device writes the sixth page: its bit, read without clearing, stays.
+        let marker = DirtyMarker::new(&domain)?;
+        marker.mark((IOVA + 5 * PAGE_SIZE) as u64);
+        assert_eq!(read_dirty(&domain, bitmap, NO_CLEAR)?, 1 << 5);
+        assert_eq!(read_dirty(&domain, bitmap, NO_CLEAR)?, 1 << 5);
+        // Read and cleared; then clean.
+        marker.mark(IOVA as u64);
+        assert_eq!(read_dirty(&domain, bitmap, 0)?, 1 | 1 << 5);
+        assert_eq!(read_dirty(&domain, bitmap, 0)?, 0);
+        domain.set_dirty_tracking(false)?;
+        // Each mapping on its own: an unmap stops at the first hole.
+        assert_eq!(domain.unmap(IOVA, PAGE_SIZE), PAGE_SIZE);
+        assert_eq!(domain.unmap(IOVA + 5 * PAGE_SIZE, PAGE_SIZE), PAGE_SIZE);
         Ok(())
     }
 
