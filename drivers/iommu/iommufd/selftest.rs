@@ -56,10 +56,15 @@ mod op {
 pub(crate) static FAIL_IOMMUFD: kernel::fault_inject::FaultAttr =
     kernel::fault_inject::FaultAttr::new();
 
-/// Registers what the test driver adds to the layers (its mock dma-buf exporter) before
-/// any `/dev/iommu` exists: the layers call into the test driver only through these.
+/// Registers what the test driver adds to the layers (its mock dma-buf exporter, the
+/// syzkaller conversion of `IOMMU_IOAS_COPY`'s source) before any `/dev/iommu` exists: the
+/// layers call into the test driver only through these.
 pub(crate) fn register_hooks() {
     crate::pagetable::dmabuf::register_exporter(dmabuf::phys);
+    crate::pagetable::ioas::register_copy_source(|ucmd, cmd| {
+        let raw = &mut **cmd;
+        syz_conv_iova_id(ucmd, raw.src_ioas_id, &mut raw.src_iova, &mut raw.flags)
+    });
 }
 
 /// Handles `IOMMU_TEST_CMD`.
@@ -215,7 +220,7 @@ pub(crate) fn syz_conv_iova(ioas: &Ioas, iova: u64) -> u64 {
 /// For `IOMMU_IOAS_COPY` with `MOCK_FLAGS_ACCESS_SYZ` in `flags`: clears the flag and
 /// converts `iova`, an IOVA of the IOAS `ioas_id`, as [`syz_conv_iova`] does; an unknown
 /// IOAS leaves it as is (C's `iommufd_test_syz_conv_iova_id`).
-pub(crate) fn syz_conv_iova_id(ucmd: &UCmd<'_>, ioas_id: u32, iova: &mut u64, flags: &mut u32) {
+fn syz_conv_iova_id(ucmd: &UCmd<'_>, ioas_id: u32, iova: &mut u64, flags: &mut u32) {
     if *flags & FLAGS_ACCESS_SYZ == 0 {
         return;
     }

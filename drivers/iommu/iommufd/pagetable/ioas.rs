@@ -11,7 +11,7 @@ use kernel::{
     alloc::flags::GFP_KERNEL_ACCOUNT,
     new_mutex,
     prelude::*,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, SetOnce},
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -303,13 +303,23 @@ pub(crate) fn copy(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasCopy) -> Result {
     res
 }
 
+/// A hook that reads `IOMMU_IOAS_COPY`'s source before it is checked: the test driver's,
+/// for syzkaller, which names the source IOVA by area (the test command's convention, as
+/// in C).
+pub(crate) type CopySourceHook = fn(&UCmd<'_>, &mut uapi::IoasCopy);
+
+/// The hook the test driver registered, if any.
+static COPY_SOURCE: SetOnce<CopySourceHook> = SetOnce::new();
+
+/// Registers the hook of [`CopySourceHook`], when the module loads: the IO page table
+/// layer does not know the test driver.
+pub(crate) fn register_copy_source(hook: CopySourceHook) {
+    kernel::warn_on!(!COPY_SOURCE.populate(hook));
+}
+
 fn copy_inner(ucmd: &UCmd<'_>, cmd: &mut uapi::IoasCopy) -> Result {
-    // syzkaller names the source IOVA by area (the test command's convention, as in C).
-    #[cfg(CONFIG_IOMMUFD_TEST)]
-    {
-        let (mut iova, mut flags) = (cmd.src_iova, cmd.flags);
-        crate::selftest::syz_conv_iova_id(ucmd, cmd.src_ioas_id, &mut iova, &mut flags);
-        (cmd.src_iova, cmd.flags) = (iova, flags);
+    if let Some(hook) = COPY_SOURCE.as_ref() {
+        hook(ucmd, cmd);
     }
     let prot = map_prot(cmd.flags)?;
     check_limits(&[cmd.length, cmd.src_iova, cmd.dst_iova])?;
