@@ -71,21 +71,38 @@ __rust_helper struct user_struct *rust_helper_get_uid(struct user_struct *u)
 #if IS_BUILTIN(CONFIG_KUNIT)
 #include <kunit/test-bug.h>
 #include <kunit/test.h>
+#include <linux/kthread.h>
 #include <linux/mman.h>
+#include <linux/sched/mm.h>
 
 /*
- * For KUnit tests: len bytes of anonymous, private, read-write user memory in the
- * running test's address space (KUnit attaches one to the test's thread and unmaps
- * the memory when the test ends). The protection and flags are macros, hence the
- * helper. 0 outside a test.
+ * For KUnit tests: len bytes of anonymous, private, read-write user memory in an
+ * address space KUnit attaches to the running test's thread, which must have none yet.
+ * The protection and flags are macros, hence the helper. 0 outside a test, or if the
+ * thread has an address space already.
  */
 __rust_helper unsigned long rust_helper_kunit_vm_mmap_anon(unsigned long len)
 {
 	struct kunit *test = kunit_get_current_test();
 
-	if (!test)
+	if (!test || current->mm)
 		return 0;
 	return kunit_vm_mmap(test, NULL, 0, len, PROT_READ | PROT_WRITE,
 			     MAP_ANONYMOUS | MAP_PRIVATE, 0);
+}
+
+/*
+ * Leaves and releases the address space kunit_vm_mmap() attached to the test's thread
+ * (KUnit itself never does: the thread's exit does not drop the reference that
+ * kthread_use_mm() took, and the address space would leak).
+ */
+__rust_helper void rust_helper_kunit_release_mm(void)
+{
+	struct mm_struct *mm = current->mm;
+
+	if (!mm || !(current->flags & PF_KTHREAD))
+		return;
+	kthread_unuse_mm(mm);
+	mmput(mm);
 }
 #endif

@@ -558,24 +558,66 @@ impl User {
     }
 }
 
-/// For KUnit tests: `len` bytes of anonymous, private, read-write user memory in the running
-/// test's own address space, whose user address [`PinBatch::pin_user`] pins (KUnit gives the
-/// test's thread an address space, and unmaps the memory when the test ends: drop every pin
-/// of it first).
+/// For KUnit tests: anonymous, private, read-write user memory in an address space of the
+/// running test's thread, whose user address [`PinBatch::pin_user`] pins and user-copy
+/// functions reach.
 ///
-/// # Errors
+/// KUnit makes the address space on demand; dropping this leaves and releases it (with the
+/// memory), on the thread that made it. Pins taken on the memory stay valid after that (a
+/// pin holds its page), but should be dropped first, as a test's user would unpin before
+/// unmapping.
 ///
-/// `EINVAL` outside a KUnit test, `ENOMEM` if the memory could not be mapped.
+/// # Invariants
+///
+/// The test's thread has an address space, attached for this object, which is its only
+/// user and which is released on the same thread (the type is neither `Send` nor `Sync`).
 #[cfg(CONFIG_KUNIT = "y")]
-pub fn kunit_user_memory(len: usize) -> Result<usize> {
-    // SAFETY: The helper maps only into the running KUnit test's address space, which KUnit
-    // made for it, and returns 0 outside a test.
-    let addr = unsafe { bindings::kunit_vm_mmap_anon(len) };
-    match addr {
-        0 => Err(EINVAL),
-        // `vm_mmap()` returns a negative errno as an address.
-        a if a > usize::MAX - 4095 => Err(ENOMEM),
-        a => Ok(a),
+pub struct KunitUserMemory {
+    addr: usize,
+    _not_send: core::marker::PhantomData<*mut ()>,
+}
+
+#[cfg(CONFIG_KUNIT = "y")]
+impl KunitUserMemory {
+    /// `len` bytes of user memory in a new address space of the test's thread.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` outside a KUnit test or if the thread has an address space already (one
+    /// [`KunitUserMemory`] at a time); `ENOMEM` if the memory could not be mapped.
+    pub fn new(len: usize) -> Result<Self> {
+        // SAFETY: The helper maps only into an address space it has KUnit make for the
+        // running test's thread, and returns 0 outside a test or when the thread has one.
+        let addr = unsafe { bindings::kunit_vm_mmap_anon(len) };
+        match addr {
+            0 => Err(EINVAL),
+            // `vm_mmap()` returns a negative errno as an address; the address space stays
+            // attached: release it.
+            a if a > usize::MAX - 4095 => {
+                // SAFETY: The thread's address space is the one just made for the test.
+                unsafe { bindings::kunit_release_mm() };
+                Err(ENOMEM)
+            }
+            // INVARIANT: The helper attached the address space for this mapping.
+            a => Ok(Self {
+                addr: a,
+                _not_send: core::marker::PhantomData,
+            }),
+        }
+    }
+
+    /// The user address of the memory.
+    pub fn addr(&self) -> usize {
+        self.addr
+    }
+}
+
+#[cfg(CONFIG_KUNIT = "y")]
+impl Drop for KunitUserMemory {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant the thread's address space was made for this
+        // object, which is dropped on the same thread; nothing else uses it.
+        unsafe { bindings::kunit_release_mm() };
     }
 }
 

@@ -17,7 +17,7 @@ mod tests {
             dirty::{DirtyBitmap, IotlbGather, IovaBitmap, NO_CLEAR},
             domain::{Domain, PhysRange, Prot},
         },
-        mm::pin::{kunit_user_memory, PinBatch, PinFlags, PinnedRun},
+        mm::pin::{KunitUserMemory, PinBatch, PinFlags, PinnedRun},
         page::{Page, PAGE_SIZE},
         prelude::*,
         uaccess::{UserPtr, UserSlice},
@@ -86,12 +86,11 @@ mod tests {
     }
 
     /// A page of user memory of the test's own address space, pinned for writing: the run
-    /// of its pin (dropped before the test ends, when KUnit unmaps the memory).
-    fn pinned_user_page() -> Result<PinnedRun> {
-        let addr = kunit_user_memory(PAGE_SIZE)?;
+    /// of its pin.
+    fn pinned_user_page(memory: &KunitUserMemory) -> Result<PinnedRun> {
         let mut batch = PinBatch::new(1)?;
         let flags = PinFlags::LONGTERM.with(PinFlags::WRITE);
-        assert_eq!(batch.pin_user(None, addr, 1, flags)?, 1);
+        assert_eq!(batch.pin_user(None, memory.addr(), 1, flags)?, 1);
         let mut run = None;
         batch.take_runs(false, |r| {
             run = Some(r);
@@ -103,8 +102,9 @@ mod tests {
     #[test]
     fn maps_only_the_pinned_pages() -> Result {
         let dev = MockDev::new(0)?;
+        let memory = KunitUserMemory::new(PAGE_SIZE)?;
         // Declared before the domain, so unpinned after it is freed.
-        let run = pinned_user_page()?;
+        let run = pinned_user_page(&memory)?;
         assert_eq!(run.count(), 1);
         let phys = (run.pfn() * PAGE_SIZE) as u64;
         let domain = Domain::alloc_paging(dev.device(), 0)?;
@@ -152,7 +152,8 @@ mod tests {
         domain.map_phys(IOVA, &range, 0, PAGE_SIZE, prot, GFP_KERNEL)?;
         domain.map_phys(IOVA + 5 * PAGE_SIZE, &range, 0, PAGE_SIZE, prot, GFP_KERNEL)?;
         domain.set_dirty_tracking(true)?;
-        let bitmap = kunit_user_memory(PAGE_SIZE)?;
+        let memory = KunitUserMemory::new(PAGE_SIZE)?;
+        let bitmap = memory.addr();
         assert_eq!(read_dirty(&domain, bitmap, 0)?, 0);
         // The device writes the sixth page: its bit, read without clearing, stays.
         let marker = DirtyMarker::new(&domain)?;
