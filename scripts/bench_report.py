@@ -5,6 +5,12 @@
 SAMPLES has lines "IMPL NAME VALUE UNIT" (IMPL is rust or c). Prints, per
 workload, "bench NAME: rust=X c=Y unit=U ratio=R" with medians and their spread
 (min-max), and writes DEST/bench-results.csv and DEST/bench-ratios.png.
+
+A workload floor_W is the floor of the pinning workload W_mock (the bare kernel work
+for the same memory: pin, map each run, unmap, unpin; the test driver's
+/sys/kernel/debug/iommufd-test/floor, so measured on the Rust kernel only): it is
+printed as "bench floor_W: floor=F unit=U", and W_mock's line gains
+"floor_ratio: rust=R c=S", each kernel's median over the floor.
 """
 import csv
 import os
@@ -24,7 +30,16 @@ def main():
         units[name] = unit
         data.setdefault((name, impl), []).append(float(value))
     rows = []
+    floors = {}
     for name in order:
+        if name.startswith('floor_') and data.get((name, 'rust')):
+            f = data[(name, 'rust')]
+            floors[name[len('floor_'):] + '_mock'] = statistics.median(f)
+            print('bench %s: floor=%.3f unit=%s (spread %.3f..%.3f, n=%d)' %
+                  (name, statistics.median(f), units[name], min(f), max(f), len(f)))
+    for name in order:
+        if name.startswith('floor_'):
+            continue
         rust = data.get((name, 'rust'), [])
         c = data.get((name, 'c'), [])
         if not rust or not c:
@@ -35,13 +50,18 @@ def main():
         print('bench %s: rust=%.3f c=%.3f unit=%s ratio=%.3f' % (name, mr, mc, units[name], ratio))
         print('  spread: rust %.3f..%.3f c %.3f..%.3f (n=%d, %d)' %
               (min(rust), max(rust), min(c), max(c), len(rust), len(c)))
+        floor = floors.get(name)
+        if floor:
+            print('  floor_ratio: rust=%.3f c=%.3f (floor %.3f %s)' %
+                  (mr / floor, mc / floor, floor, units[name]))
         rows.append((name, mr, mc, units[name], ratio, min(rust), max(rust), min(c), max(c),
-                     len(rust), len(c)))
+                     len(rust), len(c), '%.3f' % (mr / floor) if floor else '',
+                     '%.3f' % (mc / floor) if floor else ''))
     os.makedirs(dest, exist_ok=True)
     with open(os.path.join(dest, 'bench-results.csv'), 'w', newline='') as f:
         w = csv.writer(f)
         w.writerow(['workload', 'rust', 'c', 'unit', 'ratio', 'rust_min', 'rust_max',
-                    'c_min', 'c_max', 'rust_n', 'c_n'])
+                    'c_min', 'c_max', 'rust_n', 'c_n', 'rust_floor_ratio', 'c_floor_ratio'])
         w.writerows(rows)
     try:
         import matplotlib

@@ -24,7 +24,8 @@
  * copies or dirty-bitmap reads timed while another thread maps and unmaps
  * (access_rw_during_map, dirty_read_during_map: median and 99th percentile). VFIO's
  * type1 container (vfio_type1_map_unmap) and a VMM's start (vm_start_2g_vtd) run
- * with edu under VT-d.
+ * with edu under VT-d. Each pinning _mock workload has its floor (floor_NAME: the
+ * bare kernel work for the same memory, measured where the kernel offers it).
  *
  * Usage: iommufd_bench [REPS [FILTER]]   (FILTER: run the workloads whose name
  * contains it; NAME$: that workload alone)
@@ -171,9 +172,12 @@ static void per_op(const char *name, enum target t, double ns, int n, size_t len
 		result(name, suffix[t], ns / n / 1e6, "ms/op");
 }
 
+static void floor_of(const char *name, void *buf, size_t len);
+
 /*
  * Map and unmap len bytes of memory of kind b in one call each, over and over:
- * one 4 KiB page, or a large region.
+ * one 4 KiB page, or a large region. With a mock domain, the floor of a large region
+ * follows, on the same memory.
  */
 static void map_unmap(const char *name, enum target t, enum backing b, size_t len)
 {
@@ -191,6 +195,8 @@ static void map_unmap(const char *name, enum target t, enum backing b, size_t le
 	}
 	per_op(name, t, now_ns() - t0, n, len);
 	ctx_close(&c);
+	if (t == MOCK && len > PAGE)
+		floor_of(name, buf, len);
 	munmap(buf, len);
 }
 
@@ -295,6 +301,31 @@ static void kmem_per_pinned_page(void)
 	result("kmem_per_pinned_page", "", (kmem_kb() - before) * 1024.0 / SINGLES, "bytes");
 	ctx_close(&c);
 	munmap(buf, len);
+}
+
+/*
+ * The floor of a pinning workload (the test driver's floor file), on the workload's own
+ * memory: pinned with pin_user_pages_fast(), each contiguous run mapped with one
+ * iommu_map() into a mock domain, all unmapped and unpinned, with none of iommufd's
+ * bookkeeping. Only the kernel with the Rust module has the file: on C's, no result.
+ */
+static void floor_of(const char *name, void *buf, size_t len)
+{
+	int fd = open("/sys/kernel/debug/iommufd-test/floor", O_WRONLY);
+	char cmd[64], full[96];
+	const int n = 2;
+	double t0;
+
+	if (fd < 0)
+		return;
+	snprintf(cmd, sizeof(cmd), "0x%lx 0x%lx", (unsigned long)buf, (unsigned long)len);
+	t0 = now_ns();
+	for (int i = 0; i != n; i++)
+		if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
+			die("write the floor file");
+	snprintf(full, sizeof(full), "floor_%s", name);
+	result(full, "", (now_ns() - t0) / n / 1e6, "ms/op");
+	close(fd);
 }
 
 /* --- Concurrency --- */

@@ -140,6 +140,10 @@ struct IommufdModule {
     #[cfg(CONFIG_IOMMUFD_VFIO_CONTAINER)]
     #[pin]
     vfio: MiscDeviceRegistration<ctx::IommufdCtx>,
+    /// `make bench`'s floor (`/sys/kernel/debug/iommufd-test/floor`), which makes mock
+    /// devices: removed, waiting for its writers, before the mock IOMMU goes.
+    #[cfg(CONFIG_IOMMUFD_TEST)]
+    _floor: selftest::floor::FloorFile,
     /// The mock IOMMU of the test command; dropped after the device node, so no open file
     /// can create mock devices any more.
     #[cfg(CONFIG_IOMMUFD_TEST)]
@@ -185,6 +189,8 @@ impl kernel::InPlaceModule for IommufdModule {
             ),
             #[cfg(CONFIG_IOMMUFD_TEST)]
             mock: selftest::mock::register()?,
+            #[cfg(CONFIG_IOMMUFD_TEST)]
+            _floor: selftest::floor::FloorFile::create(),
         })
         .pin_chain(|this| {
             kapi::register_node(kapi::Node::Iommu, &this.misc);

@@ -13,6 +13,7 @@
 mod access;
 pub(crate) mod dmabuf;
 mod domain_kunit;
+pub(crate) mod floor;
 pub(crate) mod mock;
 mod stdev;
 
