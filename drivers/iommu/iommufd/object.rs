@@ -315,17 +315,17 @@ impl ObjectTable {
     }
 
     /// Destroys the object `id` (`IOMMU_DESTROY`); also says what the id named (its kind's
-    /// name in [`ObjectKind::NAMES`], `None` for nothing), for the tracepoint.
+    /// index in [`ObjectKind::NAMES`], `None` for nothing), for the tracepoint.
     ///
     /// # Errors
     ///
     /// `ENOENT` if there is no such finished object, `EBUSY` if something else uses it.
-    pub(crate) fn destroy(&self, id: u32) -> (Option<&'static str>, Result) {
+    pub(crate) fn destroy(&self, id: u32) -> (Option<usize>, Result) {
         let mut xa = self.xa.lock();
         let Some(kind) = xa.get(id as usize) else {
             return (None, Err(ENOENT));
         };
-        let name = Some(ObjectKind::NAMES[kind.index()]);
+        let name = Some(kind.index());
         if !kind.header().take_last_user() {
             return (name, Err(EBUSY));
         }

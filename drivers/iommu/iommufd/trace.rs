@@ -3,39 +3,34 @@
 //! Tracepoints (`include/trace/events/iommufd.h`, defined in `trace_events.c`): the
 //! `iommufd` trace system, as a perf or bpftrace user sees it.
 //!
-//! Each event is a safe function here: the layers call these and hold no `unsafe`. A
+//! Each event is a safe function here (`declare_safe_trace!`: every argument is a plain
+//! number), which the layers call. A
 //! disabled event costs a static branch (a no-op instruction patched in when it is
 //! enabled); its arguments are plain numbers that the caller has at hand anyway. The
 //! fields are described in Documentation/iommufd-rs/observability.rst: `ctx` is the
 //! context's number ([`crate::object::ObjectTable::seq`]), ids are object ids, `ret` is 0 or
 //! a negative errno.
 
-use kernel::{
-    ffi::{c_char, c_int},
-    prelude::*,
-    tracepoint::declare_trace,
-};
+use kernel::{ffi::c_int, prelude::*, tracepoint::declare_safe_trace};
 
-declare_trace! {
-    unsafe fn iommufd_map(ctx: u32, ioas: u32, iova: u64, length: u64, flags: u32, ret: c_int);
-    unsafe fn iommufd_unmap(ctx: u32, ioas: u32, iova: u64, length: u64, unmapped: u64,
-                            ret: c_int);
-    unsafe fn iommufd_pin(pid: c_int, addr: u64, index: u64, npages: u64, pages: u64, runs: u64,
-                          ret: c_int);
-    unsafe fn iommufd_unpin(pid: c_int, addr: u64, index: u64, npages: u64, pages: u64,
-                            runs: u64, ret: c_int);
-    unsafe fn iommufd_attach(ctx: u32, dev: u32, pasid: u32, old: u32, new: u32, ret: c_int);
-    unsafe fn iommufd_replace(ctx: u32, dev: u32, pasid: u32, old: u32, new: u32, ret: c_int);
-    unsafe fn iommufd_detach(ctx: u32, dev: u32, pasid: u32, old: u32, new: u32, ret: c_int);
-    unsafe fn iommufd_destroy(ctx: u32, id: u32, kind: *const c_char, kind_len: u32, ret: c_int);
+declare_safe_trace! {
+    fn iommufd_map(ctx: u32, ioas: u32, iova: u64, length: u64, flags: u32, ret: c_int);
+    fn iommufd_unmap(ctx: u32, ioas: u32, iova: u64, length: u64, unmapped: u64, ret: c_int);
+    fn iommufd_pin(pid: c_int, addr: u64, index: u64, npages: u64, pages: u64, runs: u64,
+                   ret: c_int);
+    fn iommufd_unpin(pid: c_int, addr: u64, index: u64, npages: u64, pages: u64, runs: u64,
+                     ret: c_int);
+    fn iommufd_attach(ctx: u32, dev: u32, pasid: u32, old: u32, new: u32, ret: c_int);
+    fn iommufd_replace(ctx: u32, dev: u32, pasid: u32, old: u32, new: u32, ret: c_int);
+    fn iommufd_detach(ctx: u32, dev: u32, pasid: u32, old: u32, new: u32, ret: c_int);
+    fn iommufd_destroy(ctx: u32, id: u32, kind: u32, ret: c_int);
     // The event's fields, as C declares them.
     #[allow(clippy::too_many_arguments)]
-    unsafe fn iommufd_fault_deliver(ctx: u32, fault: u32, dev: u32, pasid: u32, addr: u64,
-                                    grpid: u32, perm: u32, count: u32);
-    unsafe fn iommufd_fault_respond(ctx: u32, fault: u32, dev: u32, grpid: u32, cookie: u32,
-                                    code: u32);
-    unsafe fn iommufd_vevent(ctx: u32, veventq: u32, kind: u32, length: u32, seq: u32,
-                             lost: bool);
+    fn iommufd_fault_deliver(ctx: u32, fault: u32, dev: u32, pasid: u32, addr: u64,
+                             grpid: u32, perm: u32, count: u32);
+    fn iommufd_fault_respond(ctx: u32, fault: u32, dev: u32, grpid: u32, cookie: u32,
+                             code: u32);
+    fn iommufd_vevent(ctx: u32, veventq: u32, kind: u32, length: u32, seq: u32, lost: bool);
 }
 
 /// `ret` of an event: 0, or the negative errno.
@@ -55,8 +50,7 @@ fn u64_of(n: usize) -> u64 {
 /// context `ctx` ended with `res`; `iova` is where the mapping went (or was asked for).
 #[inline]
 pub(crate) fn map<T>(ctx: u32, ioas: u32, iova: u64, length: u64, flags: u32, res: &Result<T>) {
-    // SAFETY: The event's C prototype takes these plain values; nothing is dereferenced.
-    unsafe { iommufd_map(ctx, ioas, iova, length, flags, ret_of(res)) }
+    iommufd_map(ctx, ioas, iova, length, flags, ret_of(res))
 }
 
 /// `IOMMU_IOAS_UNMAP` (or a VFIO unmap) of `length` bytes at `iova` of the IOAS `ioas`
@@ -70,8 +64,7 @@ pub(crate) fn unmap<T>(
     unmapped: u64,
     res: &Result<T>,
 ) {
-    // SAFETY: The event's C prototype takes these plain values; nothing is dereferenced.
-    unsafe { iommufd_unmap(ctx, ioas, iova, length, unmapped, ret_of(res)) }
+    iommufd_unmap(ctx, ioas, iova, length, unmapped, ret_of(res))
 }
 
 /// What one pin or unpin of a span of memory did: the process charged (`pid`), the user
@@ -96,35 +89,29 @@ pub(crate) struct PinEvent {
 /// Pages of a span were pinned (`res` is how adding the users ended).
 #[inline]
 pub(crate) fn pin(e: &PinEvent, res: &Result) {
-    // SAFETY: The event's C prototype takes these plain values; nothing is dereferenced.
-    unsafe {
-        iommufd_pin(
-            e.pid,
-            u64_of(e.addr),
-            u64_of(e.index),
-            u64_of(e.npages),
-            u64_of(e.pages),
-            u64_of(e.runs),
-            ret_of(res),
-        )
-    }
+    iommufd_pin(
+        e.pid,
+        u64_of(e.addr),
+        u64_of(e.index),
+        u64_of(e.npages),
+        u64_of(e.pages),
+        u64_of(e.runs),
+        ret_of(res),
+    )
 }
 
 /// Pages of a span lost their last user and were unpinned.
 #[inline]
 pub(crate) fn unpin(e: &PinEvent) {
-    // SAFETY: The event's C prototype takes these plain values; nothing is dereferenced.
-    unsafe {
-        iommufd_unpin(
-            e.pid,
-            u64_of(e.addr),
-            u64_of(e.index),
-            u64_of(e.npages),
-            u64_of(e.pages),
-            u64_of(e.runs),
-            0,
-        )
-    }
+    iommufd_unpin(
+        e.pid,
+        u64_of(e.addr),
+        u64_of(e.index),
+        u64_of(e.npages),
+        u64_of(e.pages),
+        u64_of(e.runs),
+        0,
+    )
 }
 
 /// How a device's attachment changed.
@@ -152,32 +139,20 @@ pub(crate) fn attach(
     res: &Result,
 ) {
     let ret = ret_of(res);
-    // SAFETY: The events' C prototypes take these plain values; nothing is dereferenced.
-    unsafe {
-        match change {
-            AttachChange::Attach => iommufd_attach(ctx, dev, pasid, old, new, ret),
-            AttachChange::Replace => iommufd_replace(ctx, dev, pasid, old, new, ret),
-            AttachChange::Detach => iommufd_detach(ctx, dev, pasid, old, new, ret),
-        }
+    match change {
+        AttachChange::Attach => iommufd_attach(ctx, dev, pasid, old, new, ret),
+        AttachChange::Replace => iommufd_replace(ctx, dev, pasid, old, new, ret),
+        AttachChange::Detach => iommufd_detach(ctx, dev, pasid, old, new, ret),
     }
 }
 
-/// `IOMMU_DESTROY` of the object `id` of kind `kind` (as the live view names kinds; `None`
-/// for an id that names no object) ended with `res`.
+/// `IOMMU_DESTROY` of the object `id` of kind `kind` (its index in the live view's
+/// [`crate::kinds::ObjectKind::NAMES`], as the event prints it; `None` for an id that
+/// names no object) ended with `res`.
 #[inline]
-pub(crate) fn destroy(ctx: u32, id: u32, kind: Option<&'static str>, res: &Result) {
-    let kind = kind.unwrap_or("none");
-    // SAFETY: `kind` points to `kind.len()` bytes that outlive the call (`'static`); the
-    // event copies that many into the trace buffer and needs no NUL.
-    unsafe {
-        iommufd_destroy(
-            ctx,
-            id,
-            kind.as_ptr().cast(),
-            kind.len() as u32,
-            ret_of(res),
-        )
-    }
+pub(crate) fn destroy(ctx: u32, id: u32, kind: Option<usize>, res: &Result) {
+    let kind = kind.map_or(u32::MAX, |k| k as u32);
+    iommufd_destroy(ctx, id, kind, ret_of(res))
 }
 
 /// An IO page fault group from device `dev` was queued on the fault queue `fault`: its
@@ -205,26 +180,21 @@ pub(crate) struct FaultEvent {
 /// A fault group was queued for user space.
 #[inline]
 pub(crate) fn fault_deliver(e: &FaultEvent) {
-    // SAFETY: The event's C prototype takes these plain values; nothing is dereferenced.
-    unsafe {
-        iommufd_fault_deliver(
-            e.ctx, e.fault, e.dev, e.pasid, e.addr, e.grpid, e.perm, e.count,
-        )
-    }
+    iommufd_fault_deliver(
+        e.ctx, e.fault, e.dev, e.pasid, e.addr, e.grpid, e.perm, e.count,
+    )
 }
 
 /// The group `grpid` from device `dev`, queued on `fault`, was answered with `code`
 /// (`IOMMUFD_PAGE_RESP_*`): by user space naming `cookie`, or by iommufd (cookie 0).
 #[inline]
 pub(crate) fn fault_respond(ctx: u32, fault: u32, dev: u32, grpid: u32, cookie: u32, code: u32) {
-    // SAFETY: The event's C prototype takes these plain values; nothing is dereferenced.
-    unsafe { iommufd_fault_respond(ctx, fault, dev, grpid, cookie, code) }
+    iommufd_fault_respond(ctx, fault, dev, grpid, cookie, code)
 }
 
 /// A vIOMMU's driver reported an event of type `kind` and `length` bytes to the vEVENTQ
 /// `veventq`, queued with sequence number `seq`, or counted as lost (`lost`).
 #[inline]
 pub(crate) fn vevent(ctx: u32, veventq: u32, kind: u32, length: u32, seq: u32, lost: bool) {
-    // SAFETY: The event's C prototype takes these plain values; nothing is dereferenced.
-    unsafe { iommufd_vevent(ctx, veventq, kind, length, seq, lost) }
+    iommufd_vevent(ctx, veventq, kind, length, seq, lost)
 }

@@ -146,26 +146,32 @@ DEFINE_EVENT(iommufd_attach_class, iommufd_detach,
 	TP_ARGS(ctx, dev, pasid, old, new, ret));
 
 /*
- * IOMMU_DESTROY of an object ("kind" as the live view names it, "none" for an id that
- * names no object).
+ * IOMMU_DESTROY of an object ("kind" as the live view names it, by its index in the
+ * module's list of kinds; "none" for an id that names no object).
  */
+#define iommufd_kind_names						\
+	{ 0, "ioas" }, { 1, "access" }, { 2, "device" },		\
+	{ 3, "hwpt_paging" }, { 4, "hwpt_nested" }, { 5, "fault" },	\
+	{ 6, "viommu" }, { 7, "vdevice" }, { 8, "veventq" },		\
+	{ 9, "hw_queue" }, { 10, "selftest" }, { 0xffffffff, "none" }
+
 TRACE_EVENT(iommufd_destroy,
-	TP_PROTO(u32 ctx, u32 id, const char *kind, u32 kind_len, int ret),
-	TP_ARGS(ctx, id, kind, kind_len, ret),
+	TP_PROTO(u32 ctx, u32 id, u32 kind, int ret),
+	TP_ARGS(ctx, id, kind, ret),
 	TP_STRUCT__entry(
 		__field(u32, ctx)
 		__field(u32, id)
-		__string_len(kind, kind, kind_len)
+		__field(u32, kind)
 		__field(int, ret)
 	),
 	TP_fast_assign(
 		__entry->ctx = ctx;
 		__entry->id = id;
-		__assign_str(kind);
+		__entry->kind = kind;
 		__entry->ret = ret;
 	),
 	TP_printk("ctx=%u id=%u kind=%s ret=%d", __entry->ctx, __entry->id,
-		  __get_str(kind), __entry->ret)
+		  __print_symbolic(__entry->kind, iommufd_kind_names), __entry->ret)
 );
 
 /*
