@@ -57,10 +57,14 @@
 //!
 //!    `Fault::state` is also taken alone by the queue's `read`/`write`, which copy to and
 //!    from user memory under it (the caller's `mmap_lock`, by a page fault);
-//! 6. `IoPageTable::state` (a mutex, one per IOAS; C's `iova_rwsem` and `domains_rwsem`).
-//!    An unmap drops it before asking accesses to unpin; `iommu_map`/`iommu_unmap` of the
-//!    IOAS's domains run under it. Dropping an area's last `Pages` of a dma-buf here takes
-//!    the exporter's reservation lock (to unpin the attachment);
+//! 6. `IoPageTable::domains` (a read-write semaphore per IOAS, C's `domains_rwsem`: the
+//!    domains the IOAS fills), then `IoPageTable::state` (a mutex per IOAS, C's
+//!    `iova_rwsem`: the areas and the IOVA space). Maps and unmaps hold `domains` for
+//!    reading and pin and `iommu_map`/`iommu_unmap` their own (`busy`) areas without
+//!    `state`; adding or removing a domain, and turning huge pages off, hold both for
+//!    writing. An unmap drops both before asking accesses to unpin. Dropping an area's last
+//!    `Pages` of a dma-buf under `state` takes the exporter's reservation lock (to unpin the
+//!    attachment);
 //! 7. `Pages::state` (a mutex per `Pages`: its pinned runs and its owner), or for a
 //!    dma-buf `Revocable::state` (its range and domain mappings; the exporter's
 //!    reservation lock is taken before it when the buffer is imported or revoked, and a

@@ -223,11 +223,11 @@ fn get_info(ctx: &IommufdCtx, arg: usize) -> Result {
     let b = read_min::<16>(arg)?;
     let argsz = u32_at(&b, 0) as usize;
     let ioas = compat_ioas(ctx)?;
+    let domains = ioas.iopt.domains.read();
     let state = ioas.iopt.state.lock();
 
     // The page sizes every domain supports, at least a CPU page, as VFIO reports them.
-    let mut pgsizes = state
-        .domains
+    let mut pgsizes = domains
         .iter()
         .fold(usize::MAX, |acc, d| acc & d.domain.pgsize_bitmap()) as u64;
     let page = PAGE_SIZE as u64;

@@ -56,7 +56,8 @@ impl IoptState {
                     return (cur, Err(ENOENT));
                 };
                 let (&area_last, area) = cursor.current_mut();
-                if area.iova > cur {
+                // An area being built or torn down is not mapped (as C's contiguous walk).
+                if area.iova > cur || area.busy {
                     return (cur, Err(ENOENT));
                 }
                 let upto = area_last.min(range.last);

@@ -38,9 +38,33 @@ pub(crate) struct Area {
     pub(crate) num_locks: u32,
     /// Set by an unmap waiting for accesses to let go: new accesses are refused.
     pub(crate) prevent_access: bool,
+    /// A map is filling the domains with the area, or an unmap is emptying them of it
+    /// (C's `area->pages == NULL`): it holds its IOVA, but nothing else may use or change it
+    /// ([`IoPageTable`](super::iopt::IoPageTable) explains the locking).
+    pub(crate) busy: bool,
 }
 
 impl Area {
+    /// A new area mapping `iova` onward to `pages` from byte `start_byte`, with `prot`.
+    pub(crate) fn new(iova: u64, pages: Arc<Pages>, start_byte: usize, prot: Prot) -> Self {
+        Self {
+            iova,
+            pages,
+            start_byte,
+            prot,
+            num_accesses: 0,
+            num_locks: 0,
+            prevent_access: false,
+            busy: false,
+        }
+    }
+
+    /// What filling or emptying the domains needs of the area: a copy that does not share
+    /// its counters, used without the table's lock while the area is `busy`.
+    pub(crate) fn detached(&self) -> Self {
+        Self::new(self.iova, self.pages.clone(), self.start_byte, self.prot)
+    }
+
     /// The index, in its `Pages`, of the page holding `iova`'s byte (which must be in the
     /// area).
     pub(crate) fn index_of(&self, iova: u64) -> usize {

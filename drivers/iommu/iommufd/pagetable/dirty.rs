@@ -9,7 +9,9 @@
 //! the `iova_bitmap` helper, which maps the user's bitmap a window at a time.
 //!
 //! Both run under `IoPageTable::state`, so the areas do not change under them (C holds
-//! `iova_rwsem` for reading). The iommu core's side (the domain's dirty operations, the
+//! `iova_rwsem` for reading); areas a map or unmap has `busy` are not read, as in C. A map
+//! of other IOVA fills its domains meanwhile without `state`: a dirty read waits for no
+//! map's pinning. The iommu core's side (the domain's dirty operations, the
 //! user bitmap, the IOTLB gather) is `kernel::iommu::dirty`.
 
 use kernel::{
@@ -47,7 +49,12 @@ fn for_each_mapped(
             start: cur,
             last: cur,
         };
-        let last = with_first_in(&state.areas, probe, |last, _| last).ok_or(EINVAL)?;
+        // An area being built or torn down is not mapped (as C's contiguous walk).
+        let last = with_first_in(&state.areas, probe, |last, area| {
+            (!area.busy).then_some(last)
+        })
+        .flatten()
+        .ok_or(EINVAL)?;
         let upto = last.min(range.last);
         f(cur, upto)?;
         if upto == range.last {
@@ -80,7 +87,7 @@ pub(crate) fn set_dirty_tracking(ucmd: &UCmd<'_>, cmd: &mut uapi::HwptSetDirtyTr
         // gather goes).
         pin_init::stack_pin_init!(let gather = IotlbGather::new(domain));
         let mut dirty = DirtyBitmap::new(None, &gather);
-        for (&last, area) in state.areas.iter() {
+        for (&last, area) in state.areas.iter().filter(|(_, area)| !area.busy) {
             let size = last - area.iova + 1;
             dirty.read_and_clear(area.iova as usize, size as usize, 0)?;
         }

@@ -14,8 +14,11 @@
 //! for existing ones that are not, as in C). The mock driver's 2 KiB pages make mappings
 //! start in the middle of a CPU page: runs are mapped by byte, not by page.
 //!
-//! Everything here runs under `IoPageTable::state`, so the domains and the areas never
-//! change under a fill.
+//! The domains are `IoPageTable::domains`: a map or an unmap fills or empties its own
+//! (`busy`) areas holding it for reading, without `IoPageTable::state`; adding or removing a
+//! domain holds it for writing and `state`, so that no area is `busy` and none changes
+//! under the fill. What the domains constrain (their number, page size and apertures) is
+//! copied into the state ([`DomainLimits`]) for the checks made under `state` alone.
 
 use kernel::{
     alloc::flags::GFP_KERNEL_ACCOUNT,
@@ -27,7 +30,7 @@ use kernel::{
 
 use super::{
     area::{first_in, Area, Prot},
-    iopt::{IoPageTable, IoptState, IOVA_SPACE},
+    iopt::{DomainLimits, IoPageTable, IoptState, IOVA_SPACE},
     iova::{IovaRange, IovaSet},
 };
 
@@ -175,11 +178,7 @@ impl IoptState {
         } else {
             PAGE_SIZE as u64
         };
-        let domains = self
-            .domains
-            .iter()
-            .map(|d| min_page_size(&d.domain))
-            .fold(base, u64::max);
+        let domains = self.domain_limits.alignment.max(base);
         self.accesses
             .iter()
             .map(|a| a.alignment)
@@ -200,12 +199,37 @@ impl IoptState {
         for (_, r) in self.reserved_dev.iter() {
             set.insert(*r)?;
         }
-        for entry in self.domains.iter() {
-            for r in entry.outside.iter().flatten() {
-                set.insert(*r)?;
-            }
+        for r in self.domain_limits.outside.iter() {
+            set.insert(*r)?;
         }
         self.reserved = set;
+        Ok(())
+    }
+
+    /// Copies what `domains` constrain into the state and rebuilds `reserved`.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`; the state is then unchanged.
+    fn set_domains(&mut self, domains: &[DomainEntry]) -> Result {
+        let mut outside = KVec::new();
+        for r in domains.iter().flat_map(|d| d.outside.iter().flatten()) {
+            outside.push(*r, GFP_KERNEL_ACCOUNT)?;
+        }
+        let limits = DomainLimits {
+            count: domains.len(),
+            alignment: domains
+                .iter()
+                .map(|d| min_page_size(&d.domain))
+                .fold(1, u64::max),
+            outside,
+        };
+        let old = core::mem::replace(&mut self.domain_limits, limits);
+        if let Err(e) = self.rebuild_reserved() {
+            self.domain_limits = old;
+            return Err(e);
+        }
+        self.iova_alignment = self.needed_alignment();
         Ok(())
     }
 }
@@ -230,8 +254,9 @@ impl IoPageTable {
     /// `RLIMIT_MEMLOCK` for the first domain, which pins), `EFAULT`. On error the table is
     /// unchanged.
     pub(crate) fn add_domain(&self, domain: &Arc<Domain>) -> Result {
+        let mut domains = self.domains.write();
         let mut state = self.state.lock();
-        if state.domains.iter().any(|d| Arc::ptr_eq(&d.domain, domain)) {
+        if domains.iter().any(|d| Arc::ptr_eq(&d.domain, domain)) {
             kernel::warn_on!(true);
             return Err(EEXIST);
         }
@@ -254,8 +279,8 @@ impl IoPageTable {
                 return Err(EADDRINUSE);
             }
         }
-        state.domains.reserve(1, GFP_KERNEL_ACCOUNT)?;
-        let pins = state.domains.is_empty();
+        domains.reserve(1, GFP_KERNEL_ACCOUNT)?;
+        let pins = domains.is_empty();
         let large = state.large_pages;
         // Fill the new domain alone first: on error only it is undone.
         let mut filled: Option<(u64, Result)> = None;
@@ -292,16 +317,16 @@ impl IoPageTable {
             return Err(e);
         }
         // Room was reserved above.
-        let _ = state.domains.push_within_capacity(DomainEntry {
+        let _ = domains.push_within_capacity(DomainEntry {
             domain: domain.clone(),
             outside,
         });
-        if let Err(e) = state.rebuild_reserved() {
-            let _ = state.domains.pop();
+        if let Err(e) = state.set_domains(&domains) {
+            let _ = domains.pop();
             Self::unfill_domain(&state, domain, pins);
             return Err(e);
         }
-        state.iova_alignment = alignment;
+        kernel::warn_on!(state.iova_alignment != alignment);
         Ok(())
     }
 
@@ -319,23 +344,21 @@ impl IoPageTable {
     /// Removes `domain`, added with [`IoPageTable::add_domain`], unmapping every area from
     /// it (and unpinning them if it was the last domain).
     pub(crate) fn remove_domain(&self, domain: &Arc<Domain>) {
+        let mut domains = self.domains.write();
         let mut state = self.state.lock();
-        let Some(pos) = state
-            .domains
-            .iter()
-            .position(|d| Arc::ptr_eq(&d.domain, domain))
-        else {
+        let Some(pos) = domains.iter().position(|d| Arc::ptr_eq(&d.domain, domain)) else {
             kernel::warn_on!(true);
             return;
         };
-        let last_one = state.domains.len() == 1;
+        let last_one = domains.len() == 1;
         Self::unfill_domain(&state, domain, last_one);
         // `remove` only fails for an index out of bounds.
-        let _ = state.domains.remove(pos);
-        if state.rebuild_reserved().is_err() {
-            // Out of memory: the domain's aperture stays reserved, which only refuses IOVA.
+        let _ = domains.remove(pos);
+        if state.set_domains(&domains).is_err() {
+            // Out of memory: the domain's aperture stays reserved and its page size keeps
+            // aligning, which only refuses IOVA; the count must follow.
+            state.domain_limits.count = domains.len();
             pr_warn!("iommufd: aperture of a detached domain stays reserved (no memory)\n");
         }
-        state.iova_alignment = state.needed_alignment();
     }
 }

@@ -15,18 +15,35 @@
 //!
 //! # Locking
 //!
-//! All of it is under the `state` mutex (the C iommufd's `iova_rwsem`). User memory may be
-//! copied under it: it is never taken by page fault handling. Areas are created and
-//! destroyed under it, so a concurrent map can never take IOVA being unmapped, nor the
-//! reverse.
+//! Two locks, taken in this order (as C's `domains_rwsem` and `iova_rwsem`):
+//!
+//! 1. `domains`, a read-write semaphore over the hardware page tables the table fills
+//!    ([`super::domains`]). Maps and unmaps hold it for reading while they fill or empty
+//!    those tables, so any number of them run at once; adding or removing a domain, and
+//!    turning huge pages off, hold it for writing, and so find no fill under way.
+//! 2. `state`, a mutex over everything else, the areas first. It is held only to look at
+//!    or change the tree, never across pinning or `iommu_map`/`iommu_unmap`: an in-kernel
+//!    access's copy, a dirty-bit read or a map of other IOVA waits for a tree update, not
+//!    for another map's pinning. User memory may be copied under it: it is never taken by
+//!    page fault handling.
+//!
+//! A map inserts its areas `busy` ([`Area::busy`]) under `state`, fills the domains with
+//! only `domains` held, and clears `busy` under `state` again (or, on error, empties the
+//! domains and removes the areas). An unmap marks the area `busy` under `state`, empties the
+//! domains with only `domains` held, and removes it under `state`. A `busy` area holds its
+//! IOVA (no other map may take it) but is invisible otherwise: an unmap or a cut of it
+//! fails with `EBUSY`, an access or a copy finds nothing mapped there (`ENOENT`), as in C.
+//! So a range a map is building is not seen until it is complete, and an unmap never races
+//! a fill of the same range. Areas are `busy` only while their map or unmap holds
+//! `domains`, so a writer of `domains` never sees one.
 
 use kernel::{
     alloc::flags::GFP_KERNEL_ACCOUNT,
-    new_mutex,
+    new_mutex, new_rwsem,
     page::PAGE_SIZE,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, RwSemaphore},
 };
 
 use super::{
@@ -57,13 +74,33 @@ pub(crate) struct IoptState {
     /// The reserved regions of the devices attached through a HWPT of this IOAS, by device
     /// id (the system layer's data, kept here: C's reserved ranges owned by a device).
     pub(crate) reserved_dev: KVec<(u32, IovaRange)>,
-    /// The hardware page tables filled from the mappings ([`super::domains`]).
-    pub(crate) domains: KVec<DomainEntry>,
+    /// What the domains constrain, copied from [`IoPageTable::domains`] when one is added
+    /// or removed (under both locks).
+    pub(crate) domain_limits: DomainLimits,
+}
+
+/// What the domains of a table ask of its mappings, kept in [`IoptState`] so that the
+/// checks under `state` alone see it.
+pub(crate) struct DomainLimits {
+    /// How many domains there are.
+    pub(crate) count: usize,
+    /// The largest of their smallest page sizes (1 without domains).
+    pub(crate) alignment: u64,
+    /// The IOVA outside their apertures.
+    pub(crate) outside: KVec<IovaRange>,
 }
 
 /// The IO page table of one IOAS.
+///
+/// # Locking
+///
+/// `domains` is taken before `state` (the module documentation explains both).
 #[pin_data]
 pub(crate) struct IoPageTable {
+    /// The hardware page tables filled from the mappings ([`super::domains`]).
+    #[pin]
+    pub(crate) domains: RwSemaphore<KVec<DomainEntry>>,
+    /// The mappings and the IOVA space.
     #[pin]
     pub(crate) state: Mutex<IoptState>,
 }
@@ -112,6 +149,75 @@ impl MapPiece {
     }
 }
 
+impl MapPiece {
+    /// The area this piece maps at `iova` (the one [`IoPageTable::map`] inserts), for
+    /// filling the domains without the table's lock.
+    fn area(&self, iova: u64, prot: Prot) -> Area {
+        Area::new(iova, self.slice.pages.clone(), self.slice.start_byte, prot)
+    }
+}
+
+impl IoptState {
+    /// Inserts the areas of `pieces` from the IOVA `at` chooses (`busy` if `busy`); returns
+    /// that IOVA. The first half of [`IoPageTable::map`].
+    ///
+    /// # Errors
+    ///
+    /// As [`IoPageTable::map`]; nothing is inserted on error.
+    fn insert_pieces(
+        &mut self,
+        pieces: &mut [MapPiece],
+        length: u64,
+        at: IovaChoice,
+        prot: Prot,
+        busy: bool,
+    ) -> Result<u64> {
+        if length == 0 || length & (self.iova_alignment - 1) != 0 {
+            return Err(EINVAL);
+        }
+        let iova = match at {
+            IovaChoice::Alloc(addr) => self.alloc_iova(addr, length)?,
+            IovaChoice::Fixed(iova) => {
+                // As C's `iopt_check_iova`: the alignment first, then the overflow.
+                if iova & (self.iova_alignment - 1) != 0 {
+                    return Err(EINVAL);
+                }
+                self.check_iova(range_of(iova, length)?)?;
+                iova
+            }
+        };
+        // Check every piece before inserting any.
+        let mut next = iova;
+        for piece in pieces.iter() {
+            let slice = &piece.slice;
+            if piece.node.is_none() {
+                return Err(EINVAL);
+            }
+            if prot.write && !slice.pages.writable() {
+                return Err(EPERM);
+            }
+            if (slice.start_byte % PAGE_SIZE) as u64 & (self.iova_alignment - 1) != 0 {
+                return Err(EINVAL);
+            }
+            let range = range_of(next, slice.length as u64)?;
+            next = range.last.wrapping_add(1);
+        }
+        // Nothing below fails: every piece has its node and its range was checked above.
+        let mut next = iova;
+        for piece in pieces.iter_mut() {
+            let Some(node) = piece.node.take() else {
+                return Err(EINVAL);
+            };
+            let range = range_of(next, piece.slice.length as u64)?;
+            let mut area = piece.area(range.start, prot);
+            area.busy = busy;
+            self.areas.insert(node.into_node(range.last, area));
+            next = range.last.wrapping_add(1);
+        }
+        Ok(iova)
+    }
+}
+
 /// Where a new mapping goes.
 #[derive(Copy, Clone)]
 pub(crate) enum IovaChoice {
@@ -128,6 +234,25 @@ fn range_of(start: u64, length: u64) -> Result<IovaRange> {
 }
 
 impl IoptState {
+    /// An empty table's state.
+    fn new() -> Self {
+        IoptState {
+            areas: RBTree::new(),
+            reserved: IovaSet::new(),
+            allowed: IovaSet::new(),
+            iova_alignment: 1,
+            large_pages: true,
+            accesses: KVec::new(),
+            reserved_fixed: IovaSet::new(),
+            reserved_dev: KVec::new(),
+            domain_limits: DomainLimits {
+                count: 0,
+                alignment: 1,
+                outside: KVec::new(),
+            },
+        }
+    }
+
     /// Checks that a mapping may be placed at `range`.
     ///
     /// # Errors
@@ -239,17 +364,8 @@ impl IoPageTable {
     /// An empty table: no mappings, nothing reserved, everything allowed.
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            state <- new_mutex!(IoptState {
-                areas: RBTree::new(),
-                reserved: IovaSet::new(),
-                allowed: IovaSet::new(),
-                iova_alignment: 1,
-                large_pages: true,
-                accesses: KVec::new(),
-                reserved_fixed: IovaSet::new(),
-                reserved_dev: KVec::new(),
-                domains: KVec::new(),
-            }),
+            domains <- new_rwsem!(KVec::new()),
+            state <- new_mutex!(IoptState::new()),
         })
     }
 
@@ -266,12 +382,14 @@ impl IoPageTable {
     /// `EINVAL` to forbid them while domains hold mappings (those are already mapped with
     /// huge IOPTEs); `EADDRINUSE` if a mapping is not page aligned.
     pub(crate) fn set_large_pages(&self, enable: bool) -> Result {
+        // No fill runs meanwhile: they read `large_pages` once, before filling.
+        let _domains = self.domains.write();
         let mut state = self.state.lock();
         if state.large_pages == enable {
             return Ok(());
         }
         if !enable {
-            if !state.domains.is_empty() && !state.areas.is_empty() {
+            if state.domain_limits.count != 0 && !state.areas.is_empty() {
                 return Err(EINVAL);
             }
             if !state.areas_aligned(PAGE_SIZE as u64) {
@@ -301,105 +419,58 @@ impl IoPageTable {
         at: IovaChoice,
         prot: Prot,
     ) -> Result<u64> {
-        let mut state = self.state.lock();
-        if length == 0 || length & (state.iova_alignment - 1) != 0 {
-            return Err(EINVAL);
-        }
-        let iova = match at {
-            IovaChoice::Alloc(addr) => state.alloc_iova(addr, length)?,
-            IovaChoice::Fixed(iova) => {
-                // As C's `iopt_check_iova`: the alignment first, then the overflow.
-                if iova & (state.iova_alignment - 1) != 0 {
-                    return Err(EINVAL);
-                }
-                state.check_iova(range_of(iova, length)?)?;
-                iova
-            }
+        let domains = self.domains.read();
+        // Without domains there is nothing to fill: the areas are ready when inserted (no
+        // domain can come meanwhile, `domains` is held).
+        let fill = !domains.is_empty();
+        let (iova, large) = {
+            let mut state = self.state.lock();
+            let iova = state.insert_pieces(pieces, length, at, prot, fill)?;
+            (iova, state.large_pages)
         };
-        // Check every piece before inserting any.
+        if !fill {
+            return Ok(iova);
+        }
+        // Pin the new areas and map them into the domains, without `state`: the areas are
+        // busy, so nothing else uses, cuts or removes them meanwhile.
+        let mut failed = None;
+        let mut next = iova;
+        for (k, piece) in pieces.iter().enumerate() {
+            let last = next + (piece.slice.length as u64 - 1);
+            let area = piece.area(next, prot);
+            if let Err(e) = fill_area(&domains, &area, last, large) {
+                failed = Some((k, e));
+                break;
+            }
+            next = last.wrapping_add(1);
+        }
+        if let Some((nfilled, _)) = failed {
+            let mut next = iova;
+            for piece in &pieces[..nfilled] {
+                let last = next + (piece.slice.length as u64 - 1);
+                unfill_area(&domains, &piece.area(next, prot), last);
+                next = last.wrapping_add(1);
+            }
+        }
+        // Publish the areas, or take them out.
+        let mut state = self.state.lock();
         let mut next = iova;
         for piece in pieces.iter() {
-            let slice = &piece.slice;
-            if piece.node.is_none() {
-                return Err(EINVAL);
-            }
-            if prot.write && !slice.pages.writable() {
-                return Err(EPERM);
-            }
-            if (slice.start_byte % PAGE_SIZE) as u64 & (state.iova_alignment - 1) != 0 {
-                return Err(EINVAL);
-            }
-            let range = range_of(next, slice.length as u64)?;
-            next = range.last.wrapping_add(1);
-        }
-        // Nothing below fails: every piece has its node and its range was checked above.
-        let mut next = iova;
-        for piece in pieces.iter_mut() {
-            let Some(node) = piece.node.take() else {
-                return Err(EINVAL);
-            };
-            let range = range_of(next, piece.slice.length as u64)?;
-            let area = Area {
-                iova: range.start,
-                pages: piece.slice.pages.clone(),
-                start_byte: piece.slice.start_byte,
-                prot,
-                num_accesses: 0,
-                num_locks: 0,
-                prevent_access: false,
-            };
-            state.areas.insert(node.into_node(range.last, area));
-            next = range.last.wrapping_add(1);
-        }
-        // Pin the new areas and map them into the domains; on error take them all out.
-        let end = iova.wrapping_add(length);
-        let mut cur = iova;
-        let mut failed = None;
-        while cur != end {
-            let filled = with_first_in(
-                &state.areas,
-                IovaRange {
-                    start: cur,
-                    last: cur,
-                },
-                |last, area| {
-                    (
-                        last,
-                        fill_area(&state.domains, area, last, state.large_pages),
-                    )
-                },
-            );
-            let Some((last, r)) = filled else {
+            let last = next + (piece.slice.length as u64 - 1);
+            if failed.is_some() {
+                kernel::warn_on!(state.areas.remove(&last).is_none());
+            } else if let Some(area) = state.areas.get_mut(&last) {
+                area.busy = false;
+            } else {
                 kernel::warn_on!(true);
-                break;
-            };
-            if let Err(e) = r {
-                failed = Some((cur, e));
-                break;
             }
-            cur = last.wrapping_add(1);
+            next = last.wrapping_add(1);
         }
-        if let Some((failed_at, e)) = failed {
-            let mut cur = iova;
-            while cur != end {
-                let probe = IovaRange {
-                    start: cur,
-                    last: cur,
-                };
-                let Some(last) = with_first_in(&state.areas, probe, |last, area| {
-                    if cur < failed_at {
-                        unfill_area(&state.domains, area, last);
-                    }
-                    last
-                }) else {
-                    break;
-                };
-                drop(state.areas.remove(&last));
-                cur = last.wrapping_add(1);
-            }
-            return Err(e);
+        drop(state);
+        match failed {
+            Some((_, e)) => Err(e),
+            None => Ok(iova),
         }
-        Ok(iova)
     }
 
     /// Unmaps every area inside `range`; returns the bytes unmapped.
@@ -430,8 +501,8 @@ impl IoPageTable {
         let mut start = range.start;
         let mut tries = 0u32;
         loop {
-            let mut guard = self.state.lock();
-            let state = &mut *guard;
+            let domains = self.domains.read();
+            let mut state = self.state.lock();
             let busy = loop {
                 // The first area that ends at or after `start`.
                 let Some(mut cursor) = state.areas.cursor_lower_bound_mut(&start) else {
@@ -440,6 +511,10 @@ impl IoPageTable {
                 let (&last, area) = cursor.current_mut();
                 if area.iova > range.last {
                     return Ok(());
+                }
+                if area.busy {
+                    // Being filled or emptied: user space raced a map or unmap of it.
+                    return Err(EBUSY);
                 }
                 if area.num_locks != 0 {
                     // An internal access holds pins nobody can ask it to drop.
@@ -453,7 +528,7 @@ impl IoPageTable {
                 }
                 if area.num_accesses != 0 {
                     // Accesses hold pins in the area: refuse new ones and ask them to let go,
-                    // without the lock, then look again.
+                    // without the locks, then look again.
                     area.prevent_access = true;
                     start = area.iova;
                     break IovaRange {
@@ -461,16 +536,27 @@ impl IoPageTable {
                         last,
                     };
                 }
-                *unmapped += last - area.iova + 1;
-                unfill_area(&state.domains, area, last);
+                let length = last - area.iova + 1;
+                if !domains.is_empty() {
+                    // Empty the domains without `state`; the area keeps its IOVA meanwhile.
+                    area.busy = true;
+                    let detached = area.detached();
+                    drop(state);
+                    unfill_area(&domains, &detached, last);
+                    drop(detached);
+                    state = self.state.lock();
+                }
                 // The area (and, with its last user, its `Pages`) is freed here.
-                drop(cursor.remove_current().1);
+                kernel::warn_on!(state.areas.remove(&last).is_none());
+                *unmapped += length;
+                // A map may have taken IOVA before `last` meanwhile: go on after it only.
                 match last.checked_add(1) {
                     Some(next) if next <= range.last => start = next,
                     _ => return Ok(()),
                 }
             };
-            drop(guard);
+            drop(state);
+            drop(domains);
             self.notify_unmap(busy);
             tries += 1;
             if tries > 100 {
@@ -504,9 +590,9 @@ impl IoPageTable {
     /// `EINVAL` if a cut is not aligned to the IOVA alignment (in the IOVA or in the
     /// memory), if domains hold the area with huge IOPTEs allowed (they cannot be split), or
     /// if an access pins pages in it; `EOPNOTSUPP` for a dma-buf's area (its domain
-    /// mappings are tracked whole, as C refuses); `EBUSY` while an unmap waits for it;
-    /// `ENOMEM`. Cuts
-    /// made before the error stay, as in C; each leaves a valid table.
+    /// mappings are tracked whole, as C refuses); `EBUSY` while an unmap waits for it or a
+    /// map or unmap of it is under way; `ENOMEM`. Cuts made before the error stay, as in C;
+    /// each leaves a valid table.
     pub(crate) fn cut(&self, at: &[u64]) -> Result {
         let mut guard = self.state.lock();
         let state = &mut *guard;
@@ -527,7 +613,7 @@ impl IoPageTable {
                 let Some(area) = state.areas.get(&last) else {
                     return Err(EINVAL);
                 };
-                if area.prevent_access {
+                if area.prevent_access || area.busy {
                     return Err(EBUSY);
                 }
                 if area.pages.dmabuf().is_some() {
@@ -538,26 +624,16 @@ impl IoPageTable {
                 {
                     return Err(EINVAL);
                 }
-                if area.num_accesses != 0 || (!state.domains.is_empty() && state.large_pages) {
+                let domains = state.domain_limits.count != 0;
+                if area.num_accesses != 0 || (domains && state.large_pages) {
                     return Err(EINVAL);
                 }
                 let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
-                if !state.domains.is_empty() {
+                if domains {
                     // The halves will drop their users separately.
                     area.pages.split_runs(area.byte_of(new_start) / PAGE_SIZE)?;
                 }
-                node.into_node(
-                    iova,
-                    Area {
-                        iova: area.iova,
-                        pages: area.pages.clone(),
-                        start_byte: area.start_byte,
-                        prot: area.prot,
-                        num_accesses: 0,
-                        num_locks: 0,
-                        prevent_access: false,
-                    },
-                )
+                node.into_node(iova, area.detached())
             };
             // Nothing below fails: the right half keeps the node (and key) of the area.
             if let Some(area) = state.areas.get_mut(&last) {
@@ -585,14 +661,19 @@ impl IoPageTable {
                 last: cur,
             };
             let (upto, slice) = with_first_in(&state.areas, probe, |last, area| {
+                // An area being built or torn down is not there yet, or any more.
+                if area.busy {
+                    return None;
+                }
                 let upto = last.min(range.last);
                 let slice = PagesSlice {
                     pages: area.pages.clone(),
                     start_byte: area.start_byte + (cur - area.iova) as usize,
                     length: (upto - cur + 1) as usize,
                 };
-                (upto, slice)
+                Some((upto, slice))
             })
+            .flatten()
             .ok_or(ENOENT)?;
             slices.push(MapPiece::new(slice)?, GFP_KERNEL_ACCOUNT)?;
             if upto == range.last {
@@ -611,6 +692,9 @@ impl IoPageTable {
     pub(crate) fn file_pages(&self, out: &mut KVec<Arc<Pages>>) -> Result {
         let state = self.state.lock();
         for area in state.areas.values() {
+            if area.busy {
+                return Err(EBUSY);
+            }
             if !area.pages.is_file() {
                 return Err(EINVAL);
             }
@@ -695,17 +779,7 @@ mod tests {
     use super::*;
 
     fn state() -> IoptState {
-        IoptState {
-            areas: RBTree::new(),
-            reserved: IovaSet::new(),
-            allowed: IovaSet::new(),
-            iova_alignment: 1,
-            large_pages: true,
-            accesses: KVec::new(),
-            reserved_fixed: IovaSet::new(),
-            reserved_dev: KVec::new(),
-            domains: KVec::new(),
-        }
+        IoptState::new()
     }
 
     fn r(start: u64, last: u64) -> IovaRange {

@@ -128,8 +128,10 @@ struct PinState {
 ///
 /// # Locking
 ///
-/// `state` is taken inside an IO page table's `state` mutex (when areas are filled or
-/// accessed) and outside the source mm's `mmap_lock` (which pinning and accounting take).
+/// `state` is taken inside an IO page table's locks (its `domains` semaphore when areas are
+/// filled or emptied, its `state` mutex when they are accessed) and outside the source mm's
+/// `mmap_lock` (which pinning and accounting take). It is held across pinning: two maps of
+/// the same memory pin one after the other, maps of different memory at once.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Pages {
     /// Where the pages come from.

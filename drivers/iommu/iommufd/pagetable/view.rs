@@ -73,7 +73,8 @@ pub(crate) fn write_iopt(iopt: &IoPageTable, f: &mut impl fmt::Write) -> fmt::Re
     let state = iopt.state.lock();
     let mut orders = [0usize; RUN_ORDERS];
     let (mut pinned, mut runs) = (0usize, 0usize);
-    for (last, area) in state.areas.iter() {
+    // An area a map is building or an unmap tearing down is not a mapping (yet, or any more).
+    for (last, area) in state.areas.iter().filter(|(_, area)| !area.busy) {
         let (first_page, last_page) = (area.index_of(area.iova), area.index_of(*last));
         let mut area_pinned = 0;
         area.pages
@@ -125,7 +126,7 @@ pub(crate) fn write_iopt(iopt: &IoPageTable, f: &mut impl fmt::Write) -> fmt::Re
     writeln!(
         f,
         "domains {} accesses {}",
-        state.domains.len(),
+        state.domain_limits.count,
         state.accesses.len()
     )
 }
