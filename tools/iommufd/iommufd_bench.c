@@ -22,7 +22,8 @@
  * The concurrency workloads run threads on one IOAS with a mock domain: two threads
  * mapping and unmapping disjoint ranges (concurrent_map_2t), and in-kernel access
  * copies or dirty-bitmap reads timed while another thread maps and unmaps
- * (access_rw_during_map, dirty_read_during_map: median and 99th percentile). VFIO's
+ * (access_rw_during_map, dirty_read_during_map: median and 99th percentile; and
+ * dirty_read_512m, the same read with no map running). VFIO's
  * type1 container (vfio_type1_map_unmap) and a VMM's start (vm_start_2g_vtd) run
  * with edu under VT-d. Each pinning _mock workload has its floor (floor_NAME: the
  * bare kernel work for the same memory, measured where the kernel offers it).
@@ -455,9 +456,10 @@ static void access_rw_during_map(void)
 /*
  * IOMMU_HWPT_GET_DIRTY_BITMAP of 512 MiB of a mock HWPT with dirty tracking, in a
  * loop, while another thread maps and unmaps 1008 MiB of THP in 2 MiB pieces
- * elsewhere in the IOAS: the latency of the reads.
+ * elsewhere in the IOAS (or, without with_map, alone: dirty_read_512m, what the
+ * read costs when it waits for nothing): the latency of the reads.
  */
-static void dirty_read_during_map(void)
+static void dirty_read(const char *name, int with_map)
 {
 	const size_t len = 512 * MB;
 	struct iommu_test_cmd md = { .op = IOMMU_TEST_OP_MOCK_DOMAIN };
@@ -495,7 +497,8 @@ static void dirty_read_during_map(void)
 	get.data = (uintptr_t)bitmap;
 	m = (struct mapper){ .c = &c, .buf = region(CONC_LEN, THP), .len = CONC_LEN,
 			     .iova = IOVA_1G, .stop = &stop };
-	mapper_start(&m);
+	if (with_map)
+		mapper_start(&m);
 	for (int i = 0; i != SAMPLES; i++) {
 		double t0 = now_ns();
 
@@ -504,8 +507,9 @@ static void dirty_read_during_map(void)
 		ns[i] = now_ns() - t0;
 	}
 	stop = 1;
-	pthread_join(m.thread, NULL);
-	latencies("dirty_read_during_map", ns, SAMPLES);
+	if (with_map)
+		pthread_join(m.thread, NULL);
+	latencies(name, ns, SAMPLES);
 	ctx_close(&c);
 	munmap(m.buf, CONC_LEN);
 	munmap(buf, len);
@@ -644,7 +648,9 @@ int main(int argc, char **argv)
 		if (want("access_rw_during_map", NONE))
 			access_rw_during_map();
 		if (want("dirty_read_during_map", NONE))
-			dirty_read_during_map();
+			dirty_read("dirty_read_during_map", 1);
+		if (want("dirty_read_512m", NONE))
+			dirty_read("dirty_read_512m", 0);
 		if (edu_bdf[0] && want("vfio_type1_map_unmap", NONE))
 			vfio_type1_map_unmap();
 		if (edu_bdf[0] && want("vm_start_2g_vtd", NONE))

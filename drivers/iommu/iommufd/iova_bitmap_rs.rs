@@ -17,7 +17,8 @@
 //!
 //! - `pages[..npages]` are pinned pages (`pin_user_pages_fast`) holding the bitmap words from
 //!   `window_word`; they are unpinned when the window moves and when the bitmap is freed.
-//! - `pages` holds [`MAX_PAGES`] entries and is never reallocated.
+//! - `pages` has room for [`MAX_PAGES`] entries and is never reallocated; its length is
+//!   `npages` (it is not filled ahead: a read that finds nothing dirty writes nothing).
 
 #![allow(clippy::missing_safety_doc)]
 
@@ -53,7 +54,7 @@ pub struct IovaBitmap {
     pgoff: usize,
     /// Pinned pages of the window.
     npages: usize,
-    /// The pinned pages, in `pages[..npages]`; `MAX_PAGES` entries.
+    /// The pinned pages, `npages` of them; room for `MAX_PAGES`.
     pages: KVec<*mut bindings::page>,
 }
 
@@ -75,6 +76,7 @@ impl IovaBitmap {
             // SAFETY: By the type invariants, `pages[..npages]` were pinned with
             // `pin_user_pages_fast` and are unpinned exactly once, here.
             unsafe { bindings::unpin_user_pages(self.pages.as_mut_ptr(), self.npages) };
+            self.pages.clear();
             self.npages = 0;
             self.window_length = 0;
         }
@@ -91,8 +93,9 @@ impl IovaBitmap {
         let pgoff = addr % PAGE_SIZE;
         let bytes = (self.total_words - word) * 8;
         let npages = (pgoff + bytes).div_ceil(PAGE_SIZE).min(MAX_PAGES);
-        // SAFETY: `pages` holds `MAX_PAGES >= npages` pointers; the function only touches
-        // user memory through the user address, which it validates.
+        // SAFETY: `pages` is empty (unpinned above) with room for `MAX_PAGES >= npages`
+        // pointers; the function only touches user memory through the user address, which
+        // it validates.
         let ret = unsafe {
             bindings::pin_user_pages_fast(
                 addr,
@@ -104,7 +107,10 @@ impl IovaBitmap {
         if ret <= 0 {
             return Err(EFAULT);
         }
-        // INVARIANT: `ret` pages were pinned into `pages[..ret]`.
+        // SAFETY: `ret <= npages` entries were written, within the room of `pages`; they
+        // are plain pointers.
+        unsafe { self.pages.inc_len(ret as usize) };
+        // INVARIANT: `ret` pages were pinned into `pages`, its length.
         self.npages = ret as usize;
         self.window_word = word;
         self.window_iova = self.iova.wrapping_add(self.iova_of_words(word));
@@ -215,7 +221,7 @@ pub unsafe extern "C" fn iova_bitmap_alloc(
     // As in C, a zero `length` stands for the whole space from `iova` (its last byte wraps).
     let total_words = (length.wrapping_sub(1) >> pgshift) / BITS_PER_WORD + 1;
     let alloc = || -> Result<KBox<IovaBitmap>> {
-        let pages = KVec::from_elem(core::ptr::null_mut(), MAX_PAGES, GFP_KERNEL)?;
+        let pages = KVec::with_capacity(MAX_PAGES, GFP_KERNEL)?;
         Ok(KBox::new(
             IovaBitmap {
                 user: data as usize,

@@ -194,46 +194,56 @@ mod tests {
     use super::*;
     use crate::sync::{new_mutex, Arc, Completion};
 
+    /// Runs `f` on a work queue's thread.
+    fn spawn(f: impl FnOnce() + Send + 'static) -> Result {
+        crate::workqueue::system_long()
+            .try_spawn(GFP_KERNEL, f)
+            .map_err(|_| ENOMEM)
+    }
+
     #[test]
-    fn readers_share_and_writers_change() -> Result {
-        let sem = KBox::pin_init(new_rwsem!(0u32), GFP_KERNEL)?;
-        {
-            let a = sem.read();
-            let b = sem.read();
-            assert_eq!(*a + *b, 0);
-        }
-        *sem.write() += 5;
-        assert_eq!(*sem.read(), 5);
+    fn readers_share() -> Result {
+        let sem = Arc::pin_init(new_rwsem!(5u32), GFP_KERNEL)?;
+        let read = Arc::pin_init(Completion::new(), GFP_KERNEL)?;
+        let reader = sem.read();
+        let (s, r) = (sem.clone(), read.clone());
+        spawn(move || {
+            let value = *s.read();
+            if value == 5 {
+                r.complete_all();
+            }
+        })?;
+        // The other thread reads while this one holds the semaphore for reading: were
+        // readers exclusive, this would wait for ever (and KUnit's timeout would fail it).
+        read.wait_for_completion();
+        assert_eq!(*reader, 5);
+        drop(reader);
+        *sem.write() += 1;
+        assert_eq!(*sem.read(), 6);
         Ok(())
     }
 
     #[test]
     fn a_reader_holds_off_a_writer() -> Result {
-        // Lockdep sees the nesting order `sem` -> `inner` both here and in the writer: no
-        // inversion.
+        // Lockdep sees the nesting order `sem` -> `inner` in the writer only.
         let sem = Arc::pin_init(new_rwsem!(0u32), GFP_KERNEL)?;
         let inner = Arc::pin_init(new_mutex!(()), GFP_KERNEL)?;
         let started = Arc::pin_init(Completion::new(), GFP_KERNEL)?;
         let reader = sem.read();
         let (s, st, i) = (sem.clone(), started.clone(), inner.clone());
-        let worker = crate::workqueue::system().try_spawn(GFP_KERNEL, move || {
+        spawn(move || {
             st.complete_all();
             let mut w = s.write();
             let _g = i.lock();
             *w = 7;
-        });
-        if worker.is_err() {
-            return Err(ENOMEM);
-        }
+        })?;
         started.wait_for_completion();
-        // The writer cannot have run: this thread still reads.
+        crate::time::delay::fsleep(crate::time::Delta::from_millis(10));
+        // The writer has had time to try, and cannot have written: this thread still reads.
         assert_eq!(*reader, 0);
         drop(reader);
-        // Taking it again for reading waits for the writer only if it got there first.
-        loop {
-            if *sem.read() == 7 {
-                break;
-            }
+        // Now it gets the semaphore.
+        while *sem.read() != 7 {
             crate::time::delay::fsleep(crate::time::Delta::from_millis(1));
         }
         Ok(())
