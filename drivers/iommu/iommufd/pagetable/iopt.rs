@@ -157,6 +157,17 @@ impl MapPiece {
     }
 }
 
+/// Each of `pieces` with the first and last IOVA it maps when they are mapped one after the
+/// other from `iova` (ranges [`IoptState::insert_pieces`] checked).
+fn placed(pieces: &[MapPiece], iova: u64) -> impl Iterator<Item = (&MapPiece, u64, u64)> {
+    pieces.iter().scan(iova, |next, piece| {
+        let start = *next;
+        let last = start + (piece.slice.length as u64 - 1);
+        *next = last.wrapping_add(1);
+        Some((piece, start, last))
+    })
+}
+
 impl IoptState {
     /// Inserts the areas of `pieces` from the IOVA `at` chooses (`busy` if `busy`); returns
     /// that IOVA. The first half of [`IoPageTable::map`].
@@ -434,29 +445,20 @@ impl IoPageTable {
         // Pin the new areas and map them into the domains, without `state`: the areas are
         // busy, so nothing else uses, cuts or removes them meanwhile.
         let mut failed = None;
-        let mut next = iova;
-        for (k, piece) in pieces.iter().enumerate() {
-            let last = next + (piece.slice.length as u64 - 1);
-            let area = piece.area(next, prot);
-            if let Err(e) = fill_area(&domains, &area, last, large) {
+        for (k, (piece, start, last)) in placed(pieces, iova).enumerate() {
+            if let Err(e) = fill_area(&domains, &piece.area(start, prot), last, large) {
                 failed = Some((k, e));
                 break;
             }
-            next = last.wrapping_add(1);
         }
         if let Some((nfilled, _)) = failed {
-            let mut next = iova;
-            for piece in &pieces[..nfilled] {
-                let last = next + (piece.slice.length as u64 - 1);
-                unfill_area(&domains, &piece.area(next, prot), last);
-                next = last.wrapping_add(1);
+            for (piece, start, last) in placed(pieces, iova).take(nfilled) {
+                unfill_area(&domains, &piece.area(start, prot), last);
             }
         }
         // Publish the areas, or take them out.
         let mut state = self.state.lock();
-        let mut next = iova;
-        for piece in pieces.iter() {
-            let last = next + (piece.slice.length as u64 - 1);
+        for (_, _, last) in placed(pieces, iova) {
             if failed.is_some() {
                 kernel::warn_on!(state.areas.remove(&last).is_none());
             } else if let Some(area) = state.areas.get_mut(&last) {
@@ -464,7 +466,6 @@ impl IoPageTable {
             } else {
                 kernel::warn_on!(true);
             }
-            next = last.wrapping_add(1);
         }
         drop(state);
         match failed {
